@@ -1,0 +1,58 @@
+#include "converters/source.h"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+#include "formats/io/mapped_file.h"
+
+namespace owl {
+
+void MappedSource::read(uint64_t offset, std::span<std::byte> out) const {
+  if (offset > size_ || out.size() > size_ - offset) throw std::out_of_range("MappedSource::read");
+  std::memcpy(out.data(), file_->slice(offset_ + offset, out.size()).data(), out.size());
+}
+
+std::span<const std::byte> MappedSource::view() const { return file_->slice(offset_, size_); }
+
+void MappedSource::release() const { file_->release(offset_, size_); }
+
+void BufferSource::read(uint64_t offset, std::span<std::byte> out) const {
+  if (offset > bytes_.size() || out.size() > bytes_.size() - offset)
+    throw std::out_of_range("BufferSource::read");
+  std::memcpy(out.data(), bytes_.data() + offset, out.size());
+}
+
+void for_each_chunk(const Source& src, const std::function<void(std::span<const std::byte>)>& fn,
+                    uint64_t chunk_bytes) {
+  const uint64_t total = src.byte_size();
+  auto whole = src.view();
+  if (whole.size() == total && (total == 0 || whole.data() != nullptr)) {
+    // Zero-copy, but still in chunks so a consumer can release or report progress as it goes.
+    for (uint64_t off = 0; off < total; off += chunk_bytes)
+      fn(whole.subspan(off, std::min(chunk_bytes, total - off)));
+    return;
+  }
+  const uint64_t granule = std::max<uint64_t>(1, src.granule());
+  const uint64_t step = std::max(granule, chunk_bytes / granule * granule);
+  std::vector<std::byte> buffer(std::min(step, total));
+  for (uint64_t off = 0; off < total; off += step) {
+    const uint64_t n = std::min(step, total - off);
+    std::span<std::byte> chunk(buffer.data(), n);
+    src.read(off, chunk);
+    fn(chunk);
+  }
+}
+
+std::vector<std::byte> read_all(const Source& src) {
+  std::vector<std::byte> out(src.byte_size());
+  auto whole = src.view();
+  if (whole.size() == out.size() && whole.data()) {
+    std::memcpy(out.data(), whole.data(), out.size());
+  } else {
+    src.read(0, out);
+  }
+  return out;
+}
+
+}  // namespace owl

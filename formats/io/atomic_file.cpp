@@ -1,0 +1,177 @@
+#include "formats/io/atomic_file.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <random>
+
+#include "formats/io/error.h"
+
+namespace owl {
+namespace {
+
+constexpr size_t kWriteBufferBytes = 4u << 20;
+// Spans at least this large bypass the buffer and go straight to write(2).
+constexpr size_t kDirectWriteBytes = 1u << 20;
+constexpr int kMaxPendingFiles = 256;
+constexpr size_t kMaxTempPath = 4096;
+
+// Temporary paths still to be removed if a signal ends the process. The handler may only use
+// async-signal-safe calls, so the paths live in fixed arrays, claimed and released atomically.
+std::array<std::array<char, kMaxTempPath>, kMaxPendingFiles> g_pending_paths;
+std::array<std::atomic<bool>, kMaxPendingFiles> g_pending_used;
+
+extern "C" void remove_pending_and_exit(int sig) {
+  for (int i = 0; i < kMaxPendingFiles; ++i) {
+    if (g_pending_used[i].load()) ::unlink(g_pending_paths[i].data());
+  }
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+
+void install_signal_cleanup_once() {
+  static bool installed = [] {
+    struct sigaction sa {};
+    sa.sa_handler = remove_pending_and_exit;
+    sigemptyset(&sa.sa_mask);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
+    return true;
+  }();
+  (void)installed;
+}
+
+int claim_slot(const std::string& temp_path) {
+  if (temp_path.size() >= kMaxTempPath) return -1;
+  // A slot's old path is a temporary name already renamed away, so a signal arriving between
+  // the claim and the copy unlinks nothing that exists.
+  for (int i = 0; i < kMaxPendingFiles; ++i) {
+    bool expected = false;
+    if (g_pending_used[i].compare_exchange_strong(expected, true)) {
+      std::memcpy(g_pending_paths[i].data(), temp_path.c_str(), temp_path.size() + 1);
+      return i;
+    }
+  }
+  return -1;
+}
+
+void release_slot(int slot) {
+  if (slot >= 0) g_pending_used[slot].store(false);
+}
+
+std::string make_temp_path(const std::string& path) {
+  std::filesystem::path p(path);
+  std::random_device rd;
+  char suffix[32];
+  std::snprintf(suffix, sizeof suffix, ".%d.%08x.owl-tmp", static_cast<int>(::getpid()), rd());
+  std::string name = ".";
+  name.append(p.filename().string()).append(suffix);
+  return (p.parent_path() / name).string();
+}
+
+void sync_folder_of(const std::string& path) {
+  auto dir = std::filesystem::path(path).parent_path();
+  int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+}  // namespace
+
+AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
+  install_signal_cleanup_once();
+  temp_path_ = make_temp_path(path_);
+  slot_ = claim_slot(temp_path_);
+  fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd_ < 0) {
+    int err = errno;
+    release_slot(slot_);
+    throw SystemError(path_, "cannot create output", err);
+  }
+  buffer_.reserve(kWriteBufferBytes);
+}
+
+AtomicFile::~AtomicFile() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!committed_) ::unlink(temp_path_.c_str());
+  release_slot(slot_);
+}
+
+void AtomicFile::flush_buffer() {
+  const std::byte* p = buffer_.data();
+  size_t left = buffer_.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd_, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw SystemError(path_, "write failed", errno);
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  buffer_.clear();
+}
+
+void AtomicFile::write(std::span<const std::byte> bytes) {
+  written_ += bytes.size();
+  if (bytes.size() >= kDirectWriteBytes) {
+    flush_buffer();
+    while (!bytes.empty()) {
+      ssize_t n = ::write(fd_, bytes.data(), std::min<size_t>(bytes.size(), 1u << 30));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        throw SystemError(path_, "write failed", errno);
+      }
+      bytes = bytes.subspan(static_cast<size_t>(n));
+    }
+    return;
+  }
+  if (buffer_.size() + bytes.size() > kWriteBufferBytes) flush_buffer();
+  buffer_.insert(buffer_.end(), bytes.begin(), bytes.end());
+}
+
+void AtomicFile::write_zeros(uint64_t count) {
+  static const std::array<std::byte, 4096> zeros{};
+  while (count > 0) {
+    uint64_t n = std::min<uint64_t>(count, zeros.size());
+    write(std::span<const std::byte>(zeros.data(), n));
+    count -= n;
+  }
+}
+
+void AtomicFile::finish() {
+  if (finished_) return;
+  flush_buffer();
+  if (::fsync(fd_) != 0) throw SystemError(path_, "fsync failed", errno);
+  if (::close(fd_) != 0) {
+    fd_ = -1;
+    throw SystemError(path_, "close failed", errno);
+  }
+  fd_ = -1;
+  finished_ = true;
+}
+
+void AtomicFile::commit() {
+  finish();
+  if (::rename(temp_path_.c_str(), path_.c_str()) != 0) {
+    throw SystemError(path_, "cannot rename the finished output into place", errno);
+  }
+  committed_ = true;
+  release_slot(slot_);
+  slot_ = -1;
+  sync_folder_of(path_);
+}
+
+void commit_all(std::span<AtomicFile* const> files) {
+  for (AtomicFile* f : files) f->finish();
+  for (AtomicFile* f : files) f->commit();
+}
+
+}  // namespace owl

@@ -1,0 +1,53 @@
+// An output file that appears under its final name only when complete.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace owl {
+
+// Writes to a hidden temporary file in the destination folder; commit() flushes it to disk
+// and renames it into place. Destroyed (or interrupted by SIGINT/SIGTERM) before commit(),
+// the temporary file is removed, so a failed run never leaves a partial output behind.
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::string path);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  const std::string& path() const { return path_; }
+  uint64_t bytes_written() const { return written_; }
+
+  void write(std::span<const std::byte> bytes);
+  void write(std::string_view text) {
+    write(std::as_bytes(std::span<const char>(text.data(), text.size())));
+  }
+  void write_zeros(uint64_t count);
+
+  // Flushes and fsyncs the temporary file, but leaves it under its temporary name. Several
+  // files that belong together (shards and their index) are all finished before any is renamed.
+  void finish();
+  // Renames into place (finishing first if needed) and syncs the folder.
+  void commit();
+
+ private:
+  void flush_buffer();
+
+  std::string path_;
+  std::string temp_path_;
+  int fd_ = -1;
+  int slot_ = -1;
+  uint64_t written_ = 0;
+  std::vector<std::byte> buffer_;
+  bool finished_ = false;
+  bool committed_ = false;
+};
+
+// Commits a set of finished files together: all are finished before the first rename.
+void commit_all(std::span<AtomicFile* const> files);
+
+}  // namespace owl

@@ -1,0 +1,14 @@
+// Opens any model path owl can read, recognising the format by its bytes, not its name.
+#pragma once
+
+#include <string>
+
+#include "converters/graph.h"
+
+namespace owl {
+
+// A file (safetensors), an index (*.safetensors.index.json) or a Hugging Face model folder.
+// Throws InputError naming the path when it is none of these.
+Graph open_model(const std::string& path);
+
+}  // namespace owl

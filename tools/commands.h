@@ -1,0 +1,11 @@
+// The owl subcommands, one file each; each registers itself on the CLI.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace owl {
+
+void add_inspect_command(CLI::App& app);
+void add_convert_command(CLI::App& app);
+
+}  // namespace owl
