@@ -6,6 +6,7 @@
 #include "formats/hf/folder.h"
 #include "formats/io/error.h"
 #include "formats/io/mapped_file.h"
+#include "formats/llama2c/reader.h"
 #include "formats/safetensors/reader.h"
 
 namespace owl {
@@ -36,12 +37,13 @@ Graph open_model(const std::string& path) {
 
   auto file = MappedFile::open(path);
   if (file->size() == 0) throw InputError(path, "empty file (0 bytes), not a model");
-  const auto head = file->bytes().first(std::min<uint64_t>(file->size(), 16));
+  const auto head = file->bytes().first(std::min<uint64_t>(file->size(), 32));
   if (safetensors::looks_like_safetensors(head, file->size())) return safetensors::read_file(path);
+  if (llama2c::looks_like_llama2c(head, file->size())) return llama2c::read_file(path);
   if (auto other = describe_other(head); !other.empty()) throw InputError(path, "this is " + other);
   // Named like safetensors but malformed: the reader says exactly what is wrong.
   if (path.ends_with(".safetensors")) return safetensors::read_file(path);
-  throw InputError(path, "not a format owl recognises (safetensors, or a Hugging Face folder)");
+  throw InputError(path, "not a format owl recognises (safetensors, a Hugging Face folder, a llama2.c checkpoint)");
 }
 
 }  // namespace owl

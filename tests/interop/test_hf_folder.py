@@ -131,9 +131,15 @@ def all_reference_tensors(folder):
     return out
 
 
+@pytest.mark.parametrize("which", ["folder", "index"])
+def test_inspect_folder_format_is_safetensors(owl, hf_folder, which):
+    # The contract: GraphDescription.format is "safetensors" for all safetensors inputs.
+    src = hf_folder if which == "folder" else hf_folder / "model.safetensors.index.json"
+    assert su.inspect(owl, src).get("format") == "safetensors"
+
+
 def test_inspect_folder(owl, hf_folder):
     desc = su.inspect(owl, hf_folder, "--hash")
-    assert desc.get("format") == "safetensors"
     assert desc.get("architecture") == "llama"
     ref = all_reference_tensors(hf_folder)
     got = {t["name"]: t for t in desc["tensors"]}

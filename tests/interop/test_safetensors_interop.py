@@ -9,6 +9,11 @@ import stutil as su
 
 WRITABLE = su.reference_writable_dtypes()
 ALL_DTYPES = WRITABLE + su.HAND_WRITTEN_DTYPES
+# The reference also writes dtypes owl's contract does not list (F8_E4M3FNUZ, F8_E5M2FNUZ): they
+# get their own per-dtype tests, while the multi-dtype files use the contract's dtypes only, so
+# that one gap does not hide everything else.
+CONTRACT_WRITABLE = [d for d in WRITABLE if d in su.CONTRACT_DTYPES]
+CONTRACT_ALL = [d for d in ALL_DTYPES if d in su.CONTRACT_DTYPES]
 
 META = {"format": "pt", "producer": "interop-test", "note": "h\u00e9llo \u2713 \"q\" \\ \n\t"}
 
@@ -90,7 +95,7 @@ def test_inspect_each_dtype(owl, in_dir, dtype):
 
 def test_inspect_all_contract_dtypes_in_one_file(owl, in_dir):
     tensors = {}
-    for i, dtype in enumerate(d for d in WRITABLE if d in su.CONTRACT_DTYPES):
+    for i, dtype in enumerate(CONTRACT_WRITABLE):
         tensors.update(dtype_tensors(dtype, seed=i))
     path = in_dir / "all.safetensors"
     write_any(path, tensors, META)
@@ -150,7 +155,7 @@ def test_roundtrip_each_dtype(owl, in_dir, out_dir, dtype):
 
 def test_roundtrip_all_dtypes_and_metadata(owl, in_dir, out_dir):
     tensors = {}
-    for i, dtype in enumerate(ALL_DTYPES):
+    for i, dtype in enumerate(CONTRACT_ALL):
         tensors.update(dtype_tensors(dtype, seed=i))
     tensors["na\u00efve/\u540d\u524d \"quoted\""] = ("F32", [2], bytes(8))
     src = in_dir / "f.safetensors"
@@ -184,7 +189,7 @@ BYTE_IDENTICAL_CASES = {
 @pytest.mark.parametrize("case", list(BYTE_IDENTICAL_CASES))
 def test_roundtrip_byte_identical(owl, in_dir, out_dir, case):
     tensors = {}
-    for i, dtype in enumerate(WRITABLE):
+    for i, dtype in enumerate(CONTRACT_WRITABLE):
         tensors.update(dtype_tensors(dtype, seed=10 + i))
     tensors["model.layers.0.self_attn.q_proj.weight"] = ("BF16", [8, 8],
                                                          su.sample_bytes("BF16", [8, 8], 99))

@@ -1,1 +1,102 @@
 #include <catch2/catch.hpp>
+
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "quant/float_codec.h"
+
+using namespace owl;
+
+namespace {
+
+// Correct rounding of `x` to bfloat16, worked out in double: the nearer of the two neighbours,
+// ties to the even one. An independent check of the bit-twiddling version.
+uint16_t bf16_by_arithmetic(float x) {
+  const uint32_t bits = std::bit_cast<uint32_t>(x);
+  const uint16_t down = static_cast<uint16_t>(bits >> 16);
+  const uint16_t up = static_cast<uint16_t>(down + 1);
+  const double lo = bf16_to_f32(down), hi = bf16_to_f32(up), v = x;
+  const double dlo = std::fabs(v - lo), dhi = std::fabs(hi - v);
+  if (dlo < dhi) return down;
+  if (dhi < dlo) return up;
+  return (down & 1) ? up : down;
+}
+
+}  // namespace
+
+TEST_CASE("f16 decodes every one of its 65536 values as the compiler's _Float16 does") {
+  for (uint32_t h = 0; h < 65536; ++h) {
+    const auto half = std::bit_cast<_Float16>(static_cast<uint16_t>(h));
+    const float expect = static_cast<float>(half);
+    const float got = f16_to_f32(static_cast<uint16_t>(h));
+    if (std::isnan(expect)) {
+      REQUIRE(std::isnan(got));
+    } else {
+      REQUIRE(std::bit_cast<uint32_t>(got) == std::bit_cast<uint32_t>(expect));
+    }
+  }
+}
+
+TEST_CASE("f32 to f16 rounds to nearest even like IEEE conversion") {
+  std::mt19937 rng(42);
+  auto check = [](uint32_t bits) {
+    const float f = std::bit_cast<float>(bits);
+    const auto expect = std::bit_cast<uint16_t>(static_cast<_Float16>(f));
+    const uint16_t got = f32_to_f16(f);
+    if (std::isnan(f)) {
+      REQUIRE((got & 0x7c00) == 0x7c00);
+      REQUIRE((got & 0x3ff) != 0);
+    } else {
+      INFO("input bits " << bits);
+      REQUIRE(got == expect);
+    }
+  };
+  // Every float near the f16 range edges (subnormals, overflow, halfway cases) ...
+  for (uint32_t b = 0x33000000 - 4096; b < 0x38800000 + 4096; b += 1) check(b);
+  for (uint32_t b = 0x477fe000; b < 0x47801000; ++b) check(b);
+  // ... and random floats of every magnitude, both signs.
+  for (int i = 0; i < 2000000; ++i) check(static_cast<uint32_t>(rng()));
+  check(0x7f800000);  // inf
+  check(0xff800000);
+  check(0x7fc00001);  // NaN
+}
+
+TEST_CASE("f32 to bf16 rounds to nearest even and keeps NaN a NaN") {
+  std::mt19937 rng(7);
+  for (int i = 0; i < 2'000'000; ++i) {
+    const auto bits = static_cast<uint32_t>(rng());
+    const float f = std::bit_cast<float>(bits);
+    if (std::isnan(f)) {
+      REQUIRE(std::isnan(bf16_to_f32(f32_to_bf16(f))));
+    } else if (std::isfinite(f) && std::fabs(f) < 3.38e38f) {
+      INFO("input bits " << bits);
+      REQUIRE(f32_to_bf16(f) == bf16_by_arithmetic(f));
+    }
+  }
+  CHECK(f32_to_bf16(3.4028235e38f) == 0x7f80);  // rounds up to infinity
+  CHECK(f32_to_bf16(std::bit_cast<float>(0x3f808000u)) == 0x3f80);  // tie, even stays
+  CHECK(f32_to_bf16(std::bit_cast<float>(0x3f818000u)) == 0x3f82);  // tie, odd rounds up
+}
+
+TEST_CASE("casting arrays converts through f32 and is deterministic") {
+  const double in[] = {1.0, 65504.0, 65520.0, -0.0, 1e-8, 3.0000001};
+  uint16_t out[6];
+  cast_elements(ElemType::F64, std::as_bytes(std::span(in)), ElemType::F16,
+                std::as_writable_bytes(std::span(out)), 6);
+  CHECK(out[0] == 0x3c00);
+  CHECK(out[1] == 0x7bff);
+  CHECK(out[2] == 0x7c00);
+  CHECK(out[3] == 0x8000);
+  CHECK(out[4] == f32_to_f16(1e-8f));
+  CHECK(out[5] == 0x4200);
+  // Large arrays run in parallel blocks; the result does not depend on how they are split.
+  std::vector<float> big(1 << 20);
+  std::mt19937 rng(3);
+  for (auto& x : big) x = std::bit_cast<float>(static_cast<uint32_t>(rng() & 0xbfffffffu));
+  std::vector<uint16_t> a(big.size());
+  cast_elements(ElemType::F32, std::as_bytes(std::span(big)), ElemType::BF16, std::as_writable_bytes(std::span(a)),
+                big.size());
+  for (size_t i = 0; i < big.size(); i += 997) REQUIRE(a[i] == f32_to_bf16(big[i]));
+}
