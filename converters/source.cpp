@@ -17,6 +17,10 @@ std::span<const std::byte> MappedSource::view() const { return file_->slice(offs
 
 void MappedSource::release() const { file_->release(offset_, size_); }
 
+void MappedSource::release_range(uint64_t offset, uint64_t length) const {
+  file_->release(offset_ + offset, length);
+}
+
 void BufferSource::read(uint64_t offset, std::span<std::byte> out) const {
   if (offset > bytes_.size() || out.size() > bytes_.size() - offset)
     throw std::out_of_range("BufferSource::read");
@@ -29,8 +33,11 @@ void for_each_chunk(const Source& src, const std::function<void(std::span<const 
   auto whole = src.view();
   if (whole.size() == total && (total == 0 || whole.data() != nullptr)) {
     // Zero-copy, but still in chunks so a consumer can release or report progress as it goes.
-    for (uint64_t off = 0; off < total; off += chunk_bytes)
-      fn(whole.subspan(off, std::min(chunk_bytes, total - off)));
+    for (uint64_t off = 0; off < total; off += chunk_bytes) {
+      const uint64_t n = std::min(chunk_bytes, total - off);
+      fn(whole.subspan(off, n));
+      src.release_range(off, n);
+    }
     return;
   }
   const uint64_t granule = std::max<uint64_t>(1, src.granule());
@@ -41,6 +48,7 @@ void for_each_chunk(const Source& src, const std::function<void(std::span<const 
     std::span<std::byte> chunk(buffer.data(), n);
     src.read(off, chunk);
     fn(chunk);
+    src.release_range(off, n);
   }
 }
 

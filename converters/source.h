@@ -24,8 +24,12 @@ class Source {
   virtual void read(uint64_t offset, std::span<std::byte> out) const = 0;
   // The bytes in place, when they already exist contiguously in memory (a mapped file).
   virtual std::span<const std::byte> view() const { return {}; }
-  // The consumer is done with these bytes: drop whatever memory holds them.
+  // The consumer is done with these bytes: drop whatever memory holds them. Purely a memory
+  // hint: a later read still returns the same bytes.
   virtual void release() const {}
+  // The same for the bytes [offset, offset + length) alone, so a consumer streaming a large
+  // tensor holds only the chunk in hand.
+  virtual void release_range(uint64_t /*offset*/, uint64_t /*length*/) const {}
 };
 
 using SourcePtr = std::shared_ptr<const Source>;
@@ -39,6 +43,7 @@ class MappedSource final : public Source {
   void read(uint64_t offset, std::span<std::byte> out) const override;
   std::span<const std::byte> view() const override;
   void release() const override;
+  void release_range(uint64_t offset, uint64_t length) const override;
   const MappedFile& file() const { return *file_; }
   uint64_t file_offset() const { return offset_; }
 
@@ -64,8 +69,9 @@ class BufferSource final : public Source {
 // cast or quantize buffer stays far below a model's size.
 inline constexpr uint64_t kStreamChunkBytes = 16u << 20;
 
-// Calls `fn` on consecutive chunks of the source, in order. Zero-copy where the source has a
-// view; otherwise through one reusable buffer of at most `chunk_bytes` (rounded to the granule).
+// Calls `fn` on consecutive chunks of the source, in order, releasing each chunk's memory once
+// `fn` returns. Zero-copy where the source has a view; otherwise through one reusable buffer of
+// at most `chunk_bytes` (rounded to the granule).
 void for_each_chunk(const Source& src, const std::function<void(std::span<const std::byte>)>& fn,
                     uint64_t chunk_bytes = kStreamChunkBytes);
 

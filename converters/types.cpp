@@ -20,6 +20,8 @@ constexpr std::array kTypes = {
     TypeInfo{BF16, "BF16", Float, 1, 2, 30, "BF16", false},
     TypeInfo{F8_E4M3, "F8_E4M3", Float, 1, 1, -1, "F8_E4M3", false},
     TypeInfo{F8_E5M2, "F8_E5M2", Float, 1, 1, -1, "F8_E5M2", false},
+    TypeInfo{F8_E4M3FNUZ, "F8_E4M3FNUZ", Float, 1, 1, -1, "F8_E4M3FNUZ", false},
+    TypeInfo{F8_E5M2FNUZ, "F8_E5M2FNUZ", Float, 1, 1, -1, "F8_E5M2FNUZ", false},
     TypeInfo{F8_E8M0, "F8_E8M0", Float, 1, 1, -1, "F8_E8M0", false},
     TypeInfo{F6_E2M3, "F6_E2M3", Float, 4, 3, -1, "F6_E2M3", false},
     TypeInfo{F6_E3M2, "F6_E3M2", Float, 4, 3, -1, "F6_E3M2", false},

@@ -11,7 +11,7 @@ namespace owl {
 
 enum class ElemType : uint8_t {
   // Plain element types.
-  F64, F32, F16, BF16, F8_E4M3, F8_E5M2, F8_E8M0, F6_E2M3, F6_E3M2, F4, C64,
+  F64, F32, F16, BF16, F8_E4M3, F8_E5M2, F8_E4M3FNUZ, F8_E5M2FNUZ, F8_E8M0, F6_E2M3, F6_E3M2, F4, C64,
   I8, I16, I32, I64, U8, U16, U32, U64, BOOL,
   // ggml block types: `block_elems` weights packed into `block_bytes`.
   Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K,

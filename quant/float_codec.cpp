@@ -155,6 +155,11 @@ CastSource::CastSource(SourcePtr input, ElemType from, ElemType to, uint64_t ele
   if (!is_castable_float(from) || !is_castable_float(to)) throw std::logic_error("CastSource: not float types");
 }
 
+void CastSource::release_range(uint64_t offset, uint64_t length) const {
+  const uint64_t out_size = type_info(to_).block_bytes, in_size = type_info(from_).block_bytes;
+  input_->release_range(offset / out_size * in_size, length / out_size * in_size);
+}
+
 uint64_t CastSource::byte_size() const { return elements_ * type_info(to_).block_bytes; }
 
 uint64_t CastSource::granule() const { return type_info(to_).block_bytes; }

@@ -33,6 +33,7 @@ class CastSource final : public Source {
   uint64_t granule() const override;
   void read(uint64_t offset, std::span<std::byte> out) const override;
   void release() const override { input_->release(); }
+  void release_range(uint64_t offset, uint64_t length) const override;
 
  private:
   SourcePtr input_;

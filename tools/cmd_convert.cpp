@@ -58,7 +58,11 @@ void add_convert_command(CLI::App& app) {
       ->required();
   cmd->add_option("--dtype", args->dtype, "Store float tensors as keep|f32|f16|bf16 (round to nearest even)")
       ->default_val("keep");
-  cmd->add_option("--shard-size", args->shard_size, "Split the output into shards of at most this size (5GB, 500MiB)");
+  cmd->add_option("--shard-size", args->shard_size, "Split the output into shards of at most this size (5GB, 500MiB)")
+      ->check([](const std::string& s) -> std::string {
+        auto bytes = parse_size(s);
+        return bytes && *bytes > 0 ? "" : "must be a size like 5GB or 500MiB";
+      });
   cmd->add_flag("-q,--quiet", args->quiet, "No progress line or summary");
   cmd->callback([args] { run_convert(*args); });
 }

@@ -102,7 +102,6 @@ Graph read_folder(const std::string& folder) {
     throw InputError(folder, "folder has " + std::to_string(singles.size()) +
                                  " .safetensors files and no index; pass the file to read");
   }
-  g.format = "hf-folder";
   if (fs::exists(dir / "config.json")) read_config(g, (dir / "config.json").string());
   return g;
 }

@@ -56,6 +56,7 @@ def owl(owl_bin):
         return OwlResult(p.returncode, p.stdout.decode("utf-8", "replace"),
                          p.stderr.decode("utf-8", "replace"), argv)
 
+    run.binary = owl_bin
     return run
 
 

@@ -231,7 +231,6 @@ def metadata_map(desc):
 
 def value_of(v):
     """The Python value of a pb Value in JSON form (strict about which oneof field is used)."""
-    t = v.get("type")
     oneof = [k for k in ("int_value", "uint_value", "float_value", "bool_value", "string_value",
                          "array_value") if k in v]
     assert len(oneof) == 1, f"Value should have exactly one value field set: {v}"

@@ -2,7 +2,6 @@
 
 import json
 import os
-import re
 
 import pytest
 
@@ -41,6 +40,8 @@ CONFIG = {
     "transformers_version": "4.45.0",
     "use_cache": True,
     "vocab_size": 32,
+    # Not in llama's config: a deeper nesting level, for the flattening.
+    "extra_config": {"depth": {"scale": 0.5, "name": "x", "ids": [1, 2]}, "enabled": True},
 }
 
 
@@ -213,10 +214,12 @@ def test_inspect_single_file_folder(owl, tmp_path):
     assert su.metadata_map(desc)["hf.config.n_layer"] == {"type": "i64", "int_value": "1"}
 
 
-def test_convert_folder_to_single_file(owl, hf_folder, out_dir):
+@pytest.mark.parametrize("which", ["folder", "index"])
+def test_convert_folder_to_single_file(owl, hf_folder, out_dir, which):
+    src = hf_folder if which == "folder" else hf_folder / "model.safetensors.index.json"
     before = su.dir_snapshot(hf_folder)
     dst = out_dir / "merged.safetensors"
-    r = owl("convert", hf_folder, "-o", dst, "--quiet")
+    r = owl("convert", src, "-o", dst, "--quiet")
     assert r.returncode == 0, r.describe()
     assert su.read_reference(dst) == all_reference_tensors(hf_folder)
     su.check_reference_layout(dst)

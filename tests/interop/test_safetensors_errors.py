@@ -4,7 +4,8 @@ leave nothing behind in the output folder and leave the input alone."""
 import json
 import os
 import struct
-from dataclasses import dataclass, field
+import subprocess
+from dataclasses import dataclass
 
 import pytest
 
@@ -32,7 +33,6 @@ class Case:
     tensors: tuple = ()    # the tensor name(s) stderr must mention: any one of them
     reference_accepts: bool = False  # the reference package reads it (owl is stricter)
     kind: str = "file"
-    notes: list = field(default_factory=list)
 
 
 def file_case(blob_fn, tensors=(), reference_accepts=False):
@@ -149,6 +149,11 @@ FILE_CASES = {
         with_header(set_field("beta", "data_offsets", [16, 24, 24])), ["beta"]),
     "data_offsets_negative": file_case(
         with_header(set_field("beta", "data_offsets", [-8, 24])), ["beta"]),
+    "tensor_name_with_control_chars": file_case(with_header(lambda h: {
+        "alpha\nowl: error: fake\u001b[31m": {"dtype": "F32", "shape": [2, 3],
+                                               "data_offsets": [0, 16]},
+        "beta": h["beta"]}), ["alpha"]),
+    "header_invalid_json_control_chars": file_case(raw_header(b'{"x\x1b[2J\nowl: error: f')),
     "metadata_value_not_string": file_case(with_header(
         lambda h: {"__metadata__": {"k": 1}, **h})),
     "metadata_not_object": file_case(with_header(lambda h: {"__metadata__": "x", **h})),
@@ -267,6 +272,25 @@ def test_inspect_rejects(owl, in_dir, case_name, flags):
     r = owl("inspect", src, *flags)
     check_error(r, case)
     assert su.dir_snapshot(in_dir) == before, "input changed"
+
+
+@pytest.mark.parametrize("case_name", ["header_non_utf8_name", "header_non_utf8_metadata",
+                                       "tensor_name_with_control_chars",
+                                       "header_invalid_json_control_chars"])
+def test_error_message_is_clean_text(owl, in_dir, case_name):
+    """Names and JSON excerpts from an untrusted header are echoed escaped: the message stays one
+    line of valid UTF-8 with no control characters (no terminal escapes, no forged lines)."""
+    src = build_case(case_name, in_dir)
+    for args in (("inspect", src), ("convert", src, "-o", in_dir / "never.safetensors")):
+        argv = [str(a) for a in args]
+        raw = subprocess.run([str(owl.binary)] + argv, capture_output=True).stderr
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise AssertionError(f"owl {argv[0]}: stderr is not valid UTF-8 ({e}): {raw!r}")
+        body = text[:-1] if text.endswith("\n") else text
+        assert not any(ord(c) < 0x20 or ord(c) == 0x7F for c in body), \
+            f"owl {argv[0]}: control characters in stderr: {raw!r}"
 
 
 @pytest.mark.parametrize("case_name", [n for n in ("byte_count_mismatch", "gap_between_tensors",

@@ -234,6 +234,7 @@ def test_roundtrip_nonreference_layout(owl, in_dir, out_dir):
     assert su.read_metadata(dst) == {"k": "v"}
     assert su.file_order(dst) == ["a", "b"]
     su.check_reference_layout(dst)
+    assert [t["name"] for t in su.inspect(owl, src)["tensors"]] == ["a", "b"]
 
 
 def test_convert_output_overwrites_existing_file(owl, in_dir, out_dir):
