@@ -2,16 +2,19 @@
 
 #include <filesystem>
 
-#include "quant/dtype_pass.h"
+#include "formats/gguf/writer.h"
 #include "formats/io/error.h"
 #include "formats/open.h"
 #include "formats/safetensors/writer.h"
+#include "quant/convert_types.h"
+#include "quant/dtype_pass.h"
 
 namespace owl {
 namespace fs = std::filesystem;
 
-std::optional<std::string> output_format_for(const std::string& path) {
-  if (path.ends_with(".safetensors")) return "safetensors";
+std::optional<OutputFormat> output_format_for(const std::string& path) {
+  if (path.ends_with(".safetensors")) return OutputFormat::Safetensors;
+  if (path.ends_with(".gguf")) return OutputFormat::Gguf;
   return std::nullopt;
 }
 
@@ -26,29 +29,60 @@ void refuse_overwriting_input(const Graph& g, const std::string& output) {
       throw UsageError("the output " + output + " is also an input; write to another path");
 }
 
+size_t count_retyped(const Graph& before, const Graph& after) {
+  size_t n = 0;
+  for (size_t i = 0; i < before.tensors.size() && i < after.tensors.size(); ++i)
+    n += before.tensors[i].type != after.tensors[i].type;
+  return n;
+}
+
+std::vector<std::string> write_gguf(Graph& g, const std::string& output, const ConvertOptions& opt) {
+  const bool from_gguf = g.format == "gguf";
+  if (!from_gguf || opt.dtype) {
+    const ElemType target = opt.dtype.value_or(ElemType::F16);
+    for (const auto& t : g.tensors)
+      if (is_quantized(t.type) && t.type != target)
+        throw UsageError("tensor '" + t.name + "' is " + std::string(type_name(t.type)) +
+                         "; converting quantized tensors to another type is owl quantize's job");
+    for (const auto& f : apply_gguf_convert_types(g, target)) opt.warn("tensor '" + f.tensor + "': " + f.why);
+    g.metadata.set("general.file_type", Value::u32(llama_file_type(target)));
+  }
+  gguf::WriteOptions w;
+  w.split_max_bytes = opt.split_max_bytes;
+  w.split_max_tensors = opt.split_max_tensors;
+  w.progress = opt.progress;
+  return gguf::write(g, output, w);
+}
+
+std::vector<std::string> write_safetensors(Graph& g, const std::string& output, const ConvertOptions& opt) {
+  if (opt.dtype) {
+    if (is_quantized(*opt.dtype)) throw UsageError("safetensors stores float types: use --dtype f32, f16 or bf16");
+    cast_float_tensors(g, *opt.dtype);
+  }
+  safetensors::WriteOptions w;
+  w.shard_bytes = opt.shard_bytes;
+  w.progress = opt.progress;
+  return safetensors::write(g, output, w);
+}
+
 }  // namespace
 
 ConvertResult convert(const std::string& input, const std::string& output, const ConvertOptions& opt) {
   const auto format = output_format_for(output);
-  if (!format) {
-    throw UsageError("cannot tell the output format from '" + output + "': name it *.safetensors");
-  }
+  if (!format) throw UsageError("cannot tell the output format from '" + output + "': name it *.gguf or *.safetensors");
   const auto out_dir = fs::path(output).parent_path();
   if (!out_dir.empty() && !fs::is_directory(out_dir))
     throw UsageError("the output folder " + out_dir.string() + " does not exist");
 
   Graph g = open_model(input);
   refuse_overwriting_input(g, output);
+  const Graph before = g;
 
   ConvertResult result;
-  if (opt.dtype) result.cast = cast_float_tensors(g, *opt.dtype);
+  result.files = *format == OutputFormat::Gguf ? write_gguf(g, output, opt) : write_safetensors(g, output, opt);
   result.tensors = g.tensors.size();
+  result.retyped = count_retyped(before, g);
   result.bytes = g.tensor_bytes();
-
-  safetensors::WriteOptions w;
-  w.shard_bytes = opt.shard_bytes;
-  w.progress = opt.progress;
-  result.files = safetensors::write(g, output, w);
   return result;
 }
 

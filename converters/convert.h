@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,21 +12,29 @@
 
 namespace owl {
 
+enum class OutputFormat { Safetensors, Gguf };
+
 struct ConvertOptions {
-  std::optional<ElemType> dtype;  // float tensors stored as this type; nullopt keeps them
-  uint64_t shard_bytes = 0;       // 0: one output file
+  // Float tensors stored as this type; nullopt keeps them (safetensors, GGUF -> GGUF) or picks
+  // F16 (other inputs -> GGUF, as llama.cpp's converter does).
+  std::optional<ElemType> dtype;
+  std::string tokenizer;           // a tokenizer file for inputs that lack one
+  uint64_t shard_bytes = 0;        // safetensors: 0 means one output file
+  uint64_t split_max_bytes = 0;    // GGUF: split limits, 0 means none
+  uint64_t split_max_tensors = 0;
   Progress* progress = nullptr;
+  std::function<void(const std::string&)> warn = [](const std::string&) {};
 };
 
 struct ConvertResult {
   std::vector<std::string> files;  // written, in order
   size_t tensors = 0;
-  size_t cast = 0;                 // tensors whose type changed
+  size_t retyped = 0;              // tensors whose type changed
   uint64_t bytes = 0;              // tensor bytes written
 };
 
 // The output format named by a path's extension, or nullopt.
-std::optional<std::string> output_format_for(const std::string& path);
+std::optional<OutputFormat> output_format_for(const std::string& path);
 
 ConvertResult convert(const std::string& input, const std::string& output, const ConvertOptions& opt);
 

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "formats/gguf/reader.h"
 #include "formats/hf/folder.h"
 #include "formats/io/error.h"
 #include "formats/io/mapped_file.h"
@@ -19,7 +20,6 @@ std::string describe_other(std::span<const std::byte> head) {
   auto starts = [&](std::string_view magic) {
     return head.size() >= magic.size() && std::memcmp(head.data(), magic.data(), magic.size()) == 0;
   };
-  if (starts("GGUF")) return "a GGUF file, which this build of owl cannot read yet";
   if (starts("PK\x03\x04")) return "a zip archive (a PyTorch checkpoint?), which this build of owl cannot read yet";
   if (starts("7z\xBC\xAF\x27\x1C")) return "a 7z archive, not a model owl can read";
   if (!head.empty() && static_cast<unsigned char>(head[0]) == 0x80) return "a pickle stream, which this build of owl cannot read yet";
@@ -38,12 +38,13 @@ Graph open_model(const std::string& path) {
   auto file = MappedFile::open(path);
   if (file->size() == 0) throw InputError(path, "empty file (0 bytes), not a model");
   const auto head = file->bytes().first(std::min<uint64_t>(file->size(), 32));
+  if (gguf::looks_like_gguf(head)) return gguf::read(path);
   if (safetensors::looks_like_safetensors(head, file->size())) return safetensors::read_file(path);
   if (llama2c::looks_like_llama2c(head, file->size())) return llama2c::read_file(path);
   if (auto other = describe_other(head); !other.empty()) throw InputError(path, "this is " + other);
   // Named like safetensors but malformed: the reader says exactly what is wrong.
   if (path.ends_with(".safetensors")) return safetensors::read_file(path);
-  throw InputError(path, "not a format owl recognises (safetensors, a Hugging Face folder, a llama2.c checkpoint)");
+  throw InputError(path, "not a format owl recognises (GGUF, safetensors, a Hugging Face folder, a llama2.c checkpoint)");
 }
 
 }  // namespace owl

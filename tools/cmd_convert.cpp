@@ -13,26 +13,37 @@ namespace owl {
 namespace {
 
 struct ConvertArgs {
-  std::string input, output, dtype = "keep", shard_size;
+  std::string input, output, dtype, shard_size, split_max_size, tokenizer;
+  uint64_t split_max_tensors = 0;
   bool quiet = false;
 };
 
 std::optional<ElemType> parse_dtype(const std::string& name) {
-  if (name == "keep") return std::nullopt;
+  if (name.empty() || name == "keep") return std::nullopt;
   if (name == "f32") return ElemType::F32;
   if (name == "f16") return ElemType::F16;
   if (name == "bf16") return ElemType::BF16;
-  throw UsageError("--dtype must be keep, f32, f16 or bf16, not '" + name + "'");
+  if (name == "q8_0") return ElemType::Q8_0;
+  throw UsageError("--dtype must be keep, f32, f16, bf16 or q8_0, not '" + name + "'");
+}
+
+// CLI11 check for options that take a size like 5GB.
+std::string check_size(const std::string& s) {
+  auto bytes = parse_size(s);
+  return bytes && *bytes > 0 ? "" : "must be a size like 5GB or 500MiB";
 }
 
 void run_convert(const ConvertArgs& a) {
   ConvertOptions opt;
   opt.dtype = parse_dtype(a.dtype);
-  if (!a.shard_size.empty()) {
-    auto bytes = parse_size(a.shard_size);
-    if (!bytes || *bytes == 0) throw UsageError("--shard-size must be a size like 5GB or 500MiB, not '" + a.shard_size + "'");
-    opt.shard_bytes = *bytes;
-  }
+  if (!a.shard_size.empty()) opt.shard_bytes = *parse_size(a.shard_size);
+  if (!a.split_max_size.empty()) opt.split_max_bytes = *parse_size(a.split_max_size);
+  opt.split_max_tensors = a.split_max_tensors;
+  opt.tokenizer = a.tokenizer;
+  const bool quiet = a.quiet;
+  opt.warn = [quiet](const std::string& w) {
+    if (!quiet) std::fprintf(stderr, "owl: note: %s\n", w.c_str());
+  };
   ProgressLine progress(a.quiet);
   opt.progress = &progress;
   const auto start = std::chrono::steady_clock::now();
@@ -40,7 +51,7 @@ void run_convert(const ConvertArgs& a) {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!a.quiet) {
     std::string cast;
-    if (opt.dtype) cast = ", " + std::to_string(r.cast) + " cast to " + a.dtype;
+    if (r.retyped) cast = ", " + std::to_string(r.retyped) + " retyped";
     std::fprintf(stderr, "wrote %zu tensors (%s%s) in %s to:\n", r.tensors, human_bytes(r.bytes).c_str(),
                  cast.c_str(), human_duration(secs).c_str());
     for (const auto& f : r.files) std::fprintf(stderr, "  %s\n", f.c_str());
@@ -52,17 +63,23 @@ void run_convert(const ConvertArgs& a) {
 void add_convert_command(CLI::App& app) {
   auto args = std::make_shared<ConvertArgs>();
   auto* cmd = app.add_subcommand("convert", "Convert a model to another format, optionally changing its float type");
-  cmd->add_option("input", args->input, "A .safetensors file, a *.safetensors.index.json, or a model folder")
+  cmd->add_option("input", args->input,
+                  "A model: Hugging Face folder, .safetensors (or its index), .gguf (or its first split), "
+                  "llama2.c checkpoint")
       ->required();
-  cmd->add_option("-o,--output", args->output, "Output file; its extension picks the format (.safetensors)")
+  cmd->add_option("-o,--output", args->output, "Output file; its extension picks the format (.gguf, .safetensors)")
       ->required();
-  cmd->add_option("--dtype", args->dtype, "Store float tensors as keep|f32|f16|bf16 (round to nearest even)")
-      ->default_val("keep");
-  cmd->add_option("--shard-size", args->shard_size, "Split the output into shards of at most this size (5GB, 500MiB)")
-      ->check([](const std::string& s) -> std::string {
-        auto bytes = parse_size(s);
-        return bytes && *bytes > 0 ? "" : "must be a size like 5GB or 500MiB";
-      });
+  cmd->add_option("--dtype", args->dtype,
+                  "Store float tensors as keep|f32|f16|bf16|q8_0 (rounding to nearest even). Default: f16 "
+                  "when making a GGUF from another format (1-D tensors stay F32, as llama.cpp's converter "
+                  "does), keep otherwise");
+  cmd->add_option("--tokenizer", args->tokenizer,
+                  "Tokenizer for inputs that lack one: tokenizer.model, tokenizer.json or a llama2.c tokenizer");
+  cmd->add_option("--shard-size", args->shard_size, "safetensors: shards of at most this size (5GB, 500MiB)")
+      ->check(check_size);
+  cmd->add_option("--split-max-size", args->split_max_size, "GGUF: split into parts of at most this size, as gguf-split")
+      ->check(check_size);
+  cmd->add_option("--split-max-tensors", args->split_max_tensors, "GGUF: split into parts of at most this many tensors");
   cmd->add_flag("-q,--quiet", args->quiet, "No progress line or summary");
   cmd->callback([args] { run_convert(*args); });
 }

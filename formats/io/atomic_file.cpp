@@ -169,9 +169,9 @@ void AtomicFile::commit() {
   sync_folder_of(path_);
 }
 
-void commit_all(std::span<AtomicFile* const> files) {
-  for (AtomicFile* f : files) f->finish();
-  for (AtomicFile* f : files) f->commit();
+void commit_all(const std::vector<std::unique_ptr<AtomicFile>>& files) {
+  for (const auto& f : files) f->finish();
+  for (const auto& f : files) f->commit();
 }
 
 }  // namespace owl

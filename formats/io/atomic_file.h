@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -47,7 +48,7 @@ class AtomicFile {
   bool committed_ = false;
 };
 
-// Commits a set of finished files together: all are finished before the first rename.
-void commit_all(std::span<AtomicFile* const> files);
+// Commits a set of files together: all are finished before the first rename.
+void commit_all(const std::vector<std::unique_ptr<AtomicFile>>& files);
 
 }  // namespace owl

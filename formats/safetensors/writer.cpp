@@ -6,6 +6,7 @@
 
 #include "formats/io/atomic_file.h"
 #include "formats/io/error.h"
+#include "formats/tensor_stream.h"
 #include "formats/json/strict_json.h"
 #include "formats/safetensors/limits.h"
 
@@ -38,22 +39,6 @@ std::string shard_name(const std::filesystem::path& out, size_t i, size_t n) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "-%05zu-of-%05zu", i + 1, n);
   return out.stem().string() + buf + out.extension().string();
-}
-
-void write_tensors(AtomicFile& f, const std::vector<const Tensor*>& tensors, Progress* progress) {
-  for (const Tensor* t : tensors) {
-    uint64_t written = 0;
-    if (t->data) {
-      for_each_chunk(*t->data, [&](std::span<const std::byte> chunk) {
-        f.write(chunk);
-        written += chunk.size();
-        if (progress) progress->advance(0, chunk.size());
-      });
-      t->data->release();
-    }
-    if (written != t->byte_size()) throw std::logic_error("tensor '" + t->name + "' produced the wrong byte count");
-    if (progress) progress->advance(1, 0);
-  }
 }
 
 }  // namespace
@@ -101,7 +86,7 @@ std::vector<std::string> write(const Graph& g, const std::string& path, const Wr
     const uint64_t n = header.size();
     f->write(std::as_bytes(std::span<const uint64_t>(&n, 1)));
     f->write(header);
-    write_tensors(*f, shards[i], opt.progress);
+    for (const Tensor* t : shards[i]) stream_tensor(*f, *t, opt.progress);
     written.push_back(name);
     files.push_back(std::move(f));
   }
@@ -122,9 +107,7 @@ std::vector<std::string> write(const Graph& g, const std::string& path, const Wr
     files.push_back(std::move(f));
   }
 
-  std::vector<AtomicFile*> raw;
-  for (auto& f : files) raw.push_back(f.get());
-  commit_all(raw);
+  commit_all(files);
   if (opt.progress) opt.progress->end();
   return written;
 }

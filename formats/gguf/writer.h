@@ -1,0 +1,28 @@
+// Writes GGUF version 3, streaming tensor data, optionally split as gguf-split splits.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "converters/graph.h"
+#include "converters/progress.h"
+
+namespace owl::gguf {
+
+struct WriteOptions {
+  // Split before a tensor that would take a part past this many bytes of tensor data (0: no
+  // limit), or after this many tensors (0: no limit). Parts are `<stem>-00001-of-0000N.gguf`;
+  // the first holds all metadata, every part the split.* keys, as gguf-split writes them.
+  uint64_t split_max_bytes = 0;
+  uint64_t split_max_tensors = 0;
+  Progress* progress = nullptr;
+};
+
+// Everything is checked before the first byte is written (names of at most 63 bytes, at most
+// four dimensions, types GGUF can store, rows whole blocks, no nested arrays). Tensor data go
+// out in tensor-info order, each padded with zeros to the alignment (general.alignment, or 32).
+// `general.quantization_version` is added when a tensor is quantized. Returns the files written.
+std::vector<std::string> write(const Graph& g, const std::string& path, const WriteOptions& opt = {});
+
+}  // namespace owl::gguf
