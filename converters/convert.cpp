@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "formats/gguf/writer.h"
+#include "formats/hf/config_writer.h"
 #include "formats/io/error.h"
 #include "formats/open.h"
 #include "formats/safetensors/writer.h"
@@ -29,10 +30,15 @@ void refuse_overwriting_input(const Graph& g, const std::string& output) {
       throw UsageError("the output " + output + " is also an input; write to another path");
 }
 
-size_t count_retyped(const Graph& before, const Graph& after) {
+std::vector<ElemType> types_of(const Graph& g) {
+  std::vector<ElemType> types;
+  for (const auto& t : g.tensors) types.push_back(t.type);
+  return types;
+}
+
+size_t count_retyped(const std::vector<ElemType>& before, const Graph& after) {
   size_t n = 0;
-  for (size_t i = 0; i < before.tensors.size() && i < after.tensors.size(); ++i)
-    n += before.tensors[i].type != after.tensors[i].type;
+  for (size_t i = 0; i < before.size() && i < after.tensors.size(); ++i) n += before[i] != after.tensors[i].type;
   return n;
 }
 
@@ -54,6 +60,19 @@ std::vector<std::string> write_gguf(Graph& g, const std::string& output, const C
   return gguf::write(g, output, w);
 }
 
+// A folder of safetensors and config.json is what transformers loads. The config is written
+// unless the output folder's config.json is the one the model was read from.
+void write_config_beside(const Graph& g, const std::string& output, std::vector<std::string>& files) {
+  const Json config = hf::config_json(g);
+  if (config.empty()) return;
+  const fs::path path = fs::path(output).parent_path() / "config.json";
+  std::error_code ec;
+  for (const auto& in : g.inputs)
+    if (fs::exists(path, ec) && fs::equivalent(in.path, path, ec)) return;
+  hf::write_config(g, path.string());
+  files.push_back(path.string());
+}
+
 std::vector<std::string> write_safetensors(Graph& g, const std::string& output, const ConvertOptions& opt) {
   if (opt.dtype) {
     if (is_quantized(*opt.dtype)) throw UsageError("safetensors stores float types: use --dtype f32, f16 or bf16");
@@ -62,7 +81,9 @@ std::vector<std::string> write_safetensors(Graph& g, const std::string& output, 
   safetensors::WriteOptions w;
   w.shard_bytes = opt.shard_bytes;
   w.progress = opt.progress;
-  return safetensors::write(g, output, w);
+  auto files = safetensors::write(g, output, w);
+  write_config_beside(g, output, files);
+  return files;
 }
 
 }  // namespace
@@ -76,7 +97,7 @@ ConvertResult convert(const std::string& input, const std::string& output, const
 
   Graph g = open_model(input);
   refuse_overwriting_input(g, output);
-  const Graph before = g;
+  const auto before = types_of(g);
 
   ConvertResult result;
   result.files = *format == OutputFormat::Gguf ? write_gguf(g, output, opt) : write_safetensors(g, output, opt);

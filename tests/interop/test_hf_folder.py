@@ -223,11 +223,17 @@ def test_convert_folder_to_single_file(owl, hf_folder, out_dir, which):
     assert r.returncode == 0, r.describe()
     assert su.read_reference(dst) == all_reference_tensors(hf_folder)
     su.check_reference_layout(dst)
-    assert sorted(os.listdir(out_dir)) == ["merged.safetensors"]
+    if which == "folder":
+        # The folder's config.json comes along, so the output folder loads in transformers.
+        assert sorted(os.listdir(out_dir)) == ["config.json", "merged.safetensors"]
+        assert json.loads((out_dir / "config.json").read_text()) == \
+            json.loads((hf_folder / "config.json").read_text())
+    else:
+        assert sorted(os.listdir(out_dir)) == ["merged.safetensors"]
     assert su.dir_snapshot(hf_folder) == before
 
 
-def check_sharded_output(out_dir, stem, expected_tensors, limit):
+def check_sharded_output(out_dir, stem, expected_tensors, limit, extra_files=()):
     """Checks OUT-0000k-of-0000N.safetensors + OUT.safetensors.index.json; returns N."""
     index_path = out_dir / f"{stem}.safetensors.index.json"
     assert index_path.is_file(), sorted(os.listdir(out_dir))
@@ -236,7 +242,7 @@ def check_sharded_output(out_dir, stem, expected_tensors, limit):
     shard_files = sorted(f for f in os.listdir(out_dir) if f.endswith(".safetensors"))
     n = len(shard_files)
     assert shard_files == [f"{stem}-{k:05d}-of-{n:05d}.safetensors" for k in range(1, n + 1)]
-    assert sorted(os.listdir(out_dir)) == sorted(shard_files + [index_path.name])
+    assert sorted(os.listdir(out_dir)) == sorted(shard_files + [index_path.name, *extra_files])
     weight_map = index["weight_map"]
     assert set(weight_map.values()) == set(shard_files)
     seen = {}
@@ -265,7 +271,7 @@ def test_convert_folder_sharded(owl, hf_folder, out_dir):
     r = owl("convert", hf_folder, "-o", out_dir / "out.safetensors", "--shard-size", "3KB",
             "--quiet")
     assert r.returncode == 0, r.describe()
-    n = check_sharded_output(out_dir, "out", ref, limit)
+    n = check_sharded_output(out_dir, "out", ref, limit, extra_files=["config.json"])
     assert n >= 4
     # owl reads its own sharded output back.
     desc = su.inspect(owl, out_dir / "out.safetensors.index.json", "--hash")

@@ -1,0 +1,52 @@
+#include "formats/hf/config_writer.h"
+
+#include "formats/hf/folder.h"
+#include "formats/io/atomic_file.h"
+
+namespace owl::hf {
+namespace {
+
+Json to_json(const Value& v) {
+  switch (v.type()) {
+    case ValueType::BOOL: return v.as_bool();
+    case ValueType::STRING: return v.as_string();
+    case ValueType::F32:
+    case ValueType::F64: return v.as_f64();
+    case ValueType::ARRAY: {
+      Json a = Json::array();
+      for (const auto& item : v.as_array().items) a.push_back(to_json(item));
+      return a;
+    }
+    default:
+      if (v.is_signed()) return v.as_i64();
+      return v.as_u64();
+  }
+}
+
+}  // namespace
+
+Json config_json(const Graph& g) {
+  const std::string prefix = kConfigPrefix;
+  Json config = Json::object();
+  for (const auto& [key, value] : g.metadata) {
+    if (!key.starts_with(prefix)) continue;
+    // "rope_scaling.factor" -> config["rope_scaling"]["factor"]
+    Json* node = &config;
+    std::string rest = key.substr(prefix.size());
+    for (size_t dot; (dot = rest.find('.')) != std::string::npos; rest = rest.substr(dot + 1)) {
+      Json& child = (*node)[rest.substr(0, dot)];
+      if (!child.is_object()) child = Json::object();
+      node = &child;
+    }
+    (*node)[rest] = to_json(value);
+  }
+  return config;
+}
+
+void write_config(const Graph& g, const std::string& path) {
+  AtomicFile f(path);
+  f.write(config_json(g).dump(2) + "\n");
+  f.commit();
+}
+
+}  // namespace owl::hf
