@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "quant/float_codec_x86.h"
+
 namespace owl {
 
 float f16_to_f32(uint16_t h) {
@@ -14,7 +16,8 @@ float f16_to_f32(uint16_t h) {
   const uint32_t man = h & 0x3ff;
   uint32_t bits;
   if (exp == 0x1f) {
-    bits = sign | 0x7f800000 | (man << 13);  // inf, or NaN with its payload
+    // Infinity, or a NaN made quiet with its payload kept, as F16C's conversion does.
+    bits = sign | 0x7f800000 | (man ? 0x400000 : 0) | (man << 13);
   } else if (exp != 0) {
     bits = sign | ((exp + 112) << 23) | (man << 13);
   } else if (man == 0) {
@@ -33,7 +36,7 @@ uint16_t f32_to_f16(float f) {
   const uint32_t x = std::bit_cast<uint32_t>(f);
   const uint32_t sign = (x >> 16) & 0x8000;
   const uint32_t ax = x & 0x7fffffff;
-  if (ax > 0x7f800000) return static_cast<uint16_t>(sign | 0x7e00);  // NaN
+  if (ax > 0x7f800000) return static_cast<uint16_t>(sign | 0x7e00 | ((ax >> 13) & 0x3ff));  // quiet NaN
   if (ax >= 0x477ff000) return static_cast<uint16_t>(sign | 0x7c00);  // rounds to 65536 or more
   if (ax >= 0x38800000) {
     // Normal in f16: rebias the exponent and round off 13 mantissa bits.
@@ -68,6 +71,11 @@ bool is_castable_float(ElemType t) {
 namespace {
 
 void to_f32(ElemType from, const std::byte* in, float* out, size_t n) {
+  if (x86::has_avx2_f16c() && (from == ElemType::F16 || from == ElemType::BF16)) {
+    const auto* h = reinterpret_cast<const uint16_t*>(in);
+    from == ElemType::F16 ? x86::f16_to_f32(h, out, n) : x86::bf16_to_f32(h, out, n);
+    return;
+  }
   switch (from) {
     case ElemType::F32:
       std::memcpy(out, in, n * 4);
@@ -99,6 +107,11 @@ void to_f32(ElemType from, const std::byte* in, float* out, size_t n) {
 }
 
 void from_f32(const float* in, ElemType to, std::byte* out, size_t n) {
+  if (x86::has_avx2_f16c() && (to == ElemType::F16 || to == ElemType::BF16)) {
+    auto* h = reinterpret_cast<uint16_t*>(out);
+    to == ElemType::F16 ? x86::f32_to_f16(in, h, n) : x86::f32_to_bf16(in, h, n);
+    return;
+  }
   switch (to) {
     case ElemType::F32:
       std::memcpy(out, in, n * 4);

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "quant/float_codec.h"
+#include "quant/float_codec_x86.h"
 
 using namespace owl;
 
@@ -101,4 +102,30 @@ TEST_CASE("casting arrays converts through f32 and is deterministic") {
   cast_elements(ElemType::F32, std::as_bytes(std::span(big)), ElemType::BF16, std::as_writable_bytes(std::span(a)),
                 big.size());
   for (size_t i = 0; i < big.size(); i += 997) REQUIRE(a[i] == f32_to_bf16(big[i]));
+}
+
+TEST_CASE("the AVX2/F16C float codecs give the scalar codecs' bits", "[quant]") {
+  if (!x86::has_avx2_f16c()) return;
+  std::mt19937 rng(11);
+  const size_t n = 1 << 20;  // not a multiple of 8 below, to cover the tails
+  std::vector<uint32_t> bits(n);
+  for (auto& b : bits) b = static_cast<uint32_t>(rng());
+  std::vector<float> f(n);
+  std::memcpy(f.data(), bits.data(), n * 4);
+  std::vector<uint16_t> h(n - 3), b16(n - 3);
+  x86::f32_to_f16(f.data(), h.data(), n - 3);
+  x86::f32_to_bf16(f.data(), b16.data(), n - 3);
+  for (size_t i = 0; i < n - 3; ++i) {
+    REQUIRE(h[i] == f32_to_f16(f[i]));
+    REQUIRE(b16[i] == f32_to_bf16(f[i]));
+  }
+  std::vector<uint16_t> halves(65536 + 5);
+  for (size_t i = 0; i < halves.size(); ++i) halves[i] = static_cast<uint16_t>(i);
+  std::vector<float> from_h(halves.size()), from_b(halves.size());
+  x86::f16_to_f32(halves.data(), from_h.data(), halves.size());
+  x86::bf16_to_f32(halves.data(), from_b.data(), halves.size());
+  for (size_t i = 0; i < halves.size(); ++i) {
+    REQUIRE(std::bit_cast<uint32_t>(from_h[i]) == std::bit_cast<uint32_t>(f16_to_f32(halves[i])));
+    REQUIRE(std::bit_cast<uint32_t>(from_b[i]) == std::bit_cast<uint32_t>(bf16_to_f32(halves[i])));
+  }
 }
