@@ -20,6 +20,17 @@ struct InspectArgs {
   size_t max_tensors = 0;
 };
 
+// The facts users check before they ship a derivative: name, licence, base models, authors.
+bool is_model_card_key(const std::string& key) {
+  static const char* kPrefixes[] = {"general.name",     "general.license", "general.base_model.", "general.author",
+                                    "general.organization", "general.finetune", "general.size_label",
+                                    "general.basename", "general.version", "general.url", "general.repo_url",
+                                    "general.source.", "general.tags", "general.languages", "general.datasets"};
+  for (const char* p : kPrefixes)
+    if (key.starts_with(p)) return true;
+  return false;
+}
+
 void print_table(const Graph& g, const pb::GraphDescription& d, const InspectArgs& a) {
   std::printf("%-14s%s\n", "path", a.path.c_str());
   std::printf("%-14s%s\n", "format", d.format().c_str());
@@ -28,6 +39,13 @@ void print_table(const Graph& g, const pb::GraphDescription& d, const InspectArg
               with_commas(d.parameter_count()).c_str());
   std::printf("%-14s%s in %d file%s\n", "size on disk", human_bytes(d.size_on_disk()).c_str(), d.files_size(),
               d.files_size() == 1 ? "" : "s");
+  bool card_header = false;
+  for (const auto& [key, value] : g.metadata) {
+    if (!is_model_card_key(key)) continue;
+    if (!card_header) std::printf("\nmodel card\n");
+    card_header = true;
+    std::printf("  %-30s %s\n", key.substr(8).c_str(), value.to_display().c_str());
+  }
   std::printf("\ntypes\n");
   for (const auto& t : d.type_totals())
     std::printf("  %-9s %6llu tensors %12s params %12s\n", t.type().c_str(),
