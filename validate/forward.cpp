@@ -1,0 +1,167 @@
+#include "validate/forward.h"
+
+#include <cmath>
+#include <string>
+
+#include "formats/io/error.h"
+#include "validate/matmul.h"
+
+namespace owl::validate {
+namespace {
+
+Weight required(const Graph& g, const std::string& name) {
+  const Tensor* t = g.find(name);
+  if (!t) throw UsageError("the model has no tensor '" + name + "'");
+  return Weight(*t);
+}
+
+Weight optional(const Graph& g, const std::string& name) {
+  const Tensor* t = g.find(name);
+  return t ? Weight(*t) : Weight();
+}
+
+// x[t] = x[t] / rms(x[t]) * w, for each of `T` rows of `n` values.
+void rms_norm(float* x, uint64_t T, uint64_t n, const std::vector<float>& w, float eps) {
+  for (uint64_t t = 0; t < T; ++t) {
+    float* row = x + t * n;
+    double ss = 0;
+    for (uint64_t i = 0; i < n; ++i) ss += static_cast<double>(row[i]) * row[i];
+    const float scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
+    for (uint64_t i = 0; i < n; ++i) row[i] = row[i] * scale * w[i];
+  }
+}
+
+std::vector<float> vector_of(const Weight& w) {
+  std::vector<float> v(w.rows() * w.cols());
+  w.rows_f32(0, w.rows(), v.data());
+  return v;
+}
+
+void add_bias(float* y, uint64_t T, const Weight& b) {
+  if (!b.present()) return;
+  const auto bias = vector_of(b);
+  for (uint64_t t = 0; t < T; ++t)
+    for (uint64_t i = 0; i < bias.size(); ++i) y[t * bias.size() + i] += bias[i];
+}
+
+}  // namespace
+
+Forward::Forward(const Graph& g) : p_(read_model_params(g)) {
+  embd_ = required(g, "token_embd.weight");
+  out_norm_ = required(g, "output_norm.weight");
+  output_ = g.find("output.weight") ? required(g, "output.weight") : embd_;
+  for (uint64_t i = 0; i < p_.n_layer; ++i) {
+    const std::string b = "blk." + std::to_string(i) + ".";
+    layers_.push_back({required(g, b + "attn_norm.weight"), required(g, b + "attn_q.weight"),
+                       required(g, b + "attn_k.weight"), required(g, b + "attn_v.weight"),
+                       required(g, b + "attn_output.weight"), optional(g, b + "attn_q.bias"),
+                       optional(g, b + "attn_k.bias"), optional(g, b + "attn_v.bias"),
+                       optional(g, b + "attn_q_norm.weight"), optional(g, b + "attn_k_norm.weight"),
+                       required(g, b + "ffn_norm.weight"), required(g, b + "ffn_gate.weight"),
+                       required(g, b + "ffn_up.weight"), required(g, b + "ffn_down.weight")});
+  }
+  // theta_i = base^(-2i/d), as llama.cpp computes it.
+  for (uint64_t i = 0; i < p_.rope_dim / 2; ++i)
+    inv_freq_.push_back(static_cast<float>(std::pow(p_.rope_base, -2.0 * static_cast<double>(i) /
+                                                                        static_cast<double>(p_.rope_dim))));
+}
+
+void Forward::rope(float* v, uint64_t heads, uint64_t T) const {
+  const uint64_t hd = p_.head_dim, half = p_.rope_dim / 2;
+  for (uint64_t t = 0; t < T; ++t) {
+    const double pos = static_cast<double>(t) / p_.rope_linear_scale;
+    for (uint64_t h = 0; h < heads; ++h) {
+      float* x = v + (t * heads + h) * hd;
+      for (uint64_t i = 0; i < half; ++i) {
+        const double angle = pos * inv_freq_[i];
+        const float c = static_cast<float>(std::cos(angle)), s = static_cast<float>(std::sin(angle));
+        const uint64_t a = p_.rope == RopeLayout::Interleaved ? 2 * i : i;
+        const uint64_t b = p_.rope == RopeLayout::Interleaved ? 2 * i + 1 : i + half;
+        const float x0 = x[a], x1 = x[b];
+        x[a] = x0 * c - x1 * s;
+        x[b] = x0 * s + x1 * c;
+      }
+    }
+  }
+}
+
+void Forward::attention(const Layer& l, std::vector<float>& x, uint64_t T) const {
+  const uint64_t d = p_.n_embd, hd = p_.head_dim, nq = p_.n_head, nkv = p_.n_head_kv;
+  std::vector<float> h(x);
+  rms_norm(h.data(), T, d, vector_of(l.attn_norm), p_.rms_eps);
+  std::vector<float> q(T * nq * hd), k(T * nkv * hd), v(T * nkv * hd);
+  matmul(l.wq, h.data(), T, q.data());
+  matmul(l.wk, h.data(), T, k.data());
+  matmul(l.wv, h.data(), T, v.data());
+  add_bias(q.data(), T, l.bq);
+  add_bias(k.data(), T, l.bk);
+  add_bias(v.data(), T, l.bv);
+  if (l.q_norm.present()) rms_norm(q.data(), T * nq, hd, vector_of(l.q_norm), p_.rms_eps);
+  if (l.k_norm.present()) rms_norm(k.data(), T * nkv, hd, vector_of(l.k_norm), p_.rms_eps);
+  rope(q.data(), nq, T);
+  rope(k.data(), nkv, T);
+
+  std::vector<float> out(T * nq * hd);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+#pragma omp parallel
+  {
+    std::vector<float> scores(T);
+#pragma omp for collapse(2) schedule(dynamic, 8)
+    for (int64_t head = 0; head < static_cast<int64_t>(nq); ++head) {
+      for (int64_t ti = 0; ti < static_cast<int64_t>(T); ++ti) {
+        const uint64_t t = static_cast<uint64_t>(ti), hq = static_cast<uint64_t>(head), hk = hq / (nq / nkv);
+        const float* qv = q.data() + (t * nq + hq) * hd;
+        float max = -INFINITY;
+        for (uint64_t s = 0; s <= t; ++s) {
+          scores[s] = dot(qv, k.data() + (s * nkv + hk) * hd, hd) * scale;
+          max = std::max(max, scores[s]);
+        }
+        double sum = 0;
+        for (uint64_t s = 0; s <= t; ++s) sum += scores[s] = std::exp(scores[s] - max);
+        float* o = out.data() + (t * nq + hq) * hd;
+        for (uint64_t s = 0; s <= t; ++s) {
+          const float p = static_cast<float>(scores[s] / sum);
+          const float* vv = v.data() + (s * nkv + hk) * hd;
+          for (uint64_t i = 0; i < hd; ++i) o[i] += p * vv[i];
+        }
+      }
+    }
+  }
+  std::vector<float> proj(T * d);
+  matmul(l.wo, out.data(), T, proj.data());
+  for (uint64_t i = 0; i < x.size(); ++i) x[i] += proj[i];
+}
+
+void Forward::feed_forward(const Layer& l, std::vector<float>& x, uint64_t T) const {
+  const uint64_t d = p_.n_embd, ff = l.gate.rows();
+  std::vector<float> h(x);
+  rms_norm(h.data(), T, d, vector_of(l.ffn_norm), p_.rms_eps);
+  std::vector<float> g(T * ff), u(T * ff);
+  matmul(l.gate, h.data(), T, g.data());
+  matmul(l.up, h.data(), T, u.data());
+  for (uint64_t i = 0; i < g.size(); ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+  std::vector<float> down(T * d);
+  matmul(l.down, g.data(), T, down.data());
+  for (uint64_t i = 0; i < x.size(); ++i) x[i] += down[i];
+}
+
+std::vector<float> Forward::logits(std::span<const int32_t> tokens) const {
+  const uint64_t T = tokens.size(), d = p_.n_embd;
+  std::vector<float> x(T * d);
+  for (uint64_t t = 0; t < T; ++t) {
+    if (tokens[t] < 0 || static_cast<uint64_t>(tokens[t]) >= p_.n_vocab)
+      throw UsageError("token id " + std::to_string(tokens[t]) + " is outside the vocabulary of " +
+                       std::to_string(p_.n_vocab));
+    embd_.rows_f32(static_cast<uint64_t>(tokens[t]), 1, x.data() + t * d);
+  }
+  for (const Layer& l : layers_) {
+    attention(l, x, T);
+    feed_forward(l, x, T);
+  }
+  rms_norm(x.data(), T, d, vector_of(out_norm_), p_.rms_eps);
+  std::vector<float> out(T * p_.n_vocab);
+  matmul(output_, x.data(), T, out.data());
+  return out;
+}
+
+}  // namespace owl::validate

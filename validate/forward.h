@@ -1,0 +1,40 @@
+// The reference forward pass of the Llama family, plain and in f32, for measuring drift.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "converters/graph.h"
+#include "validate/model_params.h"
+#include "validate/weight.h"
+
+namespace owl::validate {
+
+class Forward {
+ public:
+  // The graph must outlive the Forward (weights stay in the graph's mapped files).
+  explicit Forward(const Graph& g);
+
+  const ModelParams& params() const { return p_; }
+
+  // Logits [tokens.size(), n_vocab] for a sequence starting at position 0, with causal
+  // attention: row t sees tokens 0..t. The whole sequence goes through each matrix at once.
+  std::vector<float> logits(std::span<const int32_t> tokens) const;
+
+ private:
+  struct Layer {
+    Weight attn_norm, wq, wk, wv, wo, bq, bk, bv, q_norm, k_norm, ffn_norm, gate, up, down;
+  };
+
+  void attention(const Layer& l, std::vector<float>& x, uint64_t T) const;
+  void feed_forward(const Layer& l, std::vector<float>& x, uint64_t T) const;
+  void rope(float* v, uint64_t heads, uint64_t T) const;
+
+  ModelParams p_;
+  Weight embd_, out_norm_, output_;
+  std::vector<Layer> layers_;
+  std::vector<float> inv_freq_;
+};
+
+}  // namespace owl::validate

@@ -1,0 +1,63 @@
+#include "validate/model_params.h"
+
+#include <array>
+
+#include "formats/io/error.h"
+
+namespace owl::validate {
+namespace {
+
+struct ArchInfo {
+  std::string_view name;
+  RopeLayout rope;
+};
+
+// Architectures whose blocks are RMSNorm -> GQA attention with RoPE -> RMSNorm -> SwiGLU.
+constexpr std::array kArchs = {ArchInfo{"llama", RopeLayout::Interleaved}, ArchInfo{"qwen2", RopeLayout::NeoX},
+                               ArchInfo{"qwen3", RopeLayout::NeoX}};
+
+uint64_t need_uint(const Graph& g, const std::string& key) {
+  const Value* v = g.metadata.find(key);
+  auto n = v ? v->to_int() : std::nullopt;
+  if (!n || *n <= 0) throw UsageError("the model has no positive '" + key + "'; cannot run it");
+  return static_cast<uint64_t>(*n);
+}
+
+double get_double(const Graph& g, const std::string& key, double fallback) {
+  const Value* v = g.metadata.find(key);
+  auto d = v ? v->to_double() : std::nullopt;
+  return d.value_or(fallback);
+}
+
+}  // namespace
+
+ModelParams read_model_params(const Graph& g) {
+  ModelParams p;
+  p.arch = g.metadata.get_string("general.architecture").value_or(g.architecture);
+  const ArchInfo* info = nullptr;
+  for (const auto& a : kArchs)
+    if (a.name == p.arch) info = &a;
+  if (!info) throw UsageError("the reference forward runs llama, qwen2 and qwen3 models, not '" + p.arch + "'");
+  const std::string k = p.arch + ".";
+  p.rope = info->rope;
+  p.n_embd = need_uint(g, k + "embedding_length");
+  p.n_layer = need_uint(g, k + "block_count");
+  p.n_head = need_uint(g, k + "attention.head_count");
+  p.n_head_kv = g.metadata.find(k + "attention.head_count_kv") ? need_uint(g, k + "attention.head_count_kv") : p.n_head;
+  p.n_ff = need_uint(g, k + "feed_forward_length");
+  p.head_dim = g.metadata.find(k + "attention.key_length") ? need_uint(g, k + "attention.key_length")
+                                                           : p.n_embd / p.n_head;
+  p.rope_dim = g.metadata.find(k + "rope.dimension_count") ? need_uint(g, k + "rope.dimension_count") : p.head_dim;
+  p.rope_base = get_double(g, k + "rope.freq_base", 10000.0);
+  p.rms_eps = static_cast<float>(get_double(g, k + "attention.layer_norm_rms_epsilon", 1e-5));
+  if (g.metadata.get_string(k + "rope.scaling.type") == "linear")
+    p.rope_linear_scale = get_double(g, k + "rope.scaling.factor", 1.0);
+  const Tensor* embd = g.find("token_embd.weight");
+  if (!embd || embd->shape.size() != 2) throw UsageError("the model has no 2-D token_embd.weight");
+  p.n_vocab = embd->shape[0];
+  if (p.n_head % p.n_head_kv) throw UsageError("head_count is not a multiple of head_count_kv");
+  if (p.rope_dim > p.head_dim || p.rope_dim % 2) throw UsageError("rope.dimension_count does not fit the head size");
+  return p;
+}
+
+}  // namespace owl::validate

@@ -1,0 +1,30 @@
+// The hyper-parameters of a Llama-family model, read from a canonical (GGUF-named) graph.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "converters/graph.h"
+
+namespace owl::validate {
+
+enum class RopeLayout {
+  Interleaved,  // rotates (x[2i], x[2i+1]): llama.cpp's "normal" mode, Llama and Mistral
+  NeoX,         // rotates (x[i], x[i + d/2]): Qwen, Gemma, Phi-3
+};
+
+struct ModelParams {
+  std::string arch;
+  uint64_t n_embd = 0, n_layer = 0, n_head = 0, n_head_kv = 0, head_dim = 0, n_ff = 0, n_vocab = 0;
+  uint64_t rope_dim = 0;
+  double rope_base = 10000.0;
+  double rope_linear_scale = 1.0;  // positions are divided by this ("linear" rope scaling)
+  RopeLayout rope = RopeLayout::Interleaved;
+  float rms_eps = 1e-5f;
+};
+
+// Reads `<arch>.*` keys and tensor shapes; throws UsageError naming what is missing or
+// unsupported (the architectures the reference forward implements are the Llama family).
+ModelParams read_model_params(const Graph& g);
+
+}  // namespace owl::validate

@@ -1,0 +1,46 @@
+#include "validate/weight.h"
+
+#include <vector>
+
+#include "formats/io/error.h"
+#include "quant/float_codec.h"
+#include "quant/legacy.h"
+
+namespace owl::validate {
+namespace {
+
+bool can_read(ElemType t) { return is_castable_float(t) || t == ElemType::Q8_0; }
+
+void decode(ElemType type, const std::byte* in, float* out, uint64_t n) {
+  if (type == ElemType::Q8_0) {
+    dequantize_q8_0(in, out, n);
+  } else {
+    auto* bytes = reinterpret_cast<std::byte*>(out);
+    cast_elements(type, {in, n * type_info(type).block_bytes}, ElemType::F32, {bytes, n * 4}, n);
+  }
+}
+
+}  // namespace
+
+Weight::Weight(const Tensor& t) : t_(&t) {
+  if (t.shape.empty() || t.shape.size() > 2) throw UsageError("weight '" + t.name + "' is not 1-D or 2-D");
+  rows_ = t.shape.size() == 2 ? t.shape[0] : 1;
+  cols_ = t.shape.back();
+  if (!can_read(t.type))
+    throw UsageError("weight '" + t.name + "' is " + std::string(type_name(t.type)) +
+                     ", which the reference forward cannot read yet");
+  row_bytes_ = t.byte_size() / rows_;
+}
+
+void Weight::rows_f32(uint64_t first, uint64_t n, float* out) const {
+  auto whole = t_->data->view();
+  if (whole.data()) {
+    decode(t_->type, whole.data() + first * row_bytes_, out, n * cols_);
+    return;
+  }
+  std::vector<std::byte> buf(n * row_bytes_);
+  t_->data->read(first * row_bytes_, buf);
+  decode(t_->type, buf.data(), out, n * cols_);
+}
+
+}  // namespace owl::validate

@@ -1,0 +1,31 @@
+// A weight matrix read in its stored type and turned into floats a block of rows at a time,
+// so the forward pass holds only what the file holds plus one block per thread.
+#pragma once
+
+#include <cstdint>
+
+#include "converters/graph.h"
+
+namespace owl::validate {
+
+class Weight {
+ public:
+  Weight() = default;
+  // A 1-D tensor is one row; a 2-D one is [rows, cols] row-major. Throws UsageError for types
+  // this build cannot turn back into floats.
+  explicit Weight(const Tensor& t);
+
+  uint64_t rows() const { return rows_; }
+  uint64_t cols() const { return cols_; }
+  bool present() const { return t_ != nullptr; }
+  const std::string& name() const { return t_->name; }
+
+  // Rows [first, first + n) as floats into `out` (n * cols values).
+  void rows_f32(uint64_t first, uint64_t n, float* out) const;
+
+ private:
+  const Tensor* t_ = nullptr;
+  uint64_t rows_ = 0, cols_ = 0, row_bytes_ = 0;
+};
+
+}  // namespace owl::validate
