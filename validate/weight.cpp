@@ -23,13 +23,13 @@ void decode(ElemType type, const std::byte* in, float* out, uint64_t n) {
 }  // namespace
 
 Weight::Weight(const Tensor& t) : t_(&t) {
-  if (t.shape.empty() || t.shape.size() > 2) throw UsageError("weight '" + t.name + "' is not 1-D or 2-D");
-  rows_ = t.shape.size() == 2 ? t.shape[0] : 1;
-  cols_ = t.shape.back();
+  // Any shape is rows of its innermost dimension; a scalar is one row of one.
+  cols_ = t.shape.empty() ? 1 : t.shape.back();
+  rows_ = cols_ == 0 ? 0 : t.elements() / cols_;
   if (!can_read(t.type))
     throw UsageError("weight '" + t.name + "' is " + std::string(type_name(t.type)) +
                      ", which the reference forward cannot read yet");
-  row_bytes_ = t.byte_size() / rows_;
+  row_bytes_ = rows_ ? t.byte_size() / rows_ : 0;
 }
 
 void Weight::rows_f32(uint64_t first, uint64_t n, float* out) const {

@@ -11,8 +11,8 @@ namespace owl::validate {
 class Weight {
  public:
   Weight() = default;
-  // A 1-D tensor is one row; a 2-D one is [rows, cols] row-major. Throws UsageError for types
-  // this build cannot turn back into floats.
+  // A tensor as rows of its innermost dimension ([rows, cols] for a matrix, one row for a
+  // vector). Throws UsageError for types this build cannot turn back into floats.
   explicit Weight(const Tensor& t);
 
   uint64_t rows() const { return rows_; }
