@@ -1,13 +1,12 @@
 // owl diff A B [--json]: per-tensor error between two models' weights.
-#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <memory>
 
 #include "converters/canonical.h"
-#include "formats/json/strict_json.h"
 #include "tools/commands.h"
 #include "tools/progress_line.h"
+#include "validate/report.h"
 #include "validate/tensor_diff.h"
 
 namespace owl {
@@ -17,29 +16,6 @@ struct DiffArgs {
   std::string a, b;
   bool json = false, quiet = false;
 };
-
-// JSON has no infinity: an exact match's SNR is written as null.
-Json number_or_null(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); }
-
-Json to_json(const validate::TensorDiff& d) {
-  Json tensors = Json::array();
-  for (const auto& e : d.tensors) {
-    tensors.push_back({{"name", e.name},
-                       {"ref_type", e.ref_type},
-                       {"test_type", e.test_type},
-                       {"elements", e.elements},
-                       {"rel_rms", number_or_null(e.rel_rms)},
-                       {"snr_db", number_or_null(e.snr_db)},
-                       {"cosine", number_or_null(e.cosine)},
-                       {"max_abs", number_or_null(e.max_abs)},
-                       {"layer", e.layer},
-                       {"kind", e.kind}});
-  }
-  return {{"tensors", tensors},
-          {"only_in_ref", d.only_in_ref},
-          {"only_in_test", d.only_in_test},
-          {"shape_mismatch", d.shape_mismatch}};
-}
 
 void print_table(const validate::TensorDiff& d) {
   std::printf("%-40s %-6s %-6s %10s %9s %9s %10s\n", "tensor", "ref", "test", "rel rms", "SNR dB", "cosine", "max abs");
@@ -57,7 +33,7 @@ void run_diff(const DiffArgs& a) {
   ProgressLine progress(a.quiet);
   const auto d = validate::diff_tensors(ref, test, &progress);
   if (a.json)
-    std::cout << to_json(d).dump(2) << "\n";
+    std::cout << validate::tensor_diff_json(d).dump(2) << "\n";
   else
     print_table(d);
 }

@@ -8,5 +8,6 @@ namespace owl {
 void add_inspect_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
 void add_diff_command(CLI::App& app);
+void add_validate_command(CLI::App& app);
 
 }  // namespace owl

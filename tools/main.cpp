@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
   owl::add_inspect_command(app);
   owl::add_convert_command(app);
   owl::add_diff_command(app);
+  owl::add_validate_command(app);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,90 @@
+#include "validate/run.h"
+
+#include <memory>
+
+#include "formats/io/error.h"
+#include "formats/io/hash.h"
+#include "validate/chunks.h"
+#include "validate/forward.h"
+#include "validate/ref_store.h"
+
+namespace owl::validate {
+namespace {
+
+std::string hash_tokens(std::span<const int32_t> stream) {
+  Xxh3Hasher h;
+  h.update(std::as_bytes(stream));
+  return h.hex();
+}
+
+}  // namespace
+
+std::optional<int32_t> bos_to_add(const Graph& g) {
+  const Value* add = g.metadata.find("tokenizer.ggml.add_bos_token");
+  const bool adds = add ? add->type() == ValueType::BOOL && add->as_bool()
+                        : g.metadata.get_string("tokenizer.ggml.model") == "llama";
+  auto id = g.metadata.get_int("tokenizer.ggml.bos_token_id");
+  if (!adds || !id) return std::nullopt;
+  return static_cast<int32_t>(*id);
+}
+
+ValidateResult run_validation(const Graph& ref, const Graph& test, std::span<const int32_t> stream,
+                              const ValidateOptions& opt) {
+  ValidateResult r;
+  const Forward test_fwd(test);
+  r.params = test_fwd.params();
+  r.n_ctx = opt.n_ctx;
+  const uint64_t V = r.params.n_vocab;
+
+  std::unique_ptr<Forward> ref_fwd;
+  std::unique_ptr<RefReader> stored;
+  if (!opt.ref_logits.empty()) {
+    stored = std::make_unique<RefReader>(opt.ref_logits);
+    const RefHeader& h = stored->header();
+    if (h.n_vocab != V || h.n_ctx != opt.n_ctx || h.tokens_hash != hash_tokens(stream))
+      throw UsageError(opt.ref_logits + " was saved for another token stream, context or vocabulary");
+  } else {
+    ref_fwd = std::make_unique<Forward>(ref);
+    if (ref_fwd->params().n_vocab != V) throw UsageError("the two models have different vocabularies");
+  }
+
+  auto chunks = make_chunks(stream, opt.n_ctx, bos_to_add(test));
+  if (opt.max_chunks && chunks.size() > opt.max_chunks) chunks.resize(opt.max_chunks);
+  if (chunks.empty())
+    throw UsageError("the token stream holds " + std::to_string(stream.size()) + " tokens, fewer than one chunk of " +
+                     std::to_string(opt.n_ctx) + " (--ctx)");
+  if (stored && stored->header().n_chunks < chunks.size()) chunks.resize(stored->header().n_chunks);
+  r.chunks = chunks.size();
+
+  std::unique_ptr<RefWriter> saver;
+  if (!opt.save_ref.empty())
+    saver = std::make_unique<RefWriter>(opt.save_ref, RefHeader{V, opt.n_ctx, chunks.size(), hash_tokens(stream)});
+
+  if (opt.progress) opt.progress->begin("evaluating", chunks.size(), 0);
+  for (const Chunk& c : chunks) {
+    const uint64_t first = c.first_scored, n_scored = opt.n_ctx - 1 - first;
+    std::vector<float> ref_scored(n_scored * V);
+    if (stored) {
+      std::vector<int32_t> tokens(opt.n_ctx);
+      stored->next_chunk(tokens, ref_scored);
+      if (tokens != c.tokens) throw UsageError(opt.ref_logits + " holds other tokens than this run");
+    } else {
+      const auto all = ref_fwd->logits(c.tokens);
+      std::copy(all.begin() + static_cast<std::ptrdiff_t>(first * V),
+                all.begin() + static_cast<std::ptrdiff_t>((first + n_scored) * V), ref_scored.begin());
+    }
+    if (saver) saver->add_chunk(c.tokens, ref_scored);
+    const auto test_all = test_fwd.logits(c.tokens);
+    for (uint64_t i = 0; i < n_scored; ++i)
+      r.scores.push_back(score_position(ref_scored.data() + i * V, test_all.data() + (first + i) * V, V,
+                                        c.tokens[first + i + 1]));
+    if (opt.progress) opt.progress->advance(1, 0);
+  }
+  if (opt.progress) opt.progress->end();
+  if (saver) saver->finish();
+  r.drift = summarize(r.scores);
+  if (opt.tensors) r.tensors = diff_tensors(ref, test, nullptr);
+  return r;
+}
+
+}  // namespace owl::validate

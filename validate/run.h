@@ -1,0 +1,41 @@
+// `owl validate`: both models over the same chunks of tokens, scored position by position.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "converters/graph.h"
+#include "converters/progress.h"
+#include "validate/metrics.h"
+#include "validate/model_params.h"
+#include "validate/tensor_diff.h"
+
+namespace owl::validate {
+
+struct ValidateOptions {
+  uint64_t n_ctx = 512;
+  uint64_t max_chunks = 0;     // 0: every whole chunk in the stream
+  std::string save_ref;        // write the reference logits here
+  std::string ref_logits;      // read the reference logits from here instead of running REF
+  bool tensors = true;         // also compare the weights tensor by tensor
+  Progress* progress = nullptr;
+};
+
+struct ValidateResult {
+  ModelParams params;
+  uint64_t n_ctx = 0, chunks = 0;
+  std::vector<TokenScore> scores;
+  DriftSummary drift;
+  TensorDiff tensors;
+};
+
+// The BOS id the model puts first in every chunk, if its metadata says it adds one.
+std::optional<int32_t> bos_to_add(const Graph& g);
+
+ValidateResult run_validation(const Graph& ref, const Graph& test, std::span<const int32_t> stream,
+                              const ValidateOptions& opt);
+
+}  // namespace owl::validate
