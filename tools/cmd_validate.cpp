@@ -13,12 +13,13 @@
 #include "tools/progress_line.h"
 #include "validate/report.h"
 #include "validate/run.h"
+#include "validate/text_tokenizer.h"
 
 namespace owl {
 namespace {
 
 struct ValidateArgs {
-  std::string ref, test, tokens_file, json_file, html_file, save_ref, ref_logits;
+  std::string ref, test, tokens_file, text_file, json_file, html_file, save_ref, ref_logits;
   uint64_t random_tokens = 0, seed = 42, ctx = 512, chunks = 0;
   bool no_tensors = false, quiet = false;
 };
@@ -64,6 +65,10 @@ void run_validate(const ValidateArgs& a) {
   std::vector<int32_t> stream;
   if (!a.tokens_file.empty()) {
     stream = read_token_file(a.tokens_file);
+  } else if (!a.text_file.empty()) {
+    auto file = MappedFile::open(a.text_file);
+    const auto b = file->bytes();
+    stream = validate::tokenize_text(test, {reinterpret_cast<const char*>(b.data()), b.size()});
   } else {
     const Tensor* embd = test.find("token_embd.weight");
     if (!embd) throw UsageError("the test model has no token_embd.weight");
@@ -94,8 +99,11 @@ void add_validate_command(CLI::App& app) {
   cmd->add_option("reference", args->ref, "The original model (any format owl reads)")->required();
   cmd->add_option("test", args->test, "The model to check, e.g. a quantized GGUF")->required();
   auto* tokens = cmd->add_option("--tokens", args->tokens_file, "Token ids to evaluate, separated by spaces, commas or newlines");
+  auto* text = cmd->add_option("--text", args->text_file, "A text file, tokenized with the test model's own vocabulary")
+                   ->excludes(tokens);
   cmd->add_option("--random-tokens", args->random_tokens, "Evaluate N random tokens (a smoke test; default 4 chunks)")
-      ->excludes(tokens);
+      ->excludes(tokens)
+      ->excludes(text);
   cmd->add_option("--seed", args->seed, "Seed for --random-tokens")->default_val(42);
   cmd->add_option("--ctx", args->ctx, "Tokens per chunk; the second half of each is scored, as llama-perplexity does")
       ->default_val(512)

@@ -1,0 +1,113 @@
+#include "validate/text_tokenizer.h"
+
+#include <cstdio>
+#include <queue>
+
+#include "formats/io/error.h"
+
+namespace owl::validate {
+namespace {
+
+const char* const kSpaceMarker = "\xe2\x96\x81";  // U+2581, SentencePiece's visible space
+
+size_t utf8_length(unsigned char lead) {
+  if (lead < 0x80) return 1;
+  if ((lead >> 5) == 0x6) return 2;
+  if ((lead >> 4) == 0xe) return 3;
+  if ((lead >> 3) == 0x1e) return 4;
+  return 1;  // a stray byte stands alone and goes to byte fallback
+}
+
+const Array& string_array(const Graph& g, const std::string& key) {
+  const Value* v = g.metadata.find(key);
+  if (!v || v->type() != ValueType::ARRAY) throw UsageError("the model has no '" + key + "' to tokenize text with");
+  return v->as_array();
+}
+
+}  // namespace
+
+SpmTokenizer::SpmTokenizer(const Graph& g) : byte_ids_(256, -1) {
+  const Array& tokens = string_array(g, "tokenizer.ggml.tokens");
+  const Array& scores = string_array(g, "tokenizer.ggml.scores");
+  if (tokens.elem != ValueType::STRING || scores.items.size() != tokens.items.size())
+    throw UsageError("the model's tokenizer.ggml.tokens and scores do not match");
+  for (size_t i = 0; i < tokens.items.size(); ++i) {
+    const std::string& piece = tokens.items[i].as_string();
+    ids_.emplace(piece, static_cast<int32_t>(i));
+    scores_.push_back(static_cast<float>(*scores.items[i].to_double()));
+    unsigned byte;
+    if (piece.size() == 6 && std::sscanf(piece.c_str(), "<0x%02X>", &byte) == 1) byte_ids_[byte] = static_cast<int32_t>(i);
+  }
+  unk_ = static_cast<int32_t>(g.metadata.get_int("tokenizer.ggml.unknown_token_id").value_or(0));
+  if (const Value* v = g.metadata.find("tokenizer.ggml.add_space_prefix"); v && v->type() == ValueType::BOOL)
+    add_space_prefix_ = v->as_bool();
+}
+
+std::vector<int32_t> SpmTokenizer::encode(std::string_view text) const {
+  std::string s;
+  if (add_space_prefix_ && !text.empty()) s += kSpaceMarker;
+  for (char c : text) c == ' ' ? s += kSpaceMarker : s += c;
+
+  // Symbols as a linked list of byte ranges; merges join a symbol with its right neighbour.
+  struct Symbol {
+    size_t begin, len;
+    int prev, next;
+  };
+  std::vector<Symbol> sym;
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = std::min(utf8_length(static_cast<unsigned char>(s[i])), s.size() - i);
+    sym.push_back({i, n, static_cast<int>(sym.size()) - 1, static_cast<int>(sym.size()) + 1});
+    i += n;
+  }
+  if (!sym.empty()) sym.back().next = -1;
+
+  struct Bigram {
+    float score;
+    int left;
+    size_t len;
+    bool operator<(const Bigram& o) const { return score != o.score ? score < o.score : left > o.left; }
+  };
+  std::priority_queue<Bigram> queue;
+  auto try_pair = [&](int left) {
+    if (left < 0 || sym[left].next < 0) return;
+    const Symbol& a = sym[left];
+    const size_t len = a.len + sym[a.next].len;
+    auto it = ids_.find(s.substr(a.begin, len));
+    if (it != ids_.end()) queue.push({scores_[it->second], left, len});
+  };
+  for (int i = 0; i + 1 < static_cast<int>(sym.size()); ++i) try_pair(i);
+  while (!queue.empty()) {
+    const Bigram b = queue.top();
+    queue.pop();
+    Symbol& a = sym[b.left];
+    if (a.len == 0 || a.next < 0 || a.len + sym[a.next].len != b.len) continue;  // stale
+    Symbol& right = sym[a.next];
+    a.len += right.len;
+    right.len = 0;
+    a.next = right.next;
+    if (a.next >= 0) sym[a.next].prev = b.left;
+    try_pair(a.prev);
+    try_pair(b.left);
+  }
+
+  std::vector<int32_t> out;
+  for (int i = sym.empty() ? -1 : 0; i >= 0; i = sym[i].next) {
+    const std::string piece = s.substr(sym[i].begin, sym[i].len);
+    auto it = ids_.find(piece);
+    if (it != ids_.end()) {
+      out.push_back(it->second);
+      continue;
+    }
+    for (unsigned char c : piece) out.push_back(byte_ids_[c] >= 0 ? byte_ids_[c] : unk_);
+  }
+  return out;
+}
+
+std::vector<int32_t> tokenize_text(const Graph& g, std::string_view text) {
+  const auto model = g.metadata.get_string("tokenizer.ggml.model");
+  if (model == "llama") return SpmTokenizer(g).encode(text);
+  throw UsageError("tokenizing text for tokenizer model '" + model.value_or("(none)") +
+                   "' is not supported yet; give token ids with --tokens");
+}
+
+}  // namespace owl::validate

@@ -1,0 +1,34 @@
+// Text to token ids with the vocabulary a model carries in its metadata, for `--text`.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "converters/graph.h"
+
+namespace owl::validate {
+
+// SentencePiece-style vocabularies (tokenizer.ggml.model "llama"): the highest-scoring merge of
+// adjacent pieces first, as llama.cpp's SPM tokenizer does, with byte fallback (<0xNN>).
+class SpmTokenizer {
+ public:
+  // Throws UsageError when the model carries no usable vocabulary.
+  explicit SpmTokenizer(const Graph& g);
+  std::vector<int32_t> encode(std::string_view text) const;
+
+ private:
+  std::unordered_map<std::string, int32_t> ids_;
+  std::vector<float> scores_;
+  int32_t unk_ = 0;
+  bool add_space_prefix_ = true;
+  std::vector<int32_t> byte_ids_;  // id of <0xNN>, or -1
+};
+
+// The tokens of `text` for this model: its tokenizer, and BOS/EOS are not added (the chunks
+// put BOS first themselves).
+std::vector<int32_t> tokenize_text(const Graph& g, std::string_view text);
+
+}  // namespace owl::validate
