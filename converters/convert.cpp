@@ -2,6 +2,9 @@
 
 #include <filesystem>
 
+#include "converters/arch/arch.h"
+#include "converters/normalize.h"
+#include "formats/gguf/limits.h"
 #include "formats/gguf/writer.h"
 #include "formats/hf/config_writer.h"
 #include "formats/io/error.h"
@@ -42,8 +45,10 @@ size_t count_retyped(const std::vector<ElemType>& before, const Graph& after) {
   return n;
 }
 
-std::vector<std::string> write_gguf(Graph& g, const std::string& output, const ConvertOptions& opt) {
+std::vector<std::string> write_gguf(Graph& g, const std::string& input, const std::string& output,
+                                    const ConvertOptions& opt) {
   const bool from_gguf = g.format == "gguf";
+  normalize(g, input, {opt.tokenizer, opt.warn});
   if (!from_gguf || opt.dtype) {
     const ElemType target = opt.dtype.value_or(ElemType::F16);
     for (const auto& t : g.tensors)
@@ -52,6 +57,8 @@ std::vector<std::string> write_gguf(Graph& g, const std::string& output, const C
                          "; converting quantized tensors to another type is owl quantize's job");
     for (const auto& f : apply_gguf_convert_types(g, target)) opt.warn("tensor '" + f.tensor + "': " + f.why);
     g.metadata.set("general.file_type", Value::u32(llama_file_type(target)));
+    if (is_quantized(target) && !g.metadata.find(gguf::kQuantizationVersionKey))
+      g.metadata.set("general.quantization_version", Value::u32(gguf::kQuantizationVersion));
   }
   gguf::WriteOptions w;
   w.split_max_bytes = opt.split_max_bytes;
@@ -74,6 +81,8 @@ void write_config_beside(const Graph& g, const std::string& output, std::vector<
 }
 
 std::vector<std::string> write_safetensors(Graph& g, const std::string& output, const ConvertOptions& opt) {
+  // From GGUF, back to Hugging Face names and layout, with a config.json written beside.
+  if (g.format == "gguf") arch::to_hf(g);
   if (opt.dtype) {
     if (is_quantized(*opt.dtype)) throw UsageError("safetensors stores float types: use --dtype f32, f16 or bf16");
     cast_float_tensors(g, *opt.dtype);
@@ -100,7 +109,7 @@ ConvertResult convert(const std::string& input, const std::string& output, const
   const auto before = types_of(g);
 
   ConvertResult result;
-  result.files = *format == OutputFormat::Gguf ? write_gguf(g, output, opt) : write_safetensors(g, output, opt);
+  result.files = *format == OutputFormat::Gguf ? write_gguf(g, input, output, opt) : write_safetensors(g, output, opt);
   result.tensors = g.tensors.size();
   result.retyped = count_retyped(before, g);
   result.bytes = g.tensor_bytes();

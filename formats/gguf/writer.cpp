@@ -146,8 +146,6 @@ std::vector<std::string> write(const Graph& g, const std::string& path, const Wr
   Metadata meta;
   for (const auto& [k, v] : g.metadata)
     if (k != kSplitNoKey && k != kSplitCountKey && k != kSplitTensorsCountKey) meta.set(k, v);
-  const bool quantized = std::any_of(g.tensors.begin(), g.tensors.end(), [](const Tensor& t) { return is_quantized(t.type); });
-  if (quantized && !meta.find(kQuantizationVersionKey)) meta.set(kQuantizationVersionKey, Value::u32(kQuantizationVersion));
 
   const auto parts = plan_parts(g, opt, alignment);
   if (parts.size() > kMaxSplits) throw UsageError("the split limits would make more than 9999 files");

@@ -22,7 +22,8 @@ struct WriteOptions {
 // Everything is checked before the first byte is written (names of at most 63 bytes, at most
 // four dimensions, types GGUF can store, rows whole blocks, no nested arrays). Tensor data go
 // out in tensor-info order, each padded with zeros to the alignment (general.alignment, or 32).
-// `general.quantization_version` is added when a tensor is quantized. Returns the files written.
+// Metadata is written as the graph has it (the pipeline that quantizes adds
+// general.quantization_version). Returns the files written.
 std::vector<std::string> write(const Graph& g, const std::string& path, const WriteOptions& opt = {});
 
 }  // namespace owl::gguf

@@ -9,6 +9,7 @@ TEST_CASE("ggml block types have ggml's ids and block sizes") {
   CHECK(type_info(ElemType::Q4_K).block_elems == 256);
   CHECK(type_info(ElemType::Q4_K).block_bytes == 144);
   CHECK(type_info(ElemType::Q8_0).block_bytes == 34);
+  CHECK(type_info(ElemType::Q8_1).block_bytes == 36);  // ggml's block_q8_1 (gguf-py says 40)
   CHECK(type_info(ElemType::BF16).ggml_id == 30);
   CHECK(type_from_ggml_id(14) == ElemType::Q6_K);
   CHECK(!type_from_ggml_id(4));  // Q4_2, removed from ggml

@@ -252,6 +252,8 @@ def inspect(owl, path, *flags):
     r = owl("inspect", path, "--json", *flags)
     assert r.returncode == 0, r.describe()
     try:
-        return json.loads(r.stdout)
+        # Integers in the description are strings (protobuf's JSON mapping), so every bare
+        # number is a float value; reading them as floats keeps the sign of a -0 float.
+        return json.loads(r.stdout, parse_int=float)
     except json.JSONDecodeError as e:
         raise AssertionError(f"owl inspect --json printed invalid JSON ({e}):\n{r.stdout[:3000]}")

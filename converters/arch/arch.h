@@ -1,0 +1,37 @@
+// Architecture normalizers: Hugging Face (and llama2.c) graphs to llama.cpp's canonical GGUF
+// form, and back. These are passes over a Graph: they rename and reorder tensors, wrap their
+// data in lazy transforms, and rewrite the metadata; nothing is read until a writer pulls it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "converters/graph.h"
+
+namespace owl::arch {
+
+// Rewrites a graph read from a Hugging Face folder (hf.config.* keys) or a llama2.c checkpoint
+// into the form llama.cpp's convert_hf_to_gguf.py gives it: GGUF tensor names and order,
+// Llama's q/k RoPE row order, Gemma's norm + 1, generated RoPE tensors, and the general.* and
+// `<arch>.*` keys with the reference's value types. The source keys it consumed (hf.config.*,
+// safetensors.metadata.*, llama2c.*) are removed; other keys (tokenizer.*) follow, untouched.
+// Tensor types are kept, except Gemma's shifted norms, which become F32 as the reference
+// writes them. general.file_type is written where the reference writes it with the value 0
+// (all F32), for the pipeline to set once it knows the output types; general.quantization_version
+// (2) closes the `<arch>.*` keys as in the reference.
+//
+// Throws UsageError for an architecture owl does not convert (naming it and the supported
+// ones) and for a graph with neither config.json nor a llama2.c header; InputError naming
+// config.json for missing or out-of-range values, or a tensor that has no place in the model.
+void to_gguf(Graph& g);
+
+// The reverse for the same families: GGUF names to Hugging Face names, the q/k row order and
+// Gemma's norm shift undone, and hf.config.* keys (model_type, architectures, hidden_size, ...,
+// torch_dtype, tie_word_embeddings) from which a writer can emit a config.json transformers
+// loads. Removes the general.* and `<arch>.*` keys; tokenizer.* keys stay as they are.
+void to_hf(Graph& g);
+
+// The Hugging Face architectures to_gguf converts, for messages and --help.
+std::vector<std::string> supported_architectures();
+
+}  // namespace owl::arch

@@ -1,0 +1,113 @@
+// What owl knows about one architecture family, as data: the names of its tensors on both
+// sides, the layout changes between them, and the functions that write its keys.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "converters/arch/hparams.h"
+#include "converters/arch/key_writer.h"
+#include "converters/graph.h"
+
+namespace owl::arch {
+
+// One tensor's name stem (no .weight/.bias) on the Hugging Face and GGUF sides.
+struct NamePair {
+  std::string_view hf, gguf;
+};
+
+// Stems outside the layers (model.norm <-> output_norm) and inside them, after
+// "model.layers.N." and "blk.N." respectively.
+struct NameTable {
+  std::span<const NamePair> globals;
+  std::span<const NamePair> layers;
+};
+
+// The sizes every family needs, read once from config.json (or from the GGUF keys).
+struct Dims {
+  int64_t layers = 0, hidden = 0, heads = 0, kv_heads = 0, head_dim = 0;
+};
+
+// The GGUF side of a graph, for writing a config.json back: `<arch>.*` keys and tensor shapes.
+class GgufView {
+ public:
+  GgufView(const Graph& g, std::string arch) : g_(g), arch_(std::move(arch)) {}
+  const std::string& arch() const { return arch_; }
+  const Value* find(std::string_view suffix) const;  // "<arch>." + suffix
+  std::optional<int64_t> opt_int(std::string_view suffix) const;
+  int64_t int_(std::string_view suffix) const;  // UsageError when missing
+  std::optional<double> opt_float(std::string_view suffix) const;
+  std::optional<std::string> opt_string(std::string_view suffix) const;
+  const Tensor* tensor(std::string_view name) const { return g_.find(name); }
+  const Graph& graph() const { return g_; }
+
+ private:
+  const Graph& g_;
+  std::string arch_;
+};
+
+// hf.config.* keys typed as a JSON reader would type them (I64, F64, strings, bools).
+class ConfigWriter {
+ public:
+  explicit ConfigWriter(Metadata& out) : out_(out) {}
+  void integer(std::string_view key, int64_t v);
+  // A float read back from a GGUF F32 is written as the shortest decimal that names the same
+  // F32 (1e-05, not 9.99999974737875e-06), as the original config.json had it.
+  void real(std::string_view key, double v, bool from_f32 = true);
+  void string(std::string_view key, std::string v);
+  void boolean(std::string_view key, bool v);
+  void strings(std::string_view key, std::vector<std::string> v);
+  void reals(std::string_view key, const std::vector<float>& v);
+
+ private:
+  Metadata& out_;
+};
+
+struct Family {
+  std::string_view gguf_arch;                          // "llama"
+  std::span<const std::string_view> hf_architectures;  // config.json "architectures" it takes
+  std::span<const std::string_view> model_types;       // config.json "model_type" fallback
+  std::span<const HParamDefault> defaults;             // the transformers config class's
+  NameTable names;
+  bool permute_qk = false;      // Llama's RoPE row order for q/k
+  bool shift_norms = false;     // Gemma: norm weights + 1
+  bool drop_lm_head = false;    // Gemma 1/2: lm_head is ignored (tied)
+  bool trim_embedding = false;  // Gemma 3: embedding rows beyond the tokenizer's vocabulary
+  // llama/mistral derive head_dim when config.json leaves it out; others use their default.
+  bool head_dim_from_hidden = true;
+
+  // The `<arch>.*` keys, in the order convert_hf_to_gguf.py writes them.
+  void (*write_keys)(const HParams&, const Dims&, KeyWriter&) = nullptr;
+  // Tensors the reference generates (rope_freqs, RoPE factors), emitted first; keys it writes
+  // while generating them go to `early`, which the reference places first.
+  void (*extra_tensors)(const HParams&, const Dims&, std::vector<Tensor>&,
+                        KeyWriter& early) = nullptr;
+
+  // The way back.
+  std::string_view hf_architecture;  // "LlamaForCausalLM"
+  std::string_view hf_model_type;    // "llama"
+  void (*write_config)(const GgufView&, const Dims&, ConfigWriter&) = nullptr;
+  // Turns a generated tensor back into config (phi3's RoPE factors); true if it consumed it.
+  bool (*consume_tensor)(const GgufView&, const Tensor&, ConfigWriter&) = nullptr;
+};
+
+// Every supported family, in the order the error message lists them.
+std::span<const Family* const> families();
+
+// The family that converts this config (by architectures[0], else model_type), or null.
+const Family* family_for_config(const HParams& hp);
+// The family whose GGUF architecture name this is, or null.
+const Family* family_for_gguf(std::string_view arch);
+// "LlamaForCausalLM, MistralForCausalLM, ..." for error messages.
+std::string supported_list();
+
+// Keys that TextModel.set_gguf_parameters writes for every family that does not override it.
+void write_text_model_keys(const HParams& hp, const Dims& d, const Rope& rope, KeyWriter& kw);
+// Config keys common to every family on the way back.
+void write_common_config(const GgufView& v, const Dims& d, ConfigWriter& cw);
+
+}  // namespace owl::arch

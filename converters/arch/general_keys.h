@@ -1,0 +1,30 @@
+// The general.* keys convert_hf_to_gguf.py derives from a model folder: its model card
+// (README.md front matter), config.json's _name_or_path, generation_config.json and the
+// folder's own name.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "converters/arch/model_card.h"
+#include "converters/metadata.h"
+
+namespace owl::arch {
+
+struct ModelFolder {
+  std::string path;  // the folder holding config.json; empty when unknown
+  std::string name;  // its last component ("Qwen2.5-7B-Instruct")
+};
+
+// Writes general.type, the sampling defaults, general.name, ..., general.languages into
+// `out`, in the reference's order. `config` holds the hf.config.* keys; `total_params` is the
+// output's parameter count (for the size label). Reads README.md and generation_config.json
+// from the folder when they exist.
+void write_general_keys(Metadata& out, const ModelFolder& folder, const Metadata& config,
+                        uint64_t total_params);
+
+// The same from already-read inputs, for tests.
+void write_general_keys(Metadata& out, const ModelFolder& folder, const FrontMatter& card,
+                        const Metadata& config, const Metadata& generation, uint64_t total_params);
+
+}  // namespace owl::arch

@@ -1,0 +1,124 @@
+// Canonical GGUF graph -> Hugging Face names, layouts and config.json keys.
+#include <set>
+
+#include "converters/arch/arch_internal.h"
+#include "converters/arch/family.h"
+#include "converters/arch/norm_shift.h"
+#include "converters/arch/permute.h"
+#include "converters/arch/tensor_names.h"
+#include "formats/io/error.h"
+
+namespace owl::arch {
+namespace {
+
+Dims gguf_dims(const GgufView& v) {
+  Dims d;
+  d.layers = v.int_("block_count");
+  d.hidden = v.int_("embedding_length");
+  d.heads = v.int_("attention.head_count");
+  d.kv_heads = v.opt_int("attention.head_count_kv").value_or(d.heads);
+  if (d.layers <= 0 || d.hidden <= 0 || d.heads <= 0 || d.kv_heads <= 0 || d.heads % d.kv_heads)
+    throw UsageError("the GGUF's " + v.arch() + " block/embedding/head counts are inconsistent");
+  d.head_dim = v.opt_int("attention.key_length").value_or(d.hidden / d.heads);
+  return d;
+}
+
+std::string_view torch_dtype(ElemType t) {
+  switch (t) {
+    case ElemType::F16:
+      return "float16";
+    case ElemType::BF16:
+      return "bfloat16";
+    default:
+      return "float32";
+  }
+}
+
+// The float type the model's weights are in: where Gemma's F32 norms go back to.
+ElemType weight_type(const Graph& g) {
+  const Tensor* embd = g.find("token_embd.weight");
+  if (embd && NormShiftSource::supports(embd->type)) return embd->type;
+  return ElemType::F32;
+}
+
+void write_tokenizer_ids(const Metadata& md, ConfigWriter& cw) {
+  const std::pair<const char*, const char*> kIds[] = {
+      {"tokenizer.ggml.bos_token_id", "bos_token_id"},
+      {"tokenizer.ggml.eos_token_id", "eos_token_id"},
+      {"tokenizer.ggml.padding_token_id", "pad_token_id"}};
+  for (const auto& [gguf_key, hf_key] : kIds)
+    if (auto id = md.get_int(gguf_key)) cw.integer(hf_key, *id);
+}
+
+}  // namespace
+
+void gguf_to_hf(Graph& g) {
+  std::string arch = g.metadata.get_string("general.architecture").value_or(g.architecture);
+  const Family* family = family_for_gguf(arch);
+  if (!family) {
+    std::string known;
+    for (const Family* f : families())
+      if (known.find(f->gguf_arch) == std::string::npos)
+        known += (known.empty() ? "" : ", ") + std::string(f->gguf_arch);
+    throw UsageError("unsupported architecture '" + arch + "'; owl converts GGUF " + known +
+                     " to Hugging Face");
+  }
+  const GgufView view(g, arch);
+  const Dims dims = gguf_dims(view);
+
+  Metadata config;
+  ConfigWriter cw(config);
+  cw.string("model_type", std::string(family->hf_model_type));
+  cw.strings("architectures", {std::string(family->hf_architecture)});
+  family->write_config(view, dims, cw);
+
+  const ElemType norm_type = weight_type(g);
+  const Tensor* embd = g.find("token_embd.weight");
+  if (!embd || embd->shape.size() != 2) throw UsageError("the GGUF has no 2-D token_embd.weight");
+  cw.integer("vocab_size", static_cast<int64_t>(embd->shape[0]));
+  cw.boolean("tie_word_embeddings", g.find("output.weight") == nullptr);
+  cw.string("torch_dtype", std::string(torch_dtype(embd->type)));
+  write_tokenizer_ids(g.metadata, cw);
+
+  std::vector<Tensor> tensors;
+  std::set<std::string> seen;
+  for (Tensor& t : g.tensors) {
+    if (family->consume_tensor && family->consume_tensor(view, t, cw)) continue;
+    auto mapped = gguf_to_hf_name(family->names, t.name);
+    if (!mapped)
+      throw UsageError("tensor '" + t.name + "' has no Hugging Face name in a " + arch + " model");
+    if (mapped->layer && *mapped->layer >= dims.layers)
+      throw UsageError("tensor '" + t.name + "' is beyond the " + std::to_string(dims.layers) +
+                       " blocks the GGUF declares");
+    const std::string stem = gguf_stem(t.name);
+    if (family->permute_qk && (stem == "attn_q" || stem == "attn_k")) {
+      const int64_t groups = stem == "attn_q" ? dims.heads : dims.kv_heads;
+      if (t.shape.empty() || t.shape[0] % static_cast<uint64_t>(2 * groups))
+        throw UsageError("tensor '" + t.name + "' " + t.shape_string() +
+                         " is not whole heads of rotary pairs");
+      t.data = std::make_shared<RopePermuteSource>(t.data, t.shape[0], t.byte_size() / t.shape[0],
+                                                   groups, RopeOrder::from_gguf);
+    }
+    if (family->shift_norms && t.name.ends_with("norm.weight")) {
+      if (!NormShiftSource::supports(t.type))
+        throw UsageError("tensor '" + t.name + "' is " + std::string(type_name(t.type)) +
+                         "; dequantize it first");
+      t.data = std::make_shared<NormShiftSource>(t.data, t.type, norm_type, t.elements(), -1.0f);
+      t.type = norm_type;
+    }
+    t.name = mapped->name;
+    if (!seen.insert(t.name).second) throw UsageError("two tensors become '" + t.name + "'");
+    tensors.push_back(std::move(t));
+  }
+
+  // general.* and <arch>.* are consumed; what else the graph holds (tokenizer.*) follows.
+  for (const auto& [key, value] : g.metadata) {
+    if (key.starts_with("general.") || key.starts_with(arch + ".") || config.find(key)) continue;
+    config.set(key, value);
+  }
+  g.metadata = std::move(config);
+  g.tensors = std::move(tensors);
+  g.architecture = std::string(family->hf_model_type);
+}
+
+}  // namespace owl::arch

@@ -1,0 +1,142 @@
+// Llama and Mistral (both "llama" in GGUF): q/k rows reordered for RoPE, Llama 3's rope_freqs.
+#include <cmath>
+
+#include "converters/arch/family.h"
+#include "converters/arch/rope_tensors.h"
+
+namespace owl::arch {
+namespace {
+
+constexpr NamePair kGlobals[] = {
+    {"model.embed_tokens", "token_embd"},
+    {"model.norm", "output_norm"},
+    {"lm_head", "output"},
+};
+
+constexpr NamePair kLayers[] = {
+    {"input_layernorm", "attn_norm"},    {"self_attn.q_proj", "attn_q"},
+    {"self_attn.k_proj", "attn_k"},      {"self_attn.v_proj", "attn_v"},
+    {"self_attn.o_proj", "attn_output"}, {"post_attention_layernorm", "ffn_norm"},
+    {"mlp.gate_proj", "ffn_gate"},       {"mlp.up_proj", "ffn_up"},
+    {"mlp.down_proj", "ffn_down"},
+};
+
+constexpr std::string_view kLlamaArchs[] = {"LlamaForCausalLM", "LLaMAForCausalLM"};
+constexpr std::string_view kLlamaTypes[] = {"llama"};
+constexpr std::string_view kMistralArchs[] = {"MistralForCausalLM"};
+constexpr std::string_view kMistralTypes[] = {"mistral"};
+
+// transformers' LlamaConfig / MistralConfig defaults for the keys the conversion reads.
+const HParamDefault kLlamaDefaults[] = {
+    {"max_position_embeddings", Value::i64(2048)},
+    {"rms_norm_eps", Value::f64(1e-6)},
+    {"tie_word_embeddings", Value::boolean(false)},
+};
+const HParamDefault kMistralDefaults[] = {
+    {"max_position_embeddings", Value::i64(131072)},
+    {"rms_norm_eps", Value::f64(1e-6)},
+    {"num_key_value_heads", Value::i64(8)},
+    {"tie_word_embeddings", Value::boolean(false)},
+};
+
+constexpr double kDefaultTheta = 10000.0;
+
+void write_keys(const HParams& hp, const Dims& d, KeyWriter& kw) {
+  write_text_model_keys(hp, d, read_rope(hp, kDefaultTheta), kw);
+  kw.u32("vocab_size", hp.int_("vocab_size"));
+  kw.u32("rope.dimension_count", d.head_dim);
+}
+
+void extra_tensors(const HParams& hp, const Dims& d, std::vector<Tensor>& out, KeyWriter&) {
+  const Rope rope = read_rope(hp, kDefaultTheta);
+  if (!rope.type) return;
+  std::string type = *rope.type;
+  for (char& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (type != "llama3") return;
+  Llama3Rope r;
+  r.theta = rope.theta.value_or(kDefaultTheta);
+  r.head_dim = d.head_dim;
+  r.factor = rope.factor.value_or(8.0);
+  r.low_freq_factor = rope.low_freq_factor.value_or(1.0);
+  r.high_freq_factor = rope.high_freq_factor.value_or(4.0);
+  r.original_context = static_cast<double>(rope.original_context.value_or(8192));
+  if (r.high_freq_factor == r.low_freq_factor)
+    hp.fail("rope_scaling.high_freq_factor",
+            "equals low_freq_factor, which Llama 3 RoPE cannot use");
+  out.push_back(f32_tensor("rope_freqs.weight", llama3_rope_factors(r)));
+}
+
+// Llama 3 RoPE settings that regenerate this rope_freqs tensor exactly. GGUF keeps only the
+// factors, so the settings every Llama 3.x release uses are tried first (original context
+// 8192, frequency factors 1 and 4), with the largest factor first: the lowest frequencies
+// reach it; then other power-of-two contexts.
+bool consume_rope_freqs(const GgufView& v, const Tensor& t, ConfigWriter& cw) {
+  if (t.name != "rope_freqs.weight") return false;
+  const std::vector<float> have = read_f32_values(t);
+  Llama3Rope r;
+  r.theta = v.opt_float("rope.freq_base").value_or(kDefaultTheta);
+  r.head_dim = static_cast<int64_t>(have.size()) * 2;
+  double largest = 1.0;
+  for (float f : have) largest = std::max<double>(largest, f);
+  // 8192 first (every Llama 3.x), then the model's context and the powers of two below 2^20.
+  std::vector<double> contexts = {8192.0,
+                                  static_cast<double>(v.opt_int("context_length").value_or(8192))};
+  for (double p = 64; p <= (1 << 20); p *= 2) contexts.push_back(p);
+  for (double orig : contexts) {
+    for (double factor : {largest, 8.0, 32.0, 16.0}) {
+      r.original_context = orig;
+      r.factor = factor;
+      if (llama3_rope_factors(r) != have) continue;
+      cw.string("rope_scaling.rope_type", "llama3");
+      cw.real("rope_scaling.factor", r.factor);
+      cw.real("rope_scaling.low_freq_factor", r.low_freq_factor, false);
+      cw.real("rope_scaling.high_freq_factor", r.high_freq_factor, false);
+      cw.integer("rope_scaling.original_max_position_embeddings", static_cast<int64_t>(orig));
+      return true;
+    }
+  }
+  throw UsageError(
+      "rope_freqs.weight does not match Llama 3 RoPE scaling with low/high frequency factors 1/4 "
+      "and a power-of-two original context; owl cannot write its rope_scaling to config.json");
+}
+
+void write_config(const GgufView& v, const Dims& d, ConfigWriter& cw) {
+  write_common_config(v, d, cw);
+  cw.string("hidden_act", "silu");
+  cw.boolean("attention_bias", v.tensor("blk.0.attn_q.bias") != nullptr);
+  cw.boolean("mlp_bias", false);
+}
+
+}  // namespace
+
+extern const Family kLlamaFamily{
+    .gguf_arch = "llama",
+    .hf_architectures = kLlamaArchs,
+    .model_types = kLlamaTypes,
+    .defaults = kLlamaDefaults,
+    .names = {kGlobals, kLayers},
+    .permute_qk = true,
+    .write_keys = write_keys,
+    .extra_tensors = extra_tensors,
+    .hf_architecture = "LlamaForCausalLM",
+    .hf_model_type = "llama",
+    .write_config = write_config,
+    .consume_tensor = consume_rope_freqs,
+};
+
+extern const Family kMistralFamily{
+    .gguf_arch = "llama",
+    .hf_architectures = kMistralArchs,
+    .model_types = kMistralTypes,
+    .defaults = kMistralDefaults,
+    .names = {kGlobals, kLayers},
+    .permute_qk = true,
+    .write_keys = write_keys,
+    .extra_tensors = extra_tensors,
+    .hf_architecture = "LlamaForCausalLM",
+    .hf_model_type = "llama",
+    .write_config = write_config,
+    .consume_tensor = consume_rope_freqs,
+};
+
+}  // namespace owl::arch

@@ -1,0 +1,63 @@
+#include "converters/arch/rope_tensors.h"
+
+#include <cmath>
+#include <cstring>
+#include <numbers>
+
+#include "formats/io/error.h"
+
+namespace owl::arch {
+
+std::vector<float> llama3_rope_factors(const Llama3Rope& r) {
+  // The reference works on F32 tensors with Python floats as scalars: each scalar is rounded
+  // to F32 where it meets a tensor, and `a / t` is computed as `a * (1 / t)`.
+  const float factor = static_cast<float>(r.factor);
+  const float low = static_cast<float>(r.low_freq_factor);
+  const float high_minus_low = static_cast<float>(r.high_freq_factor - r.low_freq_factor);
+  const float low_wavelen = static_cast<float>(r.original_context / r.low_freq_factor);
+  const float high_wavelen = static_cast<float>(r.original_context / r.high_freq_factor);
+  const float two_pi = static_cast<float>(2 * std::numbers::pi);
+  const float old_ctx = static_cast<float>(r.original_context);
+  const float dim = static_cast<float>(r.head_dim);
+
+  std::vector<float> out;
+  for (int64_t i = 0; i < r.head_dim; i += 2) {
+    const float exponent = static_cast<float>(i) / dim;
+    const float freq = 1.0f / static_cast<float>(std::pow(r.theta, static_cast<double>(exponent)));
+    const float wavelen = (1.0f / freq) * two_pi;
+    if (wavelen < high_wavelen) {
+      out.push_back(1.0f);
+    } else if (wavelen > low_wavelen) {
+      out.push_back(factor);
+    } else {
+      const float smooth = ((1.0f / wavelen) * old_ctx - low) / high_minus_low;
+      out.push_back(1.0f / ((1.0f - smooth) / factor + smooth));
+    }
+  }
+  return out;
+}
+
+Tensor f32_tensor(std::string name, const std::vector<float>& values) {
+  std::vector<std::byte> bytes(values.size() * sizeof(float));
+  std::memcpy(bytes.data(), values.data(), bytes.size());
+  return Tensor{std::move(name),
+                {values.size()},
+                ElemType::F32,
+                std::make_shared<BufferSource>(std::move(bytes))};
+}
+
+std::vector<float> read_f32_values(const Tensor& t) {
+  // Only small vectors are read whole; anything else named like them is not what it claims.
+  constexpr uint64_t kMaxValues = 1 << 16;
+  if (t.type != ElemType::F32 || t.shape.size() != 1 || t.shape[0] > kMaxValues || !t.data ||
+      t.byte_size() != t.shape[0] * sizeof(float)) {
+    throw UsageError("tensor '" + t.name + "' should be a small 1-D F32 vector, but is " +
+                     std::string(type_name(t.type)) + " " + t.shape_string());
+  }
+  const auto bytes = read_all(*t.data);
+  std::vector<float> out(t.shape[0]);
+  std::memcpy(out.data(), bytes.data(), bytes.size());
+  return out;
+}
+
+}  // namespace owl::arch

@@ -1,0 +1,28 @@
+// Tensors convert_hf_to_gguf.py computes from config.json rather than reads: Llama 3's RoPE
+// frequency factors and Phi-3's long/short factors.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "converters/graph.h"
+
+namespace owl::arch {
+
+struct Llama3Rope {
+  double theta = 10000.0;
+  int64_t head_dim = 0;
+  double factor = 8.0, low_freq_factor = 1.0, high_freq_factor = 4.0;
+  double original_context = 8192.0;
+};
+
+// One factor per rotated pair (head_dim / 2), computed in F32 in the order the reference's
+// torch code computes them, so the bytes match.
+std::vector<float> llama3_rope_factors(const Llama3Rope& r);
+
+// A 1-D F32 tensor held in memory.
+Tensor f32_tensor(std::string name, const std::vector<float>& values);
+// The values of a small 1-D F32 tensor (owl's own generated ones, or a GGUF's).
+std::vector<float> read_f32_values(const Tensor& t);
+
+}  // namespace owl::arch

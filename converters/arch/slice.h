@@ -1,0 +1,28 @@
+// A leading part of another source: Gemma 3's embedding trimmed to the tokenizer's vocabulary.
+#pragma once
+
+#include <cstdint>
+
+#include "converters/source.h"
+
+namespace owl::arch {
+
+// The first `size` bytes of `input`; `size` must not exceed it.
+class PrefixSource final : public Source {
+ public:
+  PrefixSource(SourcePtr input, uint64_t size);
+  uint64_t byte_size() const override { return size_; }
+  uint64_t granule() const override { return input_->granule(); }
+  void read(uint64_t offset, std::span<std::byte> out) const override;
+  std::span<const std::byte> view() const override;
+  void release() const override { input_->release_range(0, size_); }
+  void release_range(uint64_t offset, uint64_t length) const override {
+    input_->release_range(offset, length);
+  }
+
+ private:
+  SourcePtr input_;
+  uint64_t size_;
+};
+
+}  // namespace owl::arch

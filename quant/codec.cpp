@@ -1,0 +1,108 @@
+#include "quant/codec.h"
+
+#include <cmath>
+#include <string>
+
+#include "formats/io/error.h"
+#include "quant/fp4.h"
+#include "quant/iquants.h"
+#include "quant/kquants.h"
+#include "quant/legacy.h"
+#include "quant/ternary.h"
+
+namespace owl {
+
+namespace {
+
+struct Entry {
+  ElemType type;
+  BlockCodec codec;
+};
+
+// Every quantizer here reproduces ggml's llama-quantize path without an importance matrix, and
+// tests/quant/codec_test.cpp holds each to ggml's own bytes.
+constexpr Entry kCodecs[] = {
+    {ElemType::Q4_0, {quantize_q4_0, dequantize_q4_0, true}},
+    {ElemType::Q4_1, {quantize_q4_1, dequantize_q4_1, true}},
+    {ElemType::Q5_0, {quantize_q5_0, dequantize_q5_0, true}},
+    {ElemType::Q5_1, {quantize_q5_1, dequantize_q5_1, true}},
+    {ElemType::Q8_0, {quantize_q8_0, dequantize_q8_0, true}},
+    {ElemType::Q8_1, {quantize_q8_1, dequantize_q8_1, true}},
+    {ElemType::Q2_K, {quantize_q2_K, dequantize_q2_K, true}},
+    {ElemType::Q3_K, {quantize_q3_K, dequantize_q3_K, true}},
+    {ElemType::Q4_K, {quantize_q4_K, dequantize_q4_K, true}},
+    {ElemType::Q5_K, {quantize_q5_K, dequantize_q5_K, true}},
+    {ElemType::Q6_K, {quantize_q6_K, dequantize_q6_K, true}},
+    {ElemType::Q8_K, {quantize_q8_K, dequantize_q8_K, true}},
+    {ElemType::TQ1_0, {quantize_tq1_0, dequantize_tq1_0, true}},
+    {ElemType::TQ2_0, {quantize_tq2_0, dequantize_tq2_0, true}},
+    {ElemType::MXFP4, {quantize_mxfp4, dequantize_mxfp4, true}},
+    {ElemType::NVFP4, {quantize_nvfp4, dequantize_nvfp4, true}},
+    {ElemType::IQ4_NL, {quantize_iq4_nl, dequantize_iq4_nl, true}},
+    {ElemType::IQ4_XS, {quantize_iq4_xs, dequantize_iq4_xs, true}},
+};
+
+}  // namespace
+
+const BlockCodec& block_codec(ElemType t) {
+  static constexpr BlockCodec kNone{};
+  for (const Entry& e : kCodecs) {
+    if (e.type == t) return e.codec;
+  }
+  return kNone;
+}
+
+NonFiniteValue::NonFiniteValue(uint64_t index, float value)
+    : std::runtime_error("element " + std::to_string(index) + " is " +
+                         (std::isnan(value) ? "NaN"
+                          : value > 0       ? "+inf"
+                                            : "-inf") +
+                         "; a NaN or infinite weight cannot be quantized"),
+      index_(index),
+      value_(value) {}
+
+size_t first_non_finite(std::span<const float> x) {
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (!std::isfinite(x[i])) return i;
+  }
+  return x.size();
+}
+
+namespace {
+
+// The number of blocks in `elements`, after checking that they are whole blocks of `t`.
+uint64_t whole_blocks(ElemType t, uint64_t elements, const char* what) {
+  const TypeInfo& info = type_info(t);
+  if (info.kind != TypeKind::Quantized || elements % info.block_elems != 0) {
+    throw std::invalid_argument(std::string(what) + ": " + std::to_string(elements) +
+                                " elements are not whole " + std::string(info.name) + " blocks");
+  }
+  return elements / info.block_elems;
+}
+
+}  // namespace
+
+void quantize_row(ElemType t, std::span<const float> x, std::span<std::byte> out) {
+  const BlockCodec& codec = block_codec(t);
+  if (!codec.quantize)
+    throw UsageError("owl cannot quantize to " + std::string(type_name(t)) +
+                     " (no quantizer for this type)");
+  const uint64_t blocks = whole_blocks(t, x.size(), "quantize_row");
+  if (out.size() != blocks * type_info(t).block_bytes)
+    throw std::invalid_argument("quantize_row: output size does not match the input");
+  if (const size_t bad = first_non_finite(x); bad != x.size()) throw NonFiniteValue(bad, x[bad]);
+  codec.quantize(x.data(), out.data(), x.size());
+}
+
+void dequantize_row(ElemType t, std::span<const std::byte> in, std::span<float> y) {
+  const BlockCodec& codec = block_codec(t);
+  if (!codec.dequantize)
+    throw UsageError("owl cannot dequantize " + std::string(type_name(t)) +
+                     " (no dequantizer for this type)");
+  const uint64_t blocks = whole_blocks(t, y.size(), "dequantize_row");
+  if (in.size() != blocks * type_info(t).block_bytes)
+    throw std::invalid_argument("dequantize_row: input size does not match the output");
+  codec.dequantize(in.data(), y.data(), y.size());
+}
+
+}  // namespace owl

@@ -1,0 +1,61 @@
+// The block codecs by element type: for each ggml block type, the function that quantizes a row
+// of floats into it and the one that turns its blocks back into floats, where owl has them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <string>
+
+#include "converters/types.h"
+
+namespace owl {
+
+// Raw row functions: `n` is a multiple of the type's block size, buffers are large enough and
+// the input is finite. They do not check; quantize_row / dequantize_row below do.
+using QuantizeRowFn = void (*)(const float* x, std::byte* out, size_t n);
+using DequantizeRowFn = void (*)(const std::byte* in, float* y, size_t n);
+
+struct BlockCodec {
+  QuantizeRowFn quantize = nullptr;      // null: owl cannot produce this type
+  DequantizeRowFn dequantize = nullptr;  // null: owl cannot turn this type into floats
+  // The quantizer gives the same bytes as ggml's reference (llama-quantize without an imatrix).
+  bool quantize_matches_ggml = false;
+};
+
+// The codec of `t`; both functions are null for the plain types and for block types without one.
+const BlockCodec& block_codec(ElemType t);
+inline bool can_quantize(ElemType t) {
+  return block_codec(t).quantize != nullptr;
+}
+inline bool can_dequantize(ElemType t) {
+  return block_codec(t).dequantize != nullptr;
+}
+
+// A NaN or infinity in a row given to quantize_row. ggml would quantize it into garbage without
+// a word; owl refuses, and the caller names the tensor.
+class NonFiniteValue : public std::runtime_error {
+ public:
+  NonFiniteValue(uint64_t index, float value);
+  uint64_t index() const { return index_; }  // element index within the row
+  float value() const { return value_; }
+
+ private:
+  uint64_t index_;
+  float value_;
+};
+
+// The first element of `x` that is NaN or infinite, or x.size() if none.
+size_t first_non_finite(std::span<const float> x);
+
+// Quantizes one row (or several rows laid end to end: rows of block types are independent).
+// Throws NonFiniteValue for a NaN or infinity, UsageError if owl has no quantizer for `t`, and
+// std::invalid_argument if x is not whole blocks or `out` is not exactly their size.
+void quantize_row(ElemType t, std::span<const float> x, std::span<std::byte> out);
+
+// Dequantizes whole blocks; any bytes are accepted (a NaN scale gives NaN weights, as in ggml).
+// Throws UsageError if owl has no dequantizer for `t`, std::invalid_argument on a size mismatch.
+void dequantize_row(ElemType t, std::span<const std::byte> in, std::span<float> y);
+
+}  // namespace owl

@@ -1,0 +1,26 @@
+// ggml's i-quants: non-uniform codebooks. IQ4_NL and IQ4_XS map each weight to one of 16
+// non-linear levels, per block of 32 (IQ4_NL) or per 32 within a super-block of 256 with 6-bit
+// sub-scales (IQ4_XS).
+//
+// The quantizers reproduce what llama-quantize runs for these types without an importance matrix
+// (ggml's `quantize_iq4_nl` / `quantize_iq4_xs` with no weights: seven scale tries each side,
+// which the `quantize_row_*_ref` functions do not do), bit for bit, for finite input and `n` a
+// multiple of the block. The dequantizers reproduce ggml's `dequantize_row_iq4_*`.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace owl {
+
+inline constexpr size_t kIQ4_NLBlockElems = 32;
+inline constexpr size_t kIQ4_NLBlockBytes = 18;   // f16 d, 16 bytes of level indices
+inline constexpr size_t kIQ4_XSBlockBytes = 136;  // f16 d, 8 6-bit sub-scales, level indices
+
+void quantize_iq4_nl(const float* x, std::byte* out, size_t n);
+void dequantize_iq4_nl(const std::byte* in, float* y, size_t n);
+
+void quantize_iq4_xs(const float* x, std::byte* out, size_t n);
+void dequantize_iq4_xs(const std::byte* in, float* y, size_t n);
+
+}  // namespace owl

@@ -1,0 +1,99 @@
+"""Hugging Face folder -> GGUF, compared with what llama.cpp's own converter (convert_hf_to_gguf.py)
+wrote from the same folder (tests/data/hf/reference/, see tests/data/hf/make_fixtures.py): the
+same tensors (names, types, shapes, bytes) and the same metadata (keys, GGUF types, values)."""
+
+import pytest
+
+import gguf_util as gu
+import stutil as su
+
+# Keys that may differ or be missing, and why.
+MAY_DIFFER = {
+    # The converter derives these from the folder name and the parameter count (naming
+    # heuristics), not from the model; nothing in llama.cpp reads them.
+    "general.name": "derived from the folder path",
+    "general.basename": "derived from the folder path",
+    "general.finetune": "derived from the folder path",
+    "general.version": "derived from the folder path",
+    "general.size_label": "a rounded parameter count for display",
+}
+# Keys that may be absent, but must be equal when present.
+MAY_BE_ABSENT = {
+    "general.type": "descriptive ('model' vs 'adapter'); llama.cpp does not need it for models",
+    # The converter writes these when the config has head_dim; it reads config.json through
+    # transformers' LlamaConfig, which fills head_dim in as hidden_size / num_attention_heads
+    # (the converters of early 2025 read config.json as is and did not write them). llama.cpp
+    # derives the same value when they are absent.
+    "llama.attention.key_length": "derived from hidden_size / num_attention_heads",
+    "llama.attention.value_length": "derived from hidden_size / num_attention_heads",
+}
+
+CASES = {
+    # id: (folder, reference file, owl flags)
+    "llama-f16": ("tiny-llama", "tiny-llama.f16.gguf", ["--dtype", "f16"]),
+    "llama-default-dtype": ("tiny-llama", "tiny-llama.f16.gguf", []),
+    "llama-q8_0": ("tiny-llama", "tiny-llama.q8_0.gguf", ["--dtype", "q8_0"]),
+    "qwen2-f16": ("tiny-qwen2", "tiny-qwen2.f16.gguf", ["--dtype", "f16"]),
+}
+
+
+@pytest.fixture(scope="module", params=list(CASES))
+def converted(request, owl, tmp_path_factory):
+    """(owl's GGUF, the reference GGUF) for one case."""
+    folder, ref_name, flags = CASES[request.param]
+    tmp = tmp_path_factory.mktemp(request.param)
+    src = gu.hf_copy(folder, tmp)
+    before = su.dir_snapshot(src)
+    out = tmp / "out" / "model.gguf"
+    out.parent.mkdir()
+    r = owl("convert", src, "-o", out, *flags, "--quiet")
+    assert r.returncode == 0, r.describe()
+    assert su.dir_snapshot(src) == before, "owl changed its input folder"
+    return out, gu.REFERENCE / ref_name
+
+
+def test_layout(converted):
+    out, _ = converted
+    gu.check_layout(out)
+
+
+def test_same_tensor_names(converted):
+    out, ref = converted
+    got, want = set(gu.tensors(out)), set(gu.tensors(ref))
+    assert got == want, f"missing: {sorted(want - got)}; unexpected: {sorted(got - want)}"
+
+
+def test_same_tensors(converted):
+    out, ref = converted
+    got, want = gu.tensors(out), gu.tensors(ref)
+    bad = []
+    for name, w in want.items():
+        g = got.get(name)
+        if g is None:
+            continue  # reported by test_same_tensor_names
+        if (g.type, g.shape) != (w.type, w.shape):
+            bad.append(f"{name}: {g.type} {g.shape}, expected {w.type} {w.shape}")
+        elif g.data != w.data:
+            n = sum(a != b for a, b in zip(g.data, w.data))
+            bad.append(f"{name}: {n} of {len(w.data)} bytes differ")
+    assert not bad, "\n".join(bad)
+
+
+def test_same_metadata(converted):
+    out, ref = converted
+    got, want = gu.metadata(out), gu.metadata(ref)
+    bad = []
+    for key, w in want.items():
+        if key in MAY_DIFFER:
+            continue
+        g = got.get(key)
+        if g is None:
+            if key not in MAY_BE_ABSENT:
+                bad.append(f"{key}: missing (expected {gu.describe_entry(w)})")
+        elif g.raw != w.raw:
+            bad.append(f"{key}: {gu.describe_entry(g)}, expected {gu.describe_entry(w)}")
+    extra = [k for k in got if k not in want and k not in MAY_DIFFER]
+    for key in extra:
+        bad.append(f"{key}: not written by llama.cpp's converter ({gu.describe_entry(got[key])})")
+    assert not bad, "\n".join(bad)
+

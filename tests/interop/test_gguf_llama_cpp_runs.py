@@ -1,0 +1,83 @@
+"""llama.cpp (through llama-cpp-python) runs owl's GGUF exactly as it runs the GGUF that llama.cpp's
+own converter made from the same Hugging Face folder: same tokenization, same logits."""
+
+import pytest
+
+import gguf_util as gu
+
+CASES = {
+    # id: (folder, reference file, owl flags)
+    "llama-f16": ("tiny-llama", "tiny-llama.f16.gguf", ["--dtype", "f16"]),
+    "llama-q8_0": ("tiny-llama", "tiny-llama.q8_0.gguf", ["--dtype", "q8_0"]),
+    "qwen2-f16": ("tiny-qwen2", "tiny-qwen2.f16.gguf", ["--dtype", "f16"]),
+}
+
+# Plain text that exercises merges, digits, runs of spaces and newlines, byte fallback
+# (emoji, CJK, Cyrillic) and words the tokenizers never saw.
+TEXTS = [
+    "Once upon a time, the owl counted 2048 stars above the hills.",
+    "  Leading spaces,\ttabs\tand\n\nnew lines;   three   spaces.",
+    "Café Zürich — naïve façade; числа: один, два. 日本語 🦉🌙✨ xyzzy QWERTY 3.14159",
+    "def add(a, b):\n    return a + b  # indented\n",
+]
+# Text with special tokens written out, parsed as special tokens when llama.cpp is asked to.
+SPECIAL_TEXTS = {
+    "tiny-llama": "Hello</s> there<s> again",
+    "tiny-qwen2": "<|im_start|>user\nHi owl!<|im_end|>\n<|im_start|>assistant\n",
+}
+
+
+@pytest.fixture(scope="module", params=list(CASES))
+def models(request, owl, tmp_path_factory):
+    """(owl's model, the reference model, folder name) loaded by llama.cpp."""
+    folder, ref_name, flags = CASES[request.param]
+    tmp = tmp_path_factory.mktemp(request.param)
+    out = gu.convert(owl, gu.hf_copy(folder, tmp), tmp / "out" / "model.gguf", *flags)
+    try:
+        mine = gu.load_llama(out)
+    except Exception as e:
+        pytest.fail(f"llama.cpp cannot load owl's {out.name} ({request.param}): {e}")
+    return mine, gu.load_llama(gu.REFERENCE / ref_name), folder
+
+
+@pytest.mark.parametrize("text", TEXTS, ids=[f"text{i}" for i in range(len(TEXTS))])
+def test_same_tokens(models, text):
+    mine, ref, _ = models
+    for add_bos in (True, False):
+        want = ref.tokenize(text.encode(), add_bos=add_bos)
+        got = mine.tokenize(text.encode(), add_bos=add_bos)
+        assert got == want, f"add_bos={add_bos}: {got} != {want}"
+        assert mine.detokenize(got) == ref.detokenize(want)
+
+
+def test_same_special_tokens(models):
+    mine, ref, folder = models
+    text = SPECIAL_TEXTS[folder].encode()
+    for special in (True, False):
+        want = ref.tokenize(text, add_bos=True, special=special)
+        assert mine.tokenize(text, add_bos=True, special=special) == want, f"special={special}"
+    assert (mine.token_bos(), mine.token_eos()) == (ref.token_bos(), ref.token_eos())
+
+
+def test_same_vocabulary(models):
+    mine, ref, _ = models
+    assert mine.n_vocab() == ref.n_vocab()
+    n = ref.n_vocab()
+    got = [mine.detokenize([i], special=True) for i in range(n)]
+    want = [ref.detokenize([i], special=True) for i in range(n)]
+    diff = [i for i in range(n) if got[i] != want[i]]
+    assert not diff, f"{len(diff)} tokens differ, first: " + ", ".join(
+        f"{i}: {got[i]!r} vs {want[i]!r}" for i in diff[:5])
+
+
+@pytest.mark.parametrize("text", TEXTS[:2], ids=["text0", "text1"])
+def test_same_logits(models, text):
+    mine, ref, _ = models
+    tokens = ref.tokenize(text.encode(), add_bos=True)
+    gu.check_same_logits(gu.logits(mine, tokens), gu.logits(ref, tokens), text)
+
+
+def test_same_chat_template(models):
+    mine, ref, _ = models
+    key = "tokenizer.chat_template"
+    assert mine.metadata.get(key) == ref.metadata.get(key)
