@@ -20,7 +20,7 @@ struct Entry {
 };
 
 // Every quantizer here reproduces ggml's llama-quantize path without an importance matrix, and
-// tests/quant/codec_test.cpp holds each to ggml's own bytes.
+// every dequantizer ggml's; tests/quant/codec_test.cpp holds each to ggml's own bytes.
 constexpr Entry kCodecs[] = {
     {ElemType::Q4_0, {quantize_q4_0, dequantize_q4_0, true}},
     {ElemType::Q4_1, {quantize_q4_1, dequantize_q4_1, true}},
@@ -40,6 +40,14 @@ constexpr Entry kCodecs[] = {
     {ElemType::NVFP4, {quantize_nvfp4, dequantize_nvfp4, true}},
     {ElemType::IQ4_NL, {quantize_iq4_nl, dequantize_iq4_nl, true}},
     {ElemType::IQ4_XS, {quantize_iq4_xs, dequantize_iq4_xs, true}},
+    // ggml quantizes these only with an importance matrix or a codebook search: read-only here.
+    {ElemType::IQ2_XXS, {nullptr, dequantize_iq2_xxs, false}},
+    {ElemType::IQ2_XS, {nullptr, dequantize_iq2_xs, false}},
+    {ElemType::IQ2_S, {nullptr, dequantize_iq2_s, false}},
+    {ElemType::IQ3_XXS, {nullptr, dequantize_iq3_xxs, false}},
+    {ElemType::IQ3_S, {nullptr, dequantize_iq3_s, false}},
+    {ElemType::IQ1_S, {nullptr, dequantize_iq1_s, false}},
+    {ElemType::IQ1_M, {nullptr, dequantize_iq1_m, false}},
 };
 
 }  // namespace

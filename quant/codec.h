@@ -21,6 +21,7 @@ struct BlockCodec {
   QuantizeRowFn quantize = nullptr;      // null: owl cannot produce this type
   DequantizeRowFn dequantize = nullptr;  // null: owl cannot turn this type into floats
   // The quantizer gives the same bytes as ggml's reference (llama-quantize without an imatrix).
+  // Every dequantizer gives the same floats as ggml's.
   bool quantize_matches_ggml = false;
 };
 
@@ -38,7 +39,9 @@ inline bool can_dequantize(ElemType t) {
 class NonFiniteValue : public std::runtime_error {
  public:
   NonFiniteValue(uint64_t index, float value);
-  uint64_t index() const { return index_; }  // element index within the row
+  // The element's index in the span given to quantize_row; QuantizeSource counts over the whole
+  // tensor.
+  uint64_t index() const { return index_; }
   float value() const { return value_; }
 
  private:

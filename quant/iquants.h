@@ -23,4 +23,22 @@ void dequantize_iq4_nl(const std::byte* in, float* y, size_t n);
 void quantize_iq4_xs(const float* x, std::byte* out, size_t n);
 void dequantize_iq4_xs(const std::byte* in, float* y, size_t n);
 
+// The grid types (quant/iq_grid_dequant.cpp): owl reads them as ggml's `dequantize_row_*` does.
+// ggml's quantizers for these need an importance matrix or a codebook search owl does not have.
+inline constexpr size_t kIQ2_XXSBlockBytes = 66;
+inline constexpr size_t kIQ2_XSBlockBytes = 74;
+inline constexpr size_t kIQ2_SBlockBytes = 82;
+inline constexpr size_t kIQ3_XXSBlockBytes = 98;
+inline constexpr size_t kIQ3_SBlockBytes = 110;
+inline constexpr size_t kIQ1_SBlockBytes = 50;
+inline constexpr size_t kIQ1_MBlockBytes = 56;
+
+void dequantize_iq2_xxs(const std::byte* in, float* y, size_t n);
+void dequantize_iq2_xs(const std::byte* in, float* y, size_t n);
+void dequantize_iq2_s(const std::byte* in, float* y, size_t n);
+void dequantize_iq3_xxs(const std::byte* in, float* y, size_t n);
+void dequantize_iq3_s(const std::byte* in, float* y, size_t n);
+void dequantize_iq1_s(const std::byte* in, float* y, size_t n);
+void dequantize_iq1_m(const std::byte* in, float* y, size_t n);
+
 }  // namespace owl

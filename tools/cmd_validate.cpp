@@ -68,7 +68,9 @@ void run_validate(const ValidateArgs& a) {
   } else if (!a.text_file.empty()) {
     auto file = MappedFile::open(a.text_file);
     const auto b = file->bytes();
-    stream = validate::tokenize_text(test, {reinterpret_cast<const char*>(b.data()), b.size()});
+    // Either model's vocabulary will do (they share it); a safetensors folder may carry none.
+    const Graph& vocab = test.metadata.find("tokenizer.ggml.tokens") ? test : ref;
+    stream = validate::tokenize_text(vocab, {reinterpret_cast<const char*>(b.data()), b.size()});
   } else {
     const Tensor* embd = test.find("token_embd.weight");
     if (!embd) throw UsageError("the test model has no token_embd.weight");

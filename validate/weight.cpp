@@ -4,19 +4,21 @@
 
 #include "formats/io/error.h"
 #include "quant/float_codec.h"
-#include "quant/legacy.h"
+#include "quant/codec.h"
 
 namespace owl::validate {
 namespace {
 
-bool can_read(ElemType t) { return is_castable_float(t) || t == ElemType::Q8_0; }
+bool can_read(ElemType t) { return is_castable_float(t) || can_dequantize(t); }
 
 void decode(ElemType type, const std::byte* in, float* out, uint64_t n) {
-  if (type == ElemType::Q8_0) {
-    dequantize_q8_0(in, out, n);
-  } else {
+  const TypeInfo& info = type_info(type);
+  const uint64_t in_bytes = n / info.block_elems * info.block_bytes;
+  if (is_castable_float(type)) {
     auto* bytes = reinterpret_cast<std::byte*>(out);
-    cast_elements(type, {in, n * type_info(type).block_bytes}, ElemType::F32, {bytes, n * 4}, n);
+    cast_elements(type, {in, in_bytes}, ElemType::F32, {bytes, n * 4}, n);
+  } else {
+    dequantize_row(type, {in, in_bytes}, {out, n});
   }
 }
 

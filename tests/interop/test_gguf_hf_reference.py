@@ -1,5 +1,5 @@
 """Hugging Face folder -> GGUF, compared with what llama.cpp's own converter (convert_hf_to_gguf.py)
-wrote from the same folder (tests/data/hf/reference/, see tests/data/hf/make_fixtures.py): the
+wrote from the same folder, for each architecture family owl normalizes (tests/data/hf/reference/, see tests/data/hf/make_fixtures.py): the
 same tensors (names, types, shapes, bytes) and the same metadata (keys, GGUF types, values)."""
 
 import pytest
@@ -34,6 +34,11 @@ CASES = {
     "llama-default-dtype": ("tiny-llama", "tiny-llama.f16.gguf", []),
     "llama-q8_0": ("tiny-llama", "tiny-llama.q8_0.gguf", ["--dtype", "q8_0"]),
     "qwen2-f16": ("tiny-qwen2", "tiny-qwen2.f16.gguf", ["--dtype", "f16"]),
+    "qwen3-f16": ("tiny-qwen3", "tiny-qwen3.f16.gguf", ["--dtype", "f16"]),
+    "gemma-f16": ("tiny-gemma", "tiny-gemma.f16.gguf", ["--dtype", "f16"]),
+    "gemma2-f16": ("tiny-gemma2", "tiny-gemma2.f16.gguf", ["--dtype", "f16"]),
+    "gemma3-f16": ("tiny-gemma3", "tiny-gemma3.f16.gguf", ["--dtype", "f16"]),
+    "phi3-f16": ("tiny-phi3", "tiny-phi3.f16.gguf", ["--dtype", "f16"]),
 }
 
 

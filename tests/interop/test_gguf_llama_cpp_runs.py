@@ -10,6 +10,11 @@ CASES = {
     "llama-f16": ("tiny-llama", "tiny-llama.f16.gguf", ["--dtype", "f16"]),
     "llama-q8_0": ("tiny-llama", "tiny-llama.q8_0.gguf", ["--dtype", "q8_0"]),
     "qwen2-f16": ("tiny-qwen2", "tiny-qwen2.f16.gguf", ["--dtype", "f16"]),
+    "qwen3-f16": ("tiny-qwen3", "tiny-qwen3.f16.gguf", ["--dtype", "f16"]),
+    "gemma-f16": ("tiny-gemma", "tiny-gemma.f16.gguf", ["--dtype", "f16"]),
+    "gemma2-f16": ("tiny-gemma2", "tiny-gemma2.f16.gguf", ["--dtype", "f16"]),
+    "gemma3-f16": ("tiny-gemma3", "tiny-gemma3.f16.gguf", ["--dtype", "f16"]),
+    "phi3-f16": ("tiny-phi3", "tiny-phi3.f16.gguf", ["--dtype", "f16"]),
 }
 
 # Plain text that exercises merges, digits, runs of spaces and newlines, byte fallback
@@ -21,9 +26,15 @@ TEXTS = [
     "def add(a, b):\n    return a + b  # indented\n",
 ]
 # Text with special tokens written out, parsed as special tokens when llama.cpp is asked to.
+CHATML = "<|im_start|>user\nHi owl!<|im_end|>\n<|im_start|>assistant\n"
 SPECIAL_TEXTS = {
     "tiny-llama": "Hello</s> there<s> again",
-    "tiny-qwen2": "<|im_start|>user\nHi owl!<|im_end|>\n<|im_start|>assistant\n",
+    "tiny-qwen2": CHATML,
+    "tiny-qwen3": CHATML,
+    "tiny-gemma": "Hello</s> there<s> again",
+    "tiny-gemma2": "Hello</s> there<s> again",
+    "tiny-gemma3": "Hello</s> there<s> again",
+    "tiny-phi3": "<|user|>\nHi owl!<|end|>\n<|assistant|>\n<|endoftext|>",
 }
 
 

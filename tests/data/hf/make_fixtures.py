@@ -134,37 +134,54 @@ def write_safetensors(path, tensors):
             f.write(blob)
 
 
-def qwen2_tensors(cfg, seed):
+def random_tensors(spec, seed):
+    """[(name, shape, float32 array)] for spec [(name, shape, kind)]: kind "w" for weights and
+    biases, "norm" for RMSNorm weights near 1, "norm0" for weights near 0 that the model adds 1
+    to (Gemma)."""
     rng = np.random.default_rng(seed)
+    out = []
+    for name, shape, kind in spec:
+        x = rng.standard_normal(shape)
+        x = {"w": 0.05 * x, "norm": 1.0 + 0.1 * x, "norm0": 0.1 * x}[kind]
+        out.append((name, shape, x.astype(np.float32)))
+    return out
+
+
+def decoder_spec(cfg, qkv_bias=False, qk_norm=False, sandwich_norms=False, fused=False,
+                 norm="norm", lm_head=False):
+    """The tensors of a Llama-like decoder: attention, SwiGLU/GeGLU MLP and RMSNorms, with the
+    variations the families below need."""
     h, ffn, vocab = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
     heads, kv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
-    hd = h // heads
-
-    def weight(*shape):
-        return (0.05 * rng.standard_normal(shape)).astype(np.float32)
-
-    def norm(n):
-        return (1.0 + 0.1 * rng.standard_normal(n)).astype(np.float32)
-
-    out = [("model.embed_tokens.weight", (vocab, h), weight(vocab, h))]
+    hd = cfg.get("head_dim", h // heads)
+    spec = [("model.embed_tokens.weight", (vocab, h), "w")]
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}."
-        out += [
-            (p + "input_layernorm.weight", (h,), norm(h)),
-            (p + "self_attn.q_proj.weight", (heads * hd, h), weight(heads * hd, h)),
-            (p + "self_attn.q_proj.bias", (heads * hd,), weight(heads * hd)),
-            (p + "self_attn.k_proj.weight", (kv * hd, h), weight(kv * hd, h)),
-            (p + "self_attn.k_proj.bias", (kv * hd,), weight(kv * hd)),
-            (p + "self_attn.v_proj.weight", (kv * hd, h), weight(kv * hd, h)),
-            (p + "self_attn.v_proj.bias", (kv * hd,), weight(kv * hd)),
-            (p + "self_attn.o_proj.weight", (h, heads * hd), weight(h, heads * hd)),
-            (p + "post_attention_layernorm.weight", (h,), norm(h)),
-            (p + "mlp.gate_proj.weight", (ffn, h), weight(ffn, h)),
-            (p + "mlp.up_proj.weight", (ffn, h), weight(ffn, h)),
-            (p + "mlp.down_proj.weight", (h, ffn), weight(h, ffn)),
-        ]
-    out.append(("model.norm.weight", (h,), norm(h)))
-    return out
+        a, m = p + "self_attn.", p + "mlp."
+        spec.append((p + "input_layernorm.weight", (h,), norm))
+        if fused:
+            spec.append((a + "qkv_proj.weight", ((heads + 2 * kv) * hd, h), "w"))
+        else:
+            for proj, rows in (("q", heads * hd), ("k", kv * hd), ("v", kv * hd)):
+                spec.append((a + f"{proj}_proj.weight", (rows, h), "w"))
+                if qkv_bias:
+                    spec.append((a + f"{proj}_proj.bias", (rows,), "w"))
+        if qk_norm:
+            spec += [(a + "q_norm.weight", (hd,), norm), (a + "k_norm.weight", (hd,), norm)]
+        spec.append((a + "o_proj.weight", (h, heads * hd), "w"))
+        spec.append((p + "post_attention_layernorm.weight", (h,), norm))
+        if sandwich_norms:
+            spec += [(p + "pre_feedforward_layernorm.weight", (h,), norm),
+                     (p + "post_feedforward_layernorm.weight", (h,), norm)]
+        if fused:
+            spec.append((m + "gate_up_proj.weight", (2 * ffn, h), "w"))
+        else:
+            spec += [(m + "gate_proj.weight", (ffn, h), "w"), (m + "up_proj.weight", (ffn, h), "w")]
+        spec.append((m + "down_proj.weight", (h, ffn), "w"))
+    spec.append(("model.norm.weight", (h,), norm))
+    if lm_head:
+        spec.append(("lm_head.weight", (vocab, h), "w"))
+    return spec
 
 
 # --- tiny-llama ---------------------------------------------------------------------------
@@ -281,7 +298,108 @@ def make_qwen2(folder):
         "unk_token": None,
     }
     (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer_config, indent=2) + "\n")
-    write_safetensors(folder / "model.safetensors", qwen2_tensors(cfg, seed=11))
+    write_safetensors(folder / "model.safetensors",
+                      random_tensors(decoder_spec(cfg, qkv_bias=True), seed=11))
+
+
+# --- more families, smaller (hidden 32 or 16), with the tokenizers above ---------------------
+
+SMALL = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+         "num_attention_heads": 2, "num_key_value_heads": 1, "torch_dtype": "bfloat16",
+         "transformers_version": "4.57.6", "use_cache": True, "attention_dropout": 0.0,
+         "initializer_range": 0.02}
+
+
+def copy_tokenizer(src, folder, names):
+    for name in names:
+        shutil.copy(HERE / src / name, folder / name)
+
+
+def make_family(folder, cfg, spec_args, tokenizer_from, tokenizer_files, seed):
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg = {**SMALL, **cfg}
+    (folder / "config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+    copy_tokenizer(tokenizer_from, folder, tokenizer_files)
+    write_safetensors(folder / "model.safetensors",
+                      random_tensors(decoder_spec(cfg, **spec_args), seed))
+
+
+# Phi-3's chat tokens, added after the SentencePiece vocabulary (llama.cpp looks
+# <|endoftext|> up by name in Phi-3 models); the config's vocabulary is padded past them.
+PHI3_ADDED = ["<|endoftext|>", "<|assistant|>", "<|system|>", "<|end|>", "<|user|>"]
+PHI3_VOCAB = 520
+PHI3_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|' + message['role'] + '|>\\n' + message['content'] + '<|end|>\\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}")
+
+
+def add_phi3_tokens(folder):
+    added = {tok: LLAMA_VOCAB + i for i, tok in enumerate(PHI3_ADDED)}
+    (folder / "added_tokens.json").write_text(json.dumps(added, indent=2) + "\n")
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    for tok, i in added.items():
+        config["added_tokens_decoder"][str(i)] = {
+            "content": tok, "lstrip": False, "normalized": False, "rstrip": tok != "<|endoftext|>",
+            "single_word": False, "special": tok in ("<|endoftext|>", "<|end|>")}
+    config.update(eos_token="<|endoftext|>", pad_token="<|endoftext|>",
+                  chat_template=PHI3_TEMPLATE)
+    (folder / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n")
+
+
+# The SentencePiece families are narrower still (their vocabulary is the larger one).
+NARROW = {"hidden_size": 16, "intermediate_size": 32}
+SPM_FILES = ["tokenizer.model", "tokenizer_config.json"]
+BPE_FILES = ["tokenizer.json", "tokenizer_config.json"]
+
+FAMILIES = {
+    # Qwen3: per-head RMSNorm on q and k, head_dim larger than hidden / heads, tied embeddings.
+    "tiny-qwen3": (dict(architectures=["Qwen3ForCausalLM"], model_type="qwen3", head_dim=32,
+                        vocab_size=QWEN2_CONFIG_VOCAB, max_position_embeddings=4096,
+                        rms_norm_eps=1e-06, rope_theta=1000000.0, tie_word_embeddings=True,
+                        attention_bias=False, hidden_act="silu", bos_token_id=400,
+                        eos_token_id=402, sliding_window=None, use_sliding_window=False,
+                        max_window_layers=2),
+                   dict(qk_norm=True), "tiny-qwen2", BPE_FILES),
+    # Gemma: norms stored as (weight - 1), GeGLU, tied embeddings, no space prefix.
+    "tiny-gemma": (dict(architectures=["GemmaForCausalLM"], model_type="gemma", head_dim=16,
+                        vocab_size=LLAMA_VOCAB, max_position_embeddings=8192, rms_norm_eps=1e-06,
+                        rope_theta=10000.0, hidden_act="gelu_pytorch_tanh",
+                        hidden_activation="gelu_pytorch_tanh", attention_bias=False,
+                        bos_token_id=1, eos_token_id=2, pad_token_id=0, **NARROW),
+                   dict(norm="norm0"), "tiny-llama", SPM_FILES),
+    # Gemma2: logit soft-capping, sliding window, sandwich norms.
+    "tiny-gemma2": (dict(architectures=["Gemma2ForCausalLM"], model_type="gemma2", head_dim=16,
+                         vocab_size=LLAMA_VOCAB, max_position_embeddings=8192,
+                         rms_norm_eps=1e-06, rope_theta=10000.0,
+                         hidden_activation="gelu_pytorch_tanh", attention_bias=False,
+                         attn_logit_softcapping=50.0, final_logit_softcapping=30.0,
+                         query_pre_attn_scalar=16, sliding_window=64,
+                         cache_implementation="hybrid", bos_token_id=1, eos_token_id=2,
+                         pad_token_id=0, **NARROW),
+                    dict(norm="norm0", sandwich_norms=True), "tiny-llama", SPM_FILES),
+    # Gemma3 (text): q/k norms, local and global layers with their own RoPE bases.
+    "tiny-gemma3": (dict(architectures=["Gemma3ForCausalLM"], model_type="gemma3_text",
+                         head_dim=16, vocab_size=LLAMA_VOCAB, max_position_embeddings=8192,
+                         rms_norm_eps=1e-06, rope_theta=1000000.0, rope_local_base_freq=10000.0,
+                         rope_scaling=None, hidden_activation="gelu_pytorch_tanh",
+                         attention_bias=False, query_pre_attn_scalar=16, sliding_window=64,
+                         layer_types=["sliding_attention", "full_attention"],
+                         final_logit_softcapping=None, attn_logit_softcapping=None,
+                         bos_token_id=1, eos_token_id=2, pad_token_id=0, **NARROW),
+                    dict(norm="norm0", sandwich_norms=True, qk_norm=True), "tiny-llama",
+                    SPM_FILES),
+    # Phi-3: fused qkv_proj and gate_up_proj, separate lm_head, added chat tokens.
+    "tiny-phi3": (dict(architectures=["Phi3ForCausalLM"], model_type="phi3",
+                       num_key_value_heads=2, vocab_size=PHI3_VOCAB,
+                       max_position_embeddings=4096, original_max_position_embeddings=4096,
+                       rms_norm_eps=1e-05, rope_theta=10000.0, rope_scaling=None,
+                       sliding_window=2047, hidden_act="silu", tie_word_embeddings=False,
+                       attention_bias=False, bos_token_id=1, eos_token_id=LLAMA_VOCAB,
+                       pad_token_id=LLAMA_VOCAB, resid_pdrop=0.0, embd_pdrop=0.0, **NARROW),
+                  dict(fused=True, lm_head=True), "tiny-llama", SPM_FILES),
+}
 
 
 # --- reference GGUFs ----------------------------------------------------------------------
@@ -302,7 +420,8 @@ sys.argv[0] = "convert_hf_to_gguf.py"
 cv.main()
 """
 
-REFERENCES = [("tiny-llama", "f16"), ("tiny-llama", "q8_0"), ("tiny-qwen2", "f16")]
+REFERENCES = [("tiny-llama", "f16"), ("tiny-llama", "q8_0"), ("tiny-qwen2", "f16")] + [
+    (name, "f16") for name in FAMILIES]
 
 
 def tool_versions(python):
@@ -351,10 +470,13 @@ def main():
     ap.add_argument("--folders-only", action="store_true",
                     help="write the HF folders, not the reference GGUFs")
     a = ap.parse_args()
-    for name in ("tiny-llama", "tiny-qwen2", "reference"):
+    for name in ["tiny-llama", "tiny-qwen2", "reference", *FAMILIES]:
         shutil.rmtree(HERE / name, ignore_errors=True)
     make_llama(HERE / "tiny-llama")
     make_qwen2(HERE / "tiny-qwen2")
+    for seed, (name, (cfg, spec_args, tok_from, tok_files)) in enumerate(FAMILIES.items()):
+        make_family(HERE / name, cfg, spec_args, tok_from, tok_files, seed=20 + seed)
+    add_phi3_tokens(HERE / "tiny-phi3")
     if not a.folders_only:
         if a.llama_cpp is None:
             ap.error("--llama-cpp is required unless --folders-only")

@@ -35,6 +35,7 @@ ROWS = 4  # the inputs are quantized as 4 rows, as a tensor would be
 #   "chunk+ref"  ggml_quantize_chunk (llama-quantize's call), checked equal to quantize_row_*_ref
 #   "ref"        quantize_row_*_ref alone (Q8_1, Q8_K: activation types never stored in files)
 #   "chunk"      ggml_quantize_chunk alone (IQ4_NL, IQ4_XS: their _ref functions search less)
+#   "none"       owl only dequantizes the type: random blocks alone
 # name: (ggml type id, block elements, block bytes, how, byte offsets of f16 fields,
 #        byte offsets of f32 fields, ggml has a dequantizer)
 TYPES = {
@@ -56,6 +57,13 @@ TYPES = {
     "TQ2_0": (35, 256, 66, "chunk+ref", [64], [], True),
     "MXFP4": (39, 32, 17, "chunk+ref", [], [], True),
     "NVFP4": (40, 64, 36, "chunk+ref", [], [], True),
+    "IQ2_XXS": (16, 256, 66, "none", [0], [], True),
+    "IQ2_XS": (17, 256, 74, "none", [0], [], True),
+    "IQ3_XXS": (18, 256, 98, "none", [0], [], True),
+    "IQ1_S": (19, 256, 50, "none", [0], [], True),
+    "IQ3_S": (21, 256, 110, "none", [0], [], True),
+    "IQ2_S": (22, 256, 82, "none", [0], [], True),
+    "IQ1_M": (29, 256, 56, "none", [], [], True),
 }
 
 
@@ -187,13 +195,16 @@ def main():
         "rows": ROWS,
         "types": {},
     }
-    for name, (_, _, _, _, _, _, dequantizable) in TYPES.items():
-        q = quantize(lib, name, x)
-        (out_dir / f"{name}.bin").write_bytes(q.tobytes())
-        entry = {"quantized": f"{name}.bin"}
+    for name, (_, _, _, how, _, _, dequantizable) in TYPES.items():
+        entry = {}
+        if how != "none":
+            q = quantize(lib, name, x)
+            (out_dir / f"{name}.bin").write_bytes(q.tobytes())
+            entry["quantized"] = f"{name}.bin"
+            if dequantizable:
+                entry["dequantized_xxh3_128"] = dequantize_digest(lib, name, q)
         if dequantizable:
-            entry["dequantized_xxh3_128"] = dequantize_digest(lib, name, q)
-            rnd = random_blocks(rng, name, 16 if TYPES[name][1] >= 256 else 64)
+            rnd = random_blocks(rng, name, 64 if how == "none" else 16 if TYPES[name][1] >= 256 else 64)
             (out_dir / f"{name}.random").write_bytes(rnd.tobytes())
             entry["random"] = f"{name}.random"
             entry["random_dequantized_xxh3_128"] = dequantize_digest(lib, name, rnd)
