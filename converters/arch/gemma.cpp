@@ -1,23 +1,10 @@
 // Gemma, Gemma 2 and Gemma 3 (text): norm weights stored as (w - 1) by Hugging Face; Gemma 2/3
 // add norms after attention and the feed-forward; Gemma 3 adds q/k norms and two RoPE bases.
+#include "converters/arch/decoder_names.h"
 #include "converters/arch/family.h"
 
 namespace owl::arch {
 namespace {
-
-constexpr NamePair kGlobals[] = {
-    {"model.embed_tokens", "token_embd"},
-    {"model.norm", "output_norm"},
-    {"lm_head", "output"},  // Gemma 1 and 2 drop it before naming (tied to the embedding)
-};
-
-constexpr NamePair kGemmaLayers[] = {
-    {"input_layernorm", "attn_norm"},    {"self_attn.q_proj", "attn_q"},
-    {"self_attn.k_proj", "attn_k"},      {"self_attn.v_proj", "attn_v"},
-    {"self_attn.o_proj", "attn_output"}, {"post_attention_layernorm", "ffn_norm"},
-    {"mlp.gate_proj", "ffn_gate"},       {"mlp.up_proj", "ffn_up"},
-    {"mlp.down_proj", "ffn_down"},
-};
 
 constexpr NamePair kGemma2Layers[] = {
     {"input_layernorm", "attn_norm"},
@@ -162,7 +149,7 @@ extern const Family kGemmaFamily{
     .hf_architectures = kGemmaArchs,
     .model_types = kGemmaTypes,
     .defaults = kGemmaDefaults,
-    .names = {kGlobals, kGemmaLayers},
+    .names = {kDecoderGlobals, kDecoderLayer},
     .shift_norms = true,
     .drop_lm_head = true,
     .head_dim_from_hidden = false,
@@ -177,7 +164,7 @@ extern const Family kGemma2Family{
     .hf_architectures = kGemma2Archs,
     .model_types = kGemma2Types,
     .defaults = kGemma2Defaults,
-    .names = {kGlobals, kGemma2Layers},
+    .names = {kDecoderGlobals, kGemma2Layers},
     .shift_norms = true,
     .drop_lm_head = true,
     .head_dim_from_hidden = false,
@@ -192,7 +179,7 @@ extern const Family kGemma3Family{
     .hf_architectures = kGemma3Archs,
     .model_types = kGemma3Types,
     .defaults = kGemma3Defaults,
-    .names = {kGlobals, kGemma3Layers},
+    .names = {kDecoderGlobals, kGemma3Layers},
     .shift_norms = true,
     .trim_embedding = true,
     .head_dim_from_hidden = false,

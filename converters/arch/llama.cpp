@@ -1,25 +1,12 @@
 // Llama and Mistral (both "llama" in GGUF): q/k rows reordered for RoPE, Llama 3's rope_freqs.
 #include <cmath>
 
+#include "converters/arch/decoder_names.h"
 #include "converters/arch/family.h"
 #include "converters/arch/rope_tensors.h"
 
 namespace owl::arch {
 namespace {
-
-constexpr NamePair kGlobals[] = {
-    {"model.embed_tokens", "token_embd"},
-    {"model.norm", "output_norm"},
-    {"lm_head", "output"},
-};
-
-constexpr NamePair kLayers[] = {
-    {"input_layernorm", "attn_norm"},    {"self_attn.q_proj", "attn_q"},
-    {"self_attn.k_proj", "attn_k"},      {"self_attn.v_proj", "attn_v"},
-    {"self_attn.o_proj", "attn_output"}, {"post_attention_layernorm", "ffn_norm"},
-    {"mlp.gate_proj", "ffn_gate"},       {"mlp.up_proj", "ffn_up"},
-    {"mlp.down_proj", "ffn_down"},
-};
 
 constexpr std::string_view kLlamaArchs[] = {"LlamaForCausalLM", "LLaMAForCausalLM"};
 constexpr std::string_view kLlamaTypes[] = {"llama"};
@@ -114,7 +101,7 @@ extern const Family kLlamaFamily{
     .hf_architectures = kLlamaArchs,
     .model_types = kLlamaTypes,
     .defaults = kLlamaDefaults,
-    .names = {kGlobals, kLayers},
+    .names = {kDecoderGlobals, kDecoderLayer},
     .permute_qk = true,
     .write_keys = write_keys,
     .extra_tensors = extra_tensors,
@@ -129,7 +116,7 @@ extern const Family kMistralFamily{
     .hf_architectures = kMistralArchs,
     .model_types = kMistralTypes,
     .defaults = kMistralDefaults,
-    .names = {kGlobals, kLayers},
+    .names = {kDecoderGlobals, kDecoderLayer},
     .permute_qk = true,
     .write_keys = write_keys,
     .extra_tensors = extra_tensors,

@@ -2,17 +2,12 @@
 // tensors.
 #include <cmath>
 
+#include "converters/arch/decoder_names.h"
 #include "converters/arch/family.h"
 #include "converters/arch/rope_tensors.h"
 
 namespace owl::arch {
 namespace {
-
-constexpr NamePair kGlobals[] = {
-    {"model.embed_tokens", "token_embd"},
-    {"model.norm", "output_norm"},
-    {"lm_head", "output"},
-};
 
 constexpr NamePair kLayers[] = {
     {"input_layernorm", "attn_norm"},    {"self_attn.qkv_proj", "attn_qkv"},
@@ -109,7 +104,7 @@ extern const Family kPhi3Family{
     .hf_architectures = kArchs,
     .model_types = kTypes,
     .defaults = kDefaults,
-    .names = {kGlobals, kLayers},
+    .names = {kDecoderGlobals, kLayers},
     .write_keys = write_keys,
     .extra_tensors = extra_tensors,
     .hf_architecture = "Phi3ForCausalLM",

@@ -1,23 +1,10 @@
 // Qwen2 (biases on q/k/v) and Qwen3 (RMSNorm on q and k per head): no RoPE row reordering,
 // since llama.cpp runs both with the NeoX rotation that matches Hugging Face's layout.
+#include "converters/arch/decoder_names.h"
 #include "converters/arch/family.h"
 
 namespace owl::arch {
 namespace {
-
-constexpr NamePair kGlobals[] = {
-    {"model.embed_tokens", "token_embd"},
-    {"model.norm", "output_norm"},
-    {"lm_head", "output"},
-};
-
-constexpr NamePair kQwen2Layers[] = {
-    {"input_layernorm", "attn_norm"},    {"self_attn.q_proj", "attn_q"},
-    {"self_attn.k_proj", "attn_k"},      {"self_attn.v_proj", "attn_v"},
-    {"self_attn.o_proj", "attn_output"}, {"post_attention_layernorm", "ffn_norm"},
-    {"mlp.gate_proj", "ffn_gate"},       {"mlp.up_proj", "ffn_up"},
-    {"mlp.down_proj", "ffn_down"},
-};
 
 constexpr NamePair kQwen3Layers[] = {
     {"input_layernorm", "attn_norm"},    {"self_attn.q_proj", "attn_q"},
@@ -69,7 +56,7 @@ extern const Family kQwen2Family{
     .hf_architectures = kQwen2Archs,
     .model_types = kQwen2Types,
     .defaults = kQwen2Defaults,
-    .names = {kGlobals, kQwen2Layers},
+    .names = {kDecoderGlobals, kDecoderLayer},
     .head_dim_from_hidden = false,
     .write_keys = write_keys,
     .hf_architecture = "Qwen2ForCausalLM",
@@ -82,7 +69,7 @@ extern const Family kQwen3Family{
     .hf_architectures = kQwen3Archs,
     .model_types = kQwen3Types,
     .defaults = kQwen3Defaults,
-    .names = {kGlobals, kQwen3Layers},
+    .names = {kDecoderGlobals, kQwen3Layers},
     .head_dim_from_hidden = false,
     .write_keys = write_keys,
     .hf_architecture = "Qwen3ForCausalLM",

@@ -139,6 +139,21 @@ def describe_entry(e):
     return f"{'/'.join(e.types)} {v!r}"
 
 
+def describe_difference(got, want):
+    """What differs between two entries of the same key: types, or the first differing items
+    of an array, or the values."""
+    if got.types != want.types:
+        return f"{describe_entry(got)}, expected {describe_entry(want)}"
+    g, w = got.value, want.value
+    if isinstance(w, list) and isinstance(g, list):
+        if len(g) != len(w):
+            return f"{len(g)} items, expected {len(w)}"
+        diff = [i for i in range(len(w)) if g[i] != w[i] and not (g[i] != g[i] and w[i] != w[i])]
+        shown = ", ".join(f"[{i}] {g[i]!r} (expected {w[i]!r})" for i in diff[:5])
+        return f"{len(diff)} items differ: {shown}" if diff else "bytes differ"
+    return f"{describe_entry(got)}, expected {describe_entry(want)}"
+
+
 # --- a typed view of metadata values, nested arrays included --------------------------------
 
 def typed_tree_from_file(path):

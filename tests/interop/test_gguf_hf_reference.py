@@ -96,7 +96,7 @@ def test_same_metadata(converted):
             if key not in MAY_BE_ABSENT:
                 bad.append(f"{key}: missing (expected {gu.describe_entry(w)})")
         elif g.raw != w.raw:
-            bad.append(f"{key}: {gu.describe_entry(g)}, expected {gu.describe_entry(w)}")
+            bad.append(f"{key}: {gu.describe_difference(g, w)}")
     extra = [k for k in got if k not in want and k not in MAY_DIFFER]
     for key in extra:
         bad.append(f"{key}: not written by llama.cpp's converter ({gu.describe_entry(got[key])})")

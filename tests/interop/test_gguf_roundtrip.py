@@ -23,8 +23,8 @@ def check_same_file_content(got_path, want_path):
     assert list(got) == list(want), (
         f"metadata keys differ: added {[k for k in got if k not in want]}, dropped "
         f"{[k for k in want if k not in got]} (or the order changed)")
-    bad = [f"{k}: {gu.describe_entry(got[k])}, expected {gu.describe_entry(w)}"
-           for k, w in want.items() if got[k].raw != w.raw]
+    bad = [f"{k}: {gu.describe_difference(got[k], w)}" for k, w in want.items()
+           if got[k].raw != w.raw]
     assert not bad, "\n".join(bad)
     got_t, want_t = gu.tensors(got_path), gu.tensors(want_path)
     assert list(got_t) == list(want_t), "tensor names differ (or their order)"

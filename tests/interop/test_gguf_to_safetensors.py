@@ -14,7 +14,7 @@ import stutil as su
 
 # config.json keys transformers' LlamaConfig / Qwen2Config need to rebuild the model, which a
 # GGUF file carries.
-CONFIG_KEYS = ["model_type", "hidden_size", "intermediate_size", "num_hidden_layers",
+CONFIG_KEYS = ["hidden_size", "intermediate_size", "num_hidden_layers",
                "num_attention_heads", "num_key_value_heads", "vocab_size", "rms_norm_eps",
                "rope_theta", "max_position_embeddings"]
 
@@ -30,21 +30,40 @@ def hf_tensors(folder):
     return out
 
 
+# What transformers' config classes assume when config.json leaves a key out (checked against
+# transformers 4.57 / 5.x): such a key may be missing when its value is the default.
+TRANSFORMERS_DEFAULTS = {
+    "llama": {"tie_word_embeddings": False, "rope_theta": 10000.0},
+    "qwen2": {"tie_word_embeddings": False, "rope_theta": 10000.0},
+    "qwen3": {"tie_word_embeddings": False, "rope_theta": 10000.0},
+    "gemma": {"tie_word_embeddings": True, "rope_theta": 10000.0},
+    "gemma2": {"tie_word_embeddings": True, "rope_theta": 10000.0},
+    "gemma3_text": {"tie_word_embeddings": True, "rope_theta": 1000000.0},
+    "phi3": {"tie_word_embeddings": False, "rope_theta": 10000.0},
+}
+
+
 def check_config(out_dir, folder):
     path = out_dir / "config.json"
     assert path.is_file(), f"no config.json beside the output: {sorted(os.listdir(out_dir))}"
     got = json.loads(path.read_text())
     want = json.loads((gu.HF_DATA / folder / "config.json").read_text())
     assert got.get("architectures") == want["architectures"]
+    assert got.get("model_type") == want["model_type"]
+    defaults = TRANSFORMERS_DEFAULTS[want["model_type"]]
     for key in CONFIG_KEYS:
+        if key not in got and key in defaults:
+            assert defaults[key] == want[key], f"config.json lacks {key} ({want[key]})"
+            continue
         assert key in got, f"config.json lacks {key}"
         if isinstance(want[key], float):
             # GGUF stores these as f32.
             assert math.isclose(got[key], want[key], rel_tol=1e-6), (key, got[key], want[key])
         else:
             assert got[key] == want[key], (key, got[key], want[key])
-    # transformers' Llama and Qwen2 configs default to untied embeddings.
-    assert got.get("tie_word_embeddings", False) == want.get("tie_word_embeddings", False)
+    tied = "lm_head.weight" not in hf_tensors(folder)
+    assert got.get("tie_word_embeddings", defaults["tie_word_embeddings"]) == tied, \
+        f"tie_word_embeddings: {got.get('tie_word_embeddings')} (the model is {tied=})"
 
 
 def convert_to_safetensors(owl, src, out_dir):
@@ -65,10 +84,20 @@ def as_array(dtype, shape, data):
     return np.frombuffer(data, dtype=np_dtype).reshape(shape)
 
 
-@pytest.mark.parametrize("folder,ref", [("tiny-llama", "tiny-llama.f16.gguf"),
-                                        ("tiny-qwen2", "tiny-qwen2.f16.gguf")])
-def test_reference_f16_gguf(owl, tmp_path, folder, ref):
+FOLDERS = ["tiny-llama", "tiny-qwen2", "tiny-qwen3", "tiny-gemma", "tiny-gemma2", "tiny-gemma3",
+           "tiny-phi3"]
+
+
+def shifted_norm(folder, name):
+    """Gemma's RMSNorm weights are stored in GGUF as (weight + 1), computed in F32; taking the
+    1 off again in F32 need not give back the exact bits."""
+    return folder.startswith("tiny-gemma") and name.endswith("norm.weight")
+
+
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_reference_f16_gguf(owl, tmp_path, folder):
     """llama.cpp's F16 GGUF gives back the HF tensors rounded to F16 (1-D ones were kept F32)."""
+    ref = f"{folder}.f16.gguf"
     src = tmp_path / "src" / ref
     src.parent.mkdir()
     src.write_bytes((gu.REFERENCE / ref).read_bytes())
@@ -85,26 +114,40 @@ def test_reference_f16_gguf(owl, tmp_path, folder, ref):
             bad.append(f"{name}: {dtype} {shape}, expected {expected_dtype} {list(w.shape)}")
             continue
         expected = w.astype(np.float32 if expected_dtype == "F32" else np.float16)
-        if not np.array_equal(as_array(dtype, shape, data), expected):
+        got_values = as_array(dtype, shape, data)
+        if shifted_norm(folder, name):
+            if not np.allclose(got_values, expected, rtol=0, atol=1e-6):
+                bad.append(f"{name}: values differ by up to "
+                           f"{np.max(np.abs(got_values - expected))}")
+        elif not np.array_equal(got_values, expected):
             bad.append(f"{name}: values differ")
     assert not bad, "\n".join(bad)
     check_config(out_dir, folder)
     assert sorted(os.listdir(out_dir)) == ["config.json", "model.safetensors"]
 
 
-@pytest.mark.parametrize("folder", ["tiny-llama", "tiny-qwen2"])
+@pytest.mark.parametrize("folder", FOLDERS)
 def test_f32_round_trip(owl, tmp_path, folder):
-    """HF (BF16) -> GGUF F32 -> safetensors gives the HF values exactly, in F32."""
+    """HF (BF16) -> GGUF F32 -> safetensors gives the HF values exactly, in F32 (Gemma's norms
+    to within the rounding of their +1 shift)."""
     src = gu.hf_copy(folder, tmp_path)
     mid_dir = tmp_path / "mid"
     mid = gu.convert(owl, src, mid_dir / "m.gguf", "--dtype", "f32")
     got = convert_to_safetensors(owl, mid, tmp_path / "out")
     want = hf_tensors(folder)
-    assert set(got) == set(want)
-    bad = [name for name, w in want.items()
-           if got[name][:2] != ("F32", list(w.shape))
-           or not np.array_equal(as_array(*got[name]), w)]
-    assert not bad, f"tensors differ: {bad}"
+    missing, unexpected = sorted(set(want) - set(got)), sorted(set(got) - set(want))
+    assert not (missing or unexpected), f"missing: {missing}; unexpected: {unexpected}"
+    bad = []
+    for name, w in want.items():
+        if got[name][:2] != ("F32", list(w.shape)):
+            bad.append(f"{name}: {got[name][:2]}")
+            continue
+        values = as_array(*got[name])
+        same = (np.allclose(values, w, rtol=0, atol=1e-6) if shifted_norm(folder, name)
+                else np.array_equal(values, w))
+        if not same:
+            bad.append(f"{name}: values differ")
+    assert not bad, "\n".join(bad)
     check_config(tmp_path / "out", folder)
 
 
