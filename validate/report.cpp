@@ -46,7 +46,7 @@ std::string kld_histogram_svg(const std::vector<TokenScore>& scores) {
   }
   const int peak = std::max(1, *std::max_element(bins.begin(), bins.end()));
   std::ostringstream svg;
-  svg << "<svg xmlns='http://www.w3.org/2000/svg' width='" << kW << "' height='" << kH + kPad << "'>";
+  svg << "<svg xmlns='http://www.w3.org/2000/svg' width='" << kW << "' height='" << kH + kPad + 10 << "'>";
   const double bw = static_cast<double>(kW - 2 * kPad) / kBins;
   for (int i = 0; i < kBins; ++i) {
     const double h = static_cast<double>(bins[i]) / peak * kH;
@@ -57,8 +57,8 @@ std::string kld_histogram_svg(const std::vector<TokenScore>& scores) {
     const double x = kPad + (e - lo) / (hi - lo) * (kW - 2 * kPad);
     svg << "<text x='" << x << "' y='" << kH + 28 << "' font-size='11' text-anchor='middle'>1e" << e << "</text>";
   }
-  svg << "<text x='" << kW / 2 << "' y='" << kH + kPad << "' font-size='12' text-anchor='middle'>"
-      << "KL divergence per token (nats, log scale)</text></svg>";
+  svg << "<text x='" << kW / 2 << "' y='" << kH + kPad + 5 << "' font-size='12' text-anchor='middle'>"
+      << "KL divergence per token (nats, log scale; zero counts in the first bin)</text></svg>";
   return svg.str();
 }
 
