@@ -34,13 +34,6 @@ std::string_view torch_dtype(ElemType t) {
   }
 }
 
-// The float type the model's weights are in: where Gemma's F32 norms go back to.
-ElemType weight_type(const Graph& g) {
-  const Tensor* embd = g.find("token_embd.weight");
-  if (embd && NormShiftSource::supports(embd->type)) return embd->type;
-  return ElemType::F32;
-}
-
 void write_tokenizer_ids(const Metadata& md, ConfigWriter& cw) {
   const std::pair<const char*, const char*> kIds[] = {
       {"tokenizer.ggml.bos_token_id", "bos_token_id"},
@@ -72,7 +65,6 @@ void gguf_to_hf(Graph& g) {
   cw.strings("architectures", {std::string(family->hf_architecture)});
   family->write_config(view, dims, cw);
 
-  const ElemType norm_type = weight_type(g);
   const Tensor* embd = g.find("token_embd.weight");
   if (!embd || embd->shape.size() != 2) throw UsageError("the GGUF has no 2-D token_embd.weight");
   cw.integer("vocab_size", static_cast<int64_t>(embd->shape[0]));
@@ -103,8 +95,8 @@ void gguf_to_hf(Graph& g) {
       if (!NormShiftSource::supports(t.type))
         throw UsageError("tensor '" + t.name + "' is " + std::string(type_name(t.type)) +
                          "; dequantize it first");
-      t.data = std::make_shared<NormShiftSource>(t.data, t.type, norm_type, t.elements(), -1.0f);
-      t.type = norm_type;
+      // Undone in the GGUF's own type (F32 for norms), as every other family keeps its norms.
+      t.data = std::make_shared<NormShiftSource>(t.data, t.type, t.type, t.elements(), -1.0f);
     }
     t.name = mapped->name;
     if (!seen.insert(t.name).second) throw UsageError("two tensors become '" + t.name + "'");
