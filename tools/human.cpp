@@ -72,8 +72,13 @@ std::optional<uint64_t> parse_size(std::string_view text) {
     const char* name;
     uint64_t factor;
   };
-  static constexpr std::array<Unit, 10> kUnits = {{{"", 1},
+  // K, M, G, T alone are gguf-split's and convert_hf_to_gguf.py's spelling: powers of 1000.
+  static constexpr std::array<Unit, 14> kUnits = {{{"", 1},
                                                   {"B", 1},
+                                                  {"K", 1000},
+                                                  {"M", 1000'000},
+                                                  {"G", 1000'000'000},
+                                                  {"T", 1000'000'000'000},
                                                   {"KB", 1000},
                                                   {"MB", 1000'000},
                                                   {"GB", 1000'000'000},

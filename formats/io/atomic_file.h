@@ -37,12 +37,14 @@ class AtomicFile {
 
  private:
   void flush_buffer();
+  void start_writeback();
 
   std::string path_;
   std::string temp_path_;
   int fd_ = -1;
   int slot_ = -1;
   uint64_t written_ = 0;
+  uint64_t writeback_started_ = 0;
   std::vector<std::byte> buffer_;
   bool finished_ = false;
   bool committed_ = false;

@@ -1,6 +1,7 @@
 """Hugging Face folder -> GGUF, compared with what llama.cpp's own converter (convert_hf_to_gguf.py)
-wrote from the same folder, for each architecture family owl normalizes (tests/data/hf/reference/, see tests/data/hf/make_fixtures.py): the
-same tensors (names, types, shapes, bytes) and the same metadata (keys, GGUF types, values)."""
+wrote from the same folder, for each architecture family owl normalizes
+(tests/data/hf/reference/, see tests/data/hf/make_fixtures.py): the same tensors (names, types,
+shapes, bytes) and the same metadata (keys, GGUF types, values)."""
 
 import pytest
 
@@ -20,13 +21,19 @@ MAY_DIFFER = {
 # Keys that may be absent, but must be equal when present.
 MAY_BE_ABSENT = {
     "general.type": "descriptive ('model' vs 'adapter'); llama.cpp does not need it for models",
-    # The converter writes these when the config has head_dim; it reads config.json through
-    # transformers' LlamaConfig, which fills head_dim in as hidden_size / num_attention_heads
-    # (the converters of early 2025 read config.json as is and did not write them). llama.cpp
-    # derives the same value when they are absent.
-    "llama.attention.key_length": "derived from hidden_size / num_attention_heads",
-    "llama.attention.value_length": "derived from hidden_size / num_attention_heads",
 }
+# Keys that either side may leave out, because llama.cpp derives the same value when they are
+# absent; when only one side writes them, the value must be that derived one. The converter
+# writes them when the config it reads has head_dim, and it reads config.json through
+# transformers, whose LlamaConfig fills head_dim in (MistralConfig does not).
+DERIVED_HEAD_DIM = ["attention.key_length", "attention.value_length"]
+
+
+def derived_head_dim(meta, arch):
+    """embedding_length / head_count from the entries of the file itself."""
+    return (meta[f"{arch}.embedding_length"].value //
+            meta[f"{arch}.attention.head_count"].value)
+
 
 CASES = {
     # id: (folder, reference file, owl flags)
@@ -34,7 +41,9 @@ CASES = {
     "llama-default-dtype": ("tiny-llama", "tiny-llama.f16.gguf", []),
     "llama-q8_0": ("tiny-llama", "tiny-llama.q8_0.gguf", ["--dtype", "q8_0"]),
     "qwen2-f16": ("tiny-qwen2", "tiny-qwen2.f16.gguf", ["--dtype", "f16"]),
+    "llama3-f16": ("tiny-llama3", "tiny-llama3.f16.gguf", ["--dtype", "f16"]),
     "qwen3-f16": ("tiny-qwen3", "tiny-qwen3.f16.gguf", ["--dtype", "f16"]),
+    "mistral-f16": ("tiny-mistral", "tiny-mistral.f16.gguf", ["--dtype", "f16"]),
     "gemma-f16": ("tiny-gemma", "tiny-gemma.f16.gguf", ["--dtype", "f16"]),
     "gemma2-f16": ("tiny-gemma2", "tiny-gemma2.f16.gguf", ["--dtype", "f16"]),
     "gemma3-f16": ("tiny-gemma3", "tiny-gemma3.f16.gguf", ["--dtype", "f16"]),
@@ -87,7 +96,17 @@ def test_same_tensors(converted):
 def test_same_metadata(converted):
     out, ref = converted
     got, want = gu.metadata(out), gu.metadata(ref)
+    arch = want["general.architecture"].value
     bad = []
+    for suffix in DERIVED_HEAD_DIM:
+        key = f"{arch}.{suffix}"
+        only = got if key not in want else want if key not in got else None
+        if only is not None and key in only:
+            if only[key].types != ("UINT32",) or only[key].value != derived_head_dim(only, arch):
+                bad.append(f"{key}: {gu.describe_entry(only[key])} in one file only, and not "
+                           f"embedding_length / head_count")
+            got.pop(key, None)
+            want.pop(key, None)
     for key, w in want.items():
         if key in MAY_DIFFER:
             continue

@@ -36,6 +36,7 @@ TRANSFORMERS_DEFAULTS = {
     "llama": {"tie_word_embeddings": False, "rope_theta": 10000.0},
     "qwen2": {"tie_word_embeddings": False, "rope_theta": 10000.0},
     "qwen3": {"tie_word_embeddings": False, "rope_theta": 10000.0},
+    "mistral": {"tie_word_embeddings": False, "rope_theta": 10000.0},
     "gemma": {"tie_word_embeddings": True, "rope_theta": 10000.0},
     "gemma2": {"tie_word_embeddings": True, "rope_theta": 10000.0},
     "gemma3_text": {"tie_word_embeddings": True, "rope_theta": 1000000.0},
@@ -43,13 +44,19 @@ TRANSFORMERS_DEFAULTS = {
 }
 
 
+# llama.cpp's converter writes Mistral models as architecture "llama", so nothing in the GGUF
+# says Mistral: the way back gives the equivalent Llama model.
+COMES_BACK_AS = {"mistral": (["LlamaForCausalLM"], "llama")}
+
+
 def check_config(out_dir, folder):
     path = out_dir / "config.json"
     assert path.is_file(), f"no config.json beside the output: {sorted(os.listdir(out_dir))}"
     got = json.loads(path.read_text())
     want = json.loads((gu.HF_DATA / folder / "config.json").read_text())
-    assert got.get("architectures") == want["architectures"]
-    assert got.get("model_type") == want["model_type"]
+    architectures, model_type = COMES_BACK_AS.get(want["model_type"],
+                                                  (want["architectures"], want["model_type"]))
+    assert (got.get("architectures"), got.get("model_type")) == (architectures, model_type)
     defaults = TRANSFORMERS_DEFAULTS[want["model_type"]]
     for key in CONFIG_KEYS:
         if key not in got and key in defaults:
@@ -61,6 +68,14 @@ def check_config(out_dir, folder):
             assert math.isclose(got[key], want[key], rel_tol=1e-6), (key, got[key], want[key])
         else:
             assert got[key] == want[key], (key, got[key], want[key])
+    if want.get("rope_scaling"):
+        # Llama 3's scaling survives in GGUF only as the rope_freqs tensor; transformers needs
+        # the parameters back to rebuild the same frequencies.
+        scaling = got.get("rope_scaling") or {}
+        for key, value in want["rope_scaling"].items():
+            assert key in scaling and (scaling[key] == value or isinstance(value, float) and
+                                       math.isclose(scaling[key], value, rel_tol=1e-6)), \
+                f"rope_scaling.{key}: {scaling.get(key)!r}, expected {value!r}"
     tied = "lm_head.weight" not in hf_tensors(folder)
     assert got.get("tie_word_embeddings", defaults["tie_word_embeddings"]) == tied, \
         f"tie_word_embeddings: {got.get('tie_word_embeddings')} (the model is {tied=})"
@@ -84,8 +99,8 @@ def as_array(dtype, shape, data):
     return np.frombuffer(data, dtype=np_dtype).reshape(shape)
 
 
-FOLDERS = ["tiny-llama", "tiny-qwen2", "tiny-qwen3", "tiny-gemma", "tiny-gemma2", "tiny-gemma3",
-           "tiny-phi3"]
+FOLDERS = ["tiny-llama", "tiny-llama3", "tiny-qwen2", "tiny-qwen3", "tiny-mistral", "tiny-gemma",
+           "tiny-gemma2", "tiny-gemma3", "tiny-phi3"]
 
 
 def shifted_norm(folder, name):

@@ -9,6 +9,8 @@ TEST_CASE("sizes parse with decimal and binary units") {
   CHECK(parse_size("500mb") == 500'000'000ull);
   CHECK(parse_size("2GiB") == (2ull << 30));
   CHECK(parse_size("123") == 123u);
+  CHECK(parse_size("2G") == 2'000'000'000ull);  // gguf-split's spelling
+  CHECK(parse_size("500M") == 500'000'000ull);
   CHECK(!parse_size("GB"));
   CHECK(!parse_size("5 parsecs"));
   CHECK(!parse_size("99999999999999TB"));

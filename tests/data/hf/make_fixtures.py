@@ -11,6 +11,11 @@ This is run once by hand and its outputs are committed; the tests only read the 
                               vocab padded past the tokenizer), a byte-level BPE tokenizer.json
                               trained here with Qwen2's pre-tokenizer regex, tokenizer_config.json
                               with a ChatML chat_template.
+  tests/data/hf/tiny-llama3/  Llama 3's layout: byte-level BPE tokenizer.json with Llama 3's regex,
+                              llama3 RoPE scaling, a list of eos ids.
+  tests/data/hf/tiny-qwen3/, tiny-mistral/, tiny-gemma/, tiny-gemma2/, tiny-gemma3/, tiny-phi3/
+                              smaller folders of the other families owl normalizes, reusing
+                              the two tokenizers (Phi-3 adds its chat tokens).
   tests/data/hf/reference/    <folder>.<outtype>.gguf written by convert_hf_to_gguf.py, and
                               provenance.json (tool versions, commands, sha256 of every output).
 
@@ -27,9 +32,11 @@ converter (torch, transformers, numpy, sentencepiece). On Debian 12:
       --llama-cpp /tmp/lcp/llama_cpp_python-0.3.36/vendor/llama.cpp \\
       --convert-python /tmp/convenv/bin/python
 
-The trained tokenizer is not one of the pre-tokenizers that convert_hf_to_gguf.py recognises by
-hash, so the converter is run with get_vocab_base_pre() answering "qwen2": the tokenizer does use
-Qwen2's pre-tokenizer, which is what that name means to llama.cpp. Nothing else is changed.
+The trained BPE tokenizers are not ones that convert_hf_to_gguf.py recognises by hash, so the
+converter is run with get_vocab_base_pre() answering "qwen2" or "llama-bpe": the tokenizers do
+use Qwen2's or Llama 3's split regex, which is what those names mean to llama.cpp. Debian's
+torch (1.13) lacks the float8 dtypes the converter names in a lookup table; they are given
+placeholder values, as no fixture holds float8 tensors. Nothing else is changed.
 """
 
 import argparse
@@ -55,6 +62,19 @@ QWEN2_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 # Qwen2's pre-tokenizer split pattern, as its tokenizer.json holds it.
 QWEN2_SPLIT_REGEX = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}|"
                      r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+
+# Llama 3's split pattern (digits in runs of up to three), as its tokenizer.json holds it.
+LLAMA3_SPLIT_REGEX = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|"
+                      r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+LLAMA3_BPE_VOCAB = 420
+LLAMA3_SPECIALS = ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>",
+                   "<|end_header_id|>", "<|eot_id|>"]
+LLAMA3_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}"
+    "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + message['content']"
+    " + '<|eot_id|>' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}"
+    "{% endif %}")
 
 CHATML_TEMPLATE = (
     "{% for message in messages %}"
@@ -225,31 +245,40 @@ def make_llama(folder):
 
 # --- tiny-qwen2 ---------------------------------------------------------------------------
 
-def train_qwen2_tokenizer():
+def train_bpe_tokenizer(split_regex, vocab_size, specials, bos=None):
+    """A byte-level BPE tokenizer as Qwen2's and Llama 3's tokenizer.json are built: a split
+    regex, byte-level pieces, special tokens after the learned vocabulary and, given bos, a
+    post-processor that puts it in front (as Llama 3's does)."""
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
     from tokenizers import processors, trainers
 
     tok = Tokenizer(models.BPE(unk_token=None, fuse_unk=False, byte_fallback=False))
-    tok.normalizer = normalizers.NFC()
+    if bos is None:
+        tok.normalizer = normalizers.NFC()
     tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(QWEN2_SPLIT_REGEX), behavior="isolated", invert=False),
+        pre_tokenizers.Split(Regex(split_regex), behavior="isolated", invert=False),
         pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False),
     ])
     tok.decoder = decoders.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False)
-    tok.post_processor = processors.ByteLevel(add_prefix_space=False, trim_offsets=False,
-                                              use_regex=False)
-    trainer = trainers.BpeTrainer(vocab_size=QWEN2_BPE_VOCAB, min_frequency=2,
+    byte_level = processors.ByteLevel(add_prefix_space=False, trim_offsets=False,
+                                      use_regex=False)
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=2,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
                                   show_progress=False)
     tok.train_from_iterator(corpus_lines(), trainer)
-    # Qwen2 puts its special tokens after the BPE vocabulary.
-    tok.add_special_tokens(QWEN2_SPECIALS)
+    tok.add_special_tokens(specials)
+    if bos is None:
+        tok.post_processor = byte_level
+    else:
+        bos_id = tok.token_to_id(bos)
+        tok.post_processor = processors.Sequence([byte_level, processors.TemplateProcessing(
+            single=f"{bos} $A", pair=f"{bos} $A {bos} $B", special_tokens=[(bos, bos_id)])])
     return tok
 
 
 def make_qwen2(folder):
     folder.mkdir(parents=True, exist_ok=True)
-    tok = train_qwen2_tokenizer()
+    tok = train_bpe_tokenizer(QWEN2_SPLIT_REGEX, QWEN2_BPE_VOCAB, QWEN2_SPECIALS)
     tok.save(str(folder / "tokenizer.json"))
     n_tokens = tok.get_vocab_size(with_added_tokens=True)
     assert n_tokens <= QWEN2_CONFIG_VOCAB, n_tokens
@@ -300,6 +329,43 @@ def make_qwen2(folder):
     (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer_config, indent=2) + "\n")
     write_safetensors(folder / "model.safetensors",
                       random_tensors(decoder_spec(cfg, qkv_bias=True), seed=11))
+
+
+# --- tiny-llama3 --------------------------------------------------------------------------
+
+def make_llama3(folder):
+    """Llama 3's layout: a byte-level BPE tokenizer.json (no tokenizer.model), a list of eos ids,
+    llama3 RoPE scaling (the converter adds a rope_freqs tensor; the original context of 256 puts
+    one of the four frequencies in the smoothly interpolated band)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tok = train_bpe_tokenizer(LLAMA3_SPLIT_REGEX, LLAMA3_BPE_VOCAB, LLAMA3_SPECIALS,
+                              bos="<|begin_of_text|>")
+    tok.save(str(folder / "tokenizer.json"))
+    ids = {s: tok.token_to_id(s) for s in LLAMA3_SPECIALS}
+    cfg = {**SMALL, **NARROW, "architectures": ["LlamaForCausalLM"], "model_type": "llama",
+           "vocab_size": tok.get_vocab_size(with_added_tokens=True),
+           "max_position_embeddings": 8192, "rms_norm_eps": 1e-05, "rope_theta": 500000.0,
+           "rope_scaling": {"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                            "original_max_position_embeddings": 256, "rope_type": "llama3"},
+           "hidden_act": "silu", "tie_word_embeddings": True, "attention_bias": False,
+           "mlp_bias": False, "bos_token_id": ids["<|begin_of_text|>"],
+           "eos_token_id": [ids["<|end_of_text|>"], ids["<|eot_id|>"]]}
+    (folder / "config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+    tokenizer_config = {
+        "added_tokens_decoder": {
+            str(i): {"content": s, "lstrip": False, "normalized": False, "rstrip": False,
+                     "single_word": False, "special": True} for s, i in ids.items()},
+        "bos_token": "<|begin_of_text|>",
+        "chat_template": LLAMA3_TEMPLATE,
+        "clean_up_tokenization_spaces": True,
+        "eos_token": "<|eot_id|>",
+        "model_input_names": ["input_ids", "attention_mask"],
+        "model_max_length": 8192,
+        "tokenizer_class": "PreTrainedTokenizerFast",
+    }
+    (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer_config, indent=2) + "\n")
+    write_safetensors(folder / "model.safetensors",
+                      random_tensors(decoder_spec(cfg), seed=12))
 
 
 # --- more families, smaller (hidden 32 or 16), with the tokenizers above ---------------------
@@ -399,6 +465,13 @@ FAMILIES = {
                        attention_bias=False, bos_token_id=1, eos_token_id=LLAMA_VOCAB,
                        pad_token_id=LLAMA_VOCAB, resid_pdrop=0.0, embd_pdrop=0.0, **NARROW),
                   dict(fused=True, lm_head=True), "tiny-llama", SPM_FILES),
+    # Mistral: Llama's converter path (Q/K permuted), a sliding window in the config.
+    "tiny-mistral": (dict(architectures=["MistralForCausalLM"], model_type="mistral",
+                          vocab_size=LLAMA_VOCAB, max_position_embeddings=4096,
+                          rms_norm_eps=1e-05, rope_theta=10000.0, sliding_window=4096,
+                          hidden_act="silu", tie_word_embeddings=False, bos_token_id=1,
+                          eos_token_id=2, **NARROW),
+                     dict(lm_head=True), "tiny-llama", SPM_FILES),
 }
 
 
@@ -415,13 +488,17 @@ for missing in ("float8_e4m3fn", "float8_e5m2"):  # torch < 2.1 (Debian 12): unu
         setattr(torch, missing, missing)
 import convert_hf_to_gguf as cv
 from conversion import base
-base.TextModel.get_vocab_base_pre = lambda self, tokenizer: "qwen2"
+pre = PRE_TOKENIZER
+base.TextModel.get_vocab_base_pre = lambda self, tokenizer: pre
 sys.argv[0] = "convert_hf_to_gguf.py"
 cv.main()
 """
 
-REFERENCES = [("tiny-llama", "f16"), ("tiny-llama", "q8_0"), ("tiny-qwen2", "f16")] + [
-    (name, "f16") for name in FAMILIES]
+REFERENCES = [("tiny-llama", "f16"), ("tiny-llama", "q8_0"), ("tiny-qwen2", "f16"),
+              ("tiny-llama3", "f16")] + [(name, "f16") for name in FAMILIES]
+
+# The llama.cpp pre-tokenizer each trained BPE tokenizer implements (see the docstring).
+PRE_TOKENIZERS = {"tiny-qwen2": "qwen2", "tiny-qwen3": "qwen2", "tiny-llama3": "llama-bpe"}
 
 
 def tool_versions(python):
@@ -441,15 +518,20 @@ def make_references(llama_cpp, python, source_label):
     commands = []
     for folder, outtype in REFERENCES:
         out = ref / f"{folder}.{outtype}.gguf"
-        argv = [python, "-c", CONVERT_WRAPPER, str(llama_cpp), str(HERE / folder), "--outtype",
+        wrapper = CONVERT_WRAPPER.replace("PRE_TOKENIZER",
+                                          repr(PRE_TOKENIZERS.get(folder, "(unused)")))
+        argv = [python, "-c", wrapper, str(llama_cpp), str(HERE / folder), "--outtype",
                 outtype, "--outfile", str(out)]
         subprocess.run(argv, check=True, cwd=HERE)
         commands.append(f"convert_hf_to_gguf.py tests/data/hf/{folder} --outtype {outtype} "
                         f"--outfile tests/data/hf/reference/{out.name}")
     provenance = {
         "converter": f"convert_hf_to_gguf.py and gguf-py from {source_label}",
-        "pre_tokenizer_override": "get_vocab_base_pre() -> 'qwen2' (tiny-qwen2's tokenizer is "
-                                  "trained here with Qwen2's pre-tokenizer regex)",
+        "pre_tokenizer_override": {
+            "why": "the BPE tokenizers are trained here with the named model's split regex, so "
+                   "the converter's hash check does not know them; get_vocab_base_pre() "
+                   "answers the name",
+            "answers": PRE_TOKENIZERS},
         "converter_environment": tool_versions(python),
         "fixture_environment": tool_versions(sys.executable),
         "commands": commands,
@@ -470,10 +552,11 @@ def main():
     ap.add_argument("--folders-only", action="store_true",
                     help="write the HF folders, not the reference GGUFs")
     a = ap.parse_args()
-    for name in ["tiny-llama", "tiny-qwen2", "reference", *FAMILIES]:
+    for name in ["tiny-llama", "tiny-qwen2", "tiny-llama3", "reference", *FAMILIES]:
         shutil.rmtree(HERE / name, ignore_errors=True)
     make_llama(HERE / "tiny-llama")
     make_qwen2(HERE / "tiny-qwen2")
+    make_llama3(HERE / "tiny-llama3")
     for seed, (name, (cfg, spec_args, tok_from, tok_files)) in enumerate(FAMILIES.items()):
         make_family(HERE / name, cfg, spec_args, tok_from, tok_files, seed=20 + seed)
     add_phi3_tokens(HERE / "tiny-phi3")
