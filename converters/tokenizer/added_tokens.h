@@ -2,6 +2,7 @@
 // tokenizer_config.json's added_tokens_decoder.
 #pragma once
 
+#include "converters/tokenizer/families.h"
 #include "converters/tokenizer/hf_files.h"
 #include "converters/tokenizer/tokenizer.h"
 #include "converters/tokenizer/vocab.h"
@@ -10,9 +11,9 @@ namespace owl::tok {
 
 // Writes the added tokens over `v` (already padded to the model's rows) as
 // convert_hf_to_gguf.py does: added_tokens.json entries become USER_DEFINED; then
-// added_tokens_decoder entries become CONTROL when special (or when they look special) and
-// USER_DEFINED otherwise, with U+2581 written as a space. Both score -1000. Ids past the rows
-// are skipped with a warning.
-void apply_added_tokens(Vocab& v, const HfTokenizerFiles& f, const TokenizerWarn& warn);
+// added_tokens_decoder entries (and for Phi-3 tokenizer.json's added_tokens) become CONTROL or
+// USER_DEFINED as `rules` says. All score -1000. Ids past the rows are skipped with a warning.
+void apply_added_tokens(Vocab& v, const HfTokenizerFiles& f, AddedTokenRules rules,
+                        const TokenizerWarn& warn);
 
 }  // namespace owl::tok

@@ -5,6 +5,7 @@
 
 #include "converters/tokenizer/added_tokens.h"
 #include "converters/tokenizer/bpe_vocab.h"
+#include "converters/tokenizer/families.h"
 #include "converters/tokenizer/hf_files.h"
 #include "converters/tokenizer/json_util.h"
 #include "converters/tokenizer/keys.h"
@@ -65,6 +66,24 @@ void put_llama_vocab_fixes(Metadata& keys, const HfTokenizerFiles& f, uint64_t r
     put_special_vocab(keys, sv);
   }
   if (rows == kGraniteSmallVocab) keys.set(*add_flag_key("bos"), Value::boolean(false));
+}
+
+// What a family's set_vocab writes after the SentencePiece vocabulary: a second SpecialVocab
+// over its own kinds (without the chat template, already written), then add_space_prefix.
+void put_family_keys(Metadata& keys, const SentencePieceFamily& family, const HfTokenizerFiles& f,
+                     const TokenizerWarn& warn) {
+  if (!family.extra_special_tokens.empty()) {
+    SpecialVocabOptions opt;
+    opt.kinds.clear();
+    for (const auto& token : family.extra_special_tokens) opt.kinds.emplace_back(token.kind);
+    SpecialVocab sv = load_special_vocab(f, opt, warn);
+    for (const auto& token : family.extra_special_tokens)
+      sv.ids.set_default(std::string(token.kind), token.id);
+    sv.chat_template = {};
+    put_special_vocab(keys, sv);
+  }
+  if (family.add_space_prefix)
+    keys.set(std::string(kAddSpacePrefixKey), Value::boolean(*family.add_space_prefix));
 }
 
 PreTokenizer pre_tokenizer_of(const JsonFile& tokenizer, const TokenizerWarn& warn) {
@@ -153,11 +172,13 @@ bool attach_from_folder(Graph& g, const std::string& folder, uint64_t n_vocab,
     Vocab v = read_sentencepiece(*f.sentencepiece);
     pad_to(v, rows_for(v.size(), n_vocab, *f.sentencepiece,
                        "holds " + std::to_string(v.size()) + " pieces"));
-    apply_added_tokens(v, f, warn);
+    const SentencePieceFamily& family = sentencepiece_family(g.architecture);
+    apply_added_tokens(v, f, family.added_tokens, warn);
     put_vocab(keys, "llama", kDefaultPreTokenizer, v);
     SpecialVocabOptions opt;
     opt.n_vocab = rows = v.size();
     put_special_vocab(keys, load_special_vocab(f, opt, warn));
+    put_family_keys(keys, family, f, warn);
   } else {
     rows = put_bpe(keys, f, n_vocab, warn);
   }

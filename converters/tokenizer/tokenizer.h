@@ -32,8 +32,9 @@ void warn_on_stderr(const std::string& message);
 // [PAD{id}] tokens, and a tokenizer with more tokens than that is an error. 0 means the model
 // has no embedding to check against, and the tokenizer's own count is used.
 // g.architecture (the Hugging Face model_type, or the GGUF name) picks the llama-only keys
-// (add_space_prefix, CodeLlama's EOT) as convert_hf_to_gguf.py's LlamaModel does. Returns
-// false, and changes nothing, when the folder has no tokenizer.
+// (add_space_prefix, CodeLlama's EOT) as convert_hf_to_gguf.py's LlamaModel does, and the
+// SentencePiece differences of the Gemma and Phi-3 families (families.h). Returns false, and
+// changes nothing, when the folder has no tokenizer.
 bool attach_from_folder(Graph& g, const std::string& folder, uint64_t n_vocab,
                         const TokenizerWarn& warn = warn_on_stderr);
 

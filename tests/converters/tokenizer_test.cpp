@@ -206,6 +206,27 @@ std::string pre_of(const Json& tokenizer_json, Warnings& w) {
   return string_of(g, "tokenizer.ggml.pre");
 }
 
+// The tokenizer.* keys owl writes for tests/data/hf/NAME are the reference GGUF's (made by
+// convert_hf_to_gguf.py from the same folder): the same keys in the same order, with equal values.
+void check_hf_fixture(const std::string& name, const std::string& architecture) {
+  INFO(name);
+  const std::string hf = std::string(OWL_TEST_DATA) + "/hf";
+  const Graph reference = gguf::read(hf + "/reference/" + name + ".f16.gguf");
+  const Value* tokens = reference.metadata.find("tokenizer.ggml.tokens");
+  REQUIRE(tokens != nullptr);
+  Graph g = graph_for(architecture);
+  Warnings w;
+  REQUIRE(attach_from_folder(g, hf + "/" + name, tokens->as_array().items.size(), w.fn()));
+  std::vector<std::string> expected_keys;
+  for (const auto& [k, v] : reference.metadata)
+    if (k.starts_with("tokenizer.")) expected_keys.push_back(k);
+  CHECK(tokenizer_keys(g) == expected_keys);
+  for (const auto& key : expected_keys) {
+    INFO(key);
+    CHECK(*g.metadata.find(key) == *reference.metadata.find(key));
+  }
+}
+
 }  // namespace
 
 TEST_CASE("a SentencePiece folder gives the keys convert_hf_to_gguf.py writes", "[tokenizer]") {
@@ -284,25 +305,24 @@ TEST_CASE("BPE tokens by id are what the tokenizers package reports", "[tokenize
 }
 
 TEST_CASE("the tokenizers of the hf fixtures match the reference GGUFs", "[tokenizer]") {
-  const std::string hf = std::string(OWL_TEST_DATA) + "/hf";
-  for (const auto& [name, arch] :
-       {std::pair<std::string, std::string>{"tiny-llama", "llama"}, {"tiny-qwen2", "qwen2"}}) {
-    INFO(name);
-    const Graph reference = gguf::read(hf + "/reference/" + name + ".f16.gguf");
-    const Value* tokens = reference.metadata.find("tokenizer.ggml.tokens");
-    REQUIRE(tokens != nullptr);
-    Graph g = graph_for(arch);
-    Warnings w;
-    REQUIRE(attach_from_folder(g, hf + "/" + name, tokens->as_array().items.size(), w.fn()));
-    std::vector<std::string> expected_keys;
-    for (const auto& [k, v] : reference.metadata)
-      if (k.starts_with("tokenizer.")) expected_keys.push_back(k);
-    CHECK(tokenizer_keys(g) == expected_keys);
-    for (const auto& key : expected_keys) {
-      INFO(key);
-      CHECK(*g.metadata.find(key) == *reference.metadata.find(key));
-    }
-  }
+  check_hf_fixture("tiny-llama", "llama");
+  check_hf_fixture("tiny-qwen2", "qwen2");
+}
+
+TEST_CASE("Gemma: eot 107 and add_space_prefix false after the special tokens", "[tokenizer]") {
+  check_hf_fixture("tiny-gemma", "gemma");
+}
+
+TEST_CASE("Gemma 2: add_space_prefix false after the special tokens", "[tokenizer]") {
+  check_hf_fixture("tiny-gemma2", "gemma2");
+}
+
+TEST_CASE("Gemma 3: add_space_prefix false after the special tokens", "[tokenizer]") {
+  check_hf_fixture("tiny-gemma3", "gemma3_text");
+}
+
+TEST_CASE("Phi-3: added tokens are control only when marked special", "[tokenizer]") {
+  check_hf_fixture("tiny-phi3", "phi3");
 }
 
 TEST_CASE("a llama2.c tokenizer gives the keys llama.cpp's llama2.c converter writes",
@@ -595,6 +615,77 @@ TEST_CASE("CodeLlama's infill tokens and Granite's add_bos, as LlamaModel writes
   Graph granite = graph_for("llama");
   REQUIRE(attach_from_folder(granite, folder, 49152));
   CHECK_FALSE(granite.metadata.find("tokenizer.ggml.add_bos_token")->as_bool());
+}
+
+TEST_CASE("Gemma's second SpecialVocab: eot from the folder or 107, then add_space_prefix",
+          "[tokenizer]") {
+  test::TempDir dir;
+  const std::string folder = fixture_copy(dir, "spm");
+  Graph g = graph_for("gemma");
+  REQUIRE(attach_from_folder(g, folder, 364));
+  // tokenizer_config.json's add_prefix_space is LlamaModel's; GemmaModel writes false last.
+  const std::vector<std::string> expected = {
+      "tokenizer.ggml.model",         "tokenizer.ggml.pre",
+      "tokenizer.ggml.tokens",        "tokenizer.ggml.scores",
+      "tokenizer.ggml.token_type",    "tokenizer.ggml.bos_token_id",
+      "tokenizer.ggml.eos_token_id",  "tokenizer.ggml.add_bos_token",
+      "tokenizer.ggml.add_eos_token", "tokenizer.chat_template",
+      "tokenizer.ggml.eot_token_id",  "tokenizer.ggml.add_space_prefix"};
+  CHECK(tokenizer_keys(g) == expected);
+  CHECK(g.metadata.get_int("tokenizer.ggml.eot_token_id") == 107);
+  CHECK_FALSE(g.metadata.find("tokenizer.ggml.add_space_prefix")->as_bool());
+
+  Json config = read_fixture_json(folder + "/config.json");
+  config["eot_token_id"] = 5;
+  write_json(folder + "/config.json", config);
+  Graph from_config = graph_for("gemma");
+  REQUIRE(attach_from_folder(from_config, folder, 364));
+  CHECK(from_config.metadata.get_int("tokenizer.ggml.eot_token_id") == 5);
+
+  Graph gemma2 = graph_for("gemma2");
+  REQUIRE(attach_from_folder(gemma2, folder, 364));
+  CHECK(gemma2.metadata.find("tokenizer.ggml.eot_token_id") == nullptr);
+  CHECK(tokenizer_keys(gemma2).back() == "tokenizer.ggml.add_space_prefix");
+}
+
+TEST_CASE("Phi-3's added tokens: special flag only, text as written, tokenizer.json's too",
+          "[tokenizer]") {
+  test::TempDir dir;
+  const std::string folder = fixture_copy(dir, "spm");
+  Json config = read_fixture_json(folder + "/tokenizer_config.json");
+  config["added_tokens_decoder"]["363"] = {{"content", "<|user|>"}, {"special", false}};
+  write_json(folder + "/tokenizer_config.json", config);
+  write_json(
+      folder + "/tokenizer.json",
+      {{"added_tokens", Json::array({{{"id", 362}, {"content", "<tj>"}, {"special", true}}})}});
+
+  Graph phi3 = graph_for("phi3");
+  Warnings w;
+  REQUIRE(attach_from_folder(phi3, folder, 364, w.fn()));
+  CHECK(w.any_containing("replacing token 362 '<only_here>' with '<tj>'"));
+  const Array& tokens = array_of(phi3, "tokenizer.ggml.tokens");
+  const Array& types = array_of(phi3, "tokenizer.ggml.token_type");
+  CHECK(types.items[360].as_i64() == 3);  // marked special
+  CHECK(tokens.items[361].as_string() ==
+        "\xE2\x96\x81"
+        "extra");
+  CHECK(types.items[361].as_i64() == 4);
+  CHECK(types.items[363].as_i64() == 4);
+  CHECK(tokens.items[362].as_string() == "<tj>");
+  CHECK(types.items[362].as_i64() == 3);
+  CHECK(array_of(phi3, "tokenizer.ggml.scores").items[362].as_f64() == -1000.0);
+  CHECK(phi3.metadata.find("tokenizer.ggml.add_space_prefix") == nullptr);
+
+  // The generic rules, for the same folder.
+  Graph llama = graph_for("llama");
+  REQUIRE(attach_from_folder(llama, folder, 364));
+  CHECK(array_of(llama, "tokenizer.ggml.tokens").items[361].as_string() == " extra");
+  CHECK(array_of(llama, "tokenizer.ggml.token_type").items[363].as_i64() == 3);
+  CHECK(array_of(llama, "tokenizer.ggml.tokens").items[362].as_string() == "<only_here>");
+
+  write_json(folder + "/tokenizer.json", {{"added_tokens", Json::array({{{"id", "362"}}})}});
+  CHECK_THROWS_WITH(attach_from_folder(phi3, folder, 364),
+                    Catch::Contains("tokenizer.json") && Catch::Contains("added_tokens entry 0"));
 }
 
 TEST_CASE("malformed tokenizer files give one-line errors naming the file", "[tokenizer]") {
