@@ -22,8 +22,6 @@ std::optional<OutputFormat> output_format_for(const std::string& path) {
   return std::nullopt;
 }
 
-namespace {
-
 // An output that is one of the inputs would be replaced while it is still being read.
 void refuse_overwriting_input(const Graph& g, const std::string& output) {
   std::error_code ec;
@@ -32,6 +30,14 @@ void refuse_overwriting_input(const Graph& g, const std::string& output) {
     if (fs::equivalent(in.path, output, ec))
       throw UsageError("the output " + output + " is also an input; write to another path");
 }
+
+void check_output_folder(const std::string& output) {
+  const auto out_dir = fs::path(output).parent_path();
+  if (!out_dir.empty() && !fs::is_directory(out_dir))
+    throw UsageError("the output folder " + out_dir.string() + " does not exist");
+}
+
+namespace {
 
 std::vector<ElemType> types_of(const Graph& g) {
   std::vector<ElemType> types;
@@ -100,9 +106,7 @@ std::vector<std::string> write_safetensors(Graph& g, const std::string& output, 
 ConvertResult convert(const std::string& input, const std::string& output, const ConvertOptions& opt) {
   const auto format = output_format_for(output);
   if (!format) throw UsageError("cannot tell the output format from '" + output + "': name it *.gguf or *.safetensors");
-  const auto out_dir = fs::path(output).parent_path();
-  if (!out_dir.empty() && !fs::is_directory(out_dir))
-    throw UsageError("the output folder " + out_dir.string() + " does not exist");
+  check_output_folder(output);
 
   Graph g = open_model(input);
   refuse_overwriting_input(g, output);

@@ -38,4 +38,9 @@ std::optional<OutputFormat> output_format_for(const std::string& path);
 
 ConvertResult convert(const std::string& input, const std::string& output, const ConvertOptions& opt);
 
+// Checks every pipeline that writes a model makes. Throw UsageError when the output's folder does
+// not exist, or when the output is one of the graph's inputs (it would be replaced while read).
+void check_output_folder(const std::string& output);
+void refuse_overwriting_input(const Graph& g, const std::string& output);
+
 }  // namespace owl

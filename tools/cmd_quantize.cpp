@@ -1,0 +1,197 @@
+// owl quantize IN -o OUT.gguf -t Q4_K_M [--dry-run] ...: a model quantized with one of
+// llama.cpp's mixes, each tensor getting the type llama-quantize would give it.
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "converters/quantize.h"
+#include "formats/io/error.h"
+#include "formats/json/strict_json.h"
+#include "quant/driver.h"
+#include "tools/commands.h"
+#include "tools/human.h"
+#include "tools/progress_line.h"
+
+namespace owl {
+namespace {
+
+struct QuantizeArgs {
+  std::string input, output, mix, output_tensor_type, token_embedding_type, tokenizer;
+  std::vector<std::string> tensor_types;
+  int threads = 0;
+  bool pure = false, leave_output = false, allow_requantize = false, no_fallback = false;
+  bool dry_run = false, json = false, quiet = false;
+};
+
+std::string mix_names() {
+  std::string s;
+  for (const Mix& m : all_mixes()) s += (s.empty() ? "" : " ") + std::string(m.name);
+  return s;
+}
+
+std::string mix_help() {
+  std::string s = "The mix, as llama-quantize names them:";
+  for (const Mix& m : all_mixes()) s += "\n  " + std::string(m.name) + ": " + std::string(m.about);
+  return s;
+}
+
+QuantizeOptions options_from(const QuantizeArgs& a) {
+  QuantizeOptions opt;
+  opt.plan.mix = find_mix(a.mix);
+  if (!opt.plan.mix)
+    throw UsageError("--type '" + a.mix + "' is not a mix; owl knows " + mix_names());
+  for (const auto& t : a.tensor_types) opt.plan.overrides.push_back(parse_type_override(t));
+  if (!a.output_tensor_type.empty())
+    opt.plan.output_type = parse_tensor_type(a.output_tensor_type, "--output-tensor-type");
+  if (!a.token_embedding_type.empty())
+    opt.plan.token_embedding_type =
+        parse_tensor_type(a.token_embedding_type, "--token-embedding-type");
+  opt.plan.pure = a.pure;
+  opt.plan.quantize_output = !a.leave_output;
+  opt.plan.allow_requantize = a.allow_requantize;
+  opt.plan.no_fallback = a.no_fallback;
+  opt.tokenizer = a.tokenizer;
+  opt.threads = a.threads;
+  const bool quiet = a.quiet;
+  opt.warn = [quiet](const std::string& w) {
+    if (!quiet) std::fprintf(stderr, "owl: warning: %s\n", w.c_str());
+  };
+  return opt;
+}
+
+std::string bpw(double bits) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", bits);
+  return buf;
+}
+
+void print_table(const Plan& plan) {
+  size_t name_w = 6;
+  for (const auto& t : plan.tensors) name_w = std::max(name_w, t.name.size());
+  std::printf("%-*s  %-18s %-7s %-7s %12s  %s\n", static_cast<int>(name_w), "tensor", "shape",
+              "from", "to", "bytes", "why");
+  for (const auto& t : plan.tensors) {
+    std::string why = t.why;
+    if (!t.fallback.empty()) why += "; FALLBACK: " + t.fallback;
+    std::printf("%-*s  %-18s %-7s %-7s %12s  %s\n", static_cast<int>(name_w), t.name.c_str(),
+                shape_to_string(t.shape).c_str(), std::string(type_name(t.from)).c_str(),
+                std::string(type_name(t.to)).c_str(), with_commas(t.out_bytes).c_str(),
+                why.c_str());
+  }
+  const double in_bpw =
+      plan.elements ? 8.0 * static_cast<double>(plan.in_bytes) / static_cast<double>(plan.elements)
+                    : 0;
+  std::printf("\n%s: %zu tensors, %s weights: %s (%s bpw) -> %s (%s bpw)",
+              std::string(plan.mix->name).c_str(), plan.tensors.size(),
+              human_count(plan.elements).c_str(), human_bytes(plan.in_bytes).c_str(),
+              bpw(in_bpw).c_str(), human_bytes(plan.out_bytes).c_str(),
+              bpw(plan.bits_per_weight()).c_str());
+  std::printf("; %zu fallback%s\n", plan.fallbacks, plan.fallbacks == 1 ? "" : "s");
+  for (const auto& p : plan.problems) std::printf("cannot quantize: %s\n", p.c_str());
+}
+
+Json plan_json(const Plan& plan, const std::vector<std::string>& files) {
+  Json j;
+  j["mix"] = plan.mix->name;
+  j["file_type"] = plan.mix->file_type;
+  j["tensors"] = Json::array();
+  for (const auto& t : plan.tensors) {
+    Json e;
+    e["name"] = t.name;
+    e["shape"] = t.shape;
+    e["from"] = type_name(t.from);
+    e["to"] = type_name(t.to);
+    e["why"] = t.why;
+    if (!t.fallback.empty()) e["fallback"] = t.fallback;
+    e["elements"] = t.elements;
+    e["bytes"] = t.out_bytes;
+    j["tensors"].push_back(std::move(e));
+  }
+  j["elements"] = plan.elements;
+  j["input_bytes"] = plan.in_bytes;
+  j["bytes"] = plan.out_bytes;
+  j["bits_per_weight"] = plan.bits_per_weight();
+  j["fallbacks"] = plan.fallbacks;
+  j["warnings"] = plan.warnings;
+  j["problems"] = plan.problems;
+  if (!files.empty()) j["files"] = files;
+  return j;
+}
+
+void print_json(const Plan& plan, const std::vector<std::string>& files) {
+  // Tensor names come from the input: invalid UTF-8 is replaced rather than refused.
+  std::cout << plan_json(plan, files).dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+}
+
+void run_quantize(const QuantizeArgs& a) {
+  QuantizeOptions opt = options_from(a);
+  if (a.dry_run) {
+    const Plan plan = plan_quantization(a.input, opt);
+    if (a.json)
+      print_json(plan, {});
+    else
+      print_table(plan);
+    check_plan(plan);
+    return;
+  }
+  if (a.output.empty()) throw UsageError("--output is required unless --dry-run");
+  ProgressLine progress(a.quiet);
+  opt.progress = &progress;
+  const auto start = std::chrono::steady_clock::now();
+  const auto r = quantize(a.input, a.output, opt);
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (a.json) print_json(r.plan, r.files);
+  if (!a.quiet) {
+    std::fprintf(stderr,
+                 "%s: %zu tensors (%zu retyped), %s -> %s (%s bpw), %d threads, in %s to:\n",
+                 std::string(r.plan.mix->name).c_str(), r.plan.tensors.size(), r.plan.changed(),
+                 human_bytes(r.plan.in_bytes).c_str(), human_bytes(r.plan.out_bytes).c_str(),
+                 bpw(r.plan.bits_per_weight()).c_str(), resolve_threads(a.threads),
+                 human_duration(secs).c_str());
+    for (const auto& f : r.files) std::fprintf(stderr, "  %s\n", f.c_str());
+  }
+}
+
+}  // namespace
+
+void add_quantize_command(CLI::App& app) {
+  auto args = std::make_shared<QuantizeArgs>();
+  auto* cmd = app.add_subcommand("quantize",
+                                 "Quantize a model to GGUF with one of llama.cpp's mixes (Q4_K_M, "
+                                 "...), tensor types as llama-quantize picks them");
+  cmd->add_option("input", args->input,
+                  "A model: GGUF, Hugging Face folder, .safetensors (or its index), PyTorch, "
+                  "llama2.c checkpoint")
+      ->required();
+  cmd->add_option("-o,--output", args->output, "The output .gguf (not needed with --dry-run)");
+  cmd->add_option("-t,--type", args->mix, mix_help())->required();
+  cmd->add_option("--threads", args->threads,
+                  "Threads over the rows of each tensor (default: every core)")
+      ->check(CLI::Range(1, 4096));
+  cmd->add_option(
+      "--tensor-type", args->tensor_types,
+      "REGEX=TYPE: tensors whose name the regex finds get TYPE (e.g. attn_v=q8_0); repeatable, the "
+      "first match wins");
+  cmd->add_option("--output-tensor-type", args->output_tensor_type, "The type of output.weight");
+  cmd->add_option("--token-embedding-type", args->token_embedding_type,
+                  "The type of token_embd.weight");
+  cmd->add_flag("--pure", args->pure,
+                "Every quantizable tensor gets the mix's base type (no per-tensor rules)");
+  cmd->add_flag("--leave-output-tensor", args->leave_output, "Keep output.weight as it is");
+  cmd->add_flag(
+      "--allow-requantize", args->allow_requantize,
+      "Allow quantizing tensors that are quantized already (a second rounding: worse quality)");
+  cmd->add_flag("--no-fallback", args->no_fallback,
+                "Fail instead of falling back to another type when a tensor's rows do not fit the "
+                "chosen type");
+  cmd->add_flag("--dry-run", args->dry_run,
+                "Print the plan (each tensor's type, why, its size) and write nothing");
+  cmd->add_flag("--json", args->json, "Print the plan as JSON on standard output");
+  cmd->add_option("--tokenizer", args->tokenizer, "Tokenizer for inputs that lack one");
+  cmd->add_flag("-q,--quiet", args->quiet, "No progress line, summary or warnings");
+  cmd->callback([args] { run_quantize(*args); });
+}
+
+}  // namespace owl
