@@ -554,3 +554,20 @@ def llama_quantize(src, dst, ftype_name):
     rc = llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), params)
     assert rc == 0, f"llama_model_quantize({src}, {ftype_name}) returned {rc}"
     return Path(dst)
+
+
+# Hugging Face folders under tests/data/hf and the GGUFs llama.cpp's converter made of them.
+REFERENCE_CASES = {
+    # id: (folder, reference file, owl flags)
+    "llama-f16": ("tiny-llama", "tiny-llama.f16.gguf", ["--dtype", "f16"]),
+    "llama-default-dtype": ("tiny-llama", "tiny-llama.f16.gguf", []),
+    "llama-q8_0": ("tiny-llama", "tiny-llama.q8_0.gguf", ["--dtype", "q8_0"]),
+    "qwen2-f16": ("tiny-qwen2", "tiny-qwen2.f16.gguf", ["--dtype", "f16"]),
+    "llama3-f16": ("tiny-llama3", "tiny-llama3.f16.gguf", ["--dtype", "f16"]),
+    "qwen3-f16": ("tiny-qwen3", "tiny-qwen3.f16.gguf", ["--dtype", "f16"]),
+    "mistral-f16": ("tiny-mistral", "tiny-mistral.f16.gguf", ["--dtype", "f16"]),
+    "gemma-f16": ("tiny-gemma", "tiny-gemma.f16.gguf", ["--dtype", "f16"]),
+    "gemma2-f16": ("tiny-gemma2", "tiny-gemma2.f16.gguf", ["--dtype", "f16"]),
+    "gemma3-f16": ("tiny-gemma3", "tiny-gemma3.f16.gguf", ["--dtype", "f16"]),
+    "phi3-f16": ("tiny-phi3", "tiny-phi3.f16.gguf", ["--dtype", "f16"]),
+}

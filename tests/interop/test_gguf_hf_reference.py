@@ -35,20 +35,7 @@ def derived_head_dim(meta, arch):
             meta[f"{arch}.attention.head_count"].value)
 
 
-CASES = {
-    # id: (folder, reference file, owl flags)
-    "llama-f16": ("tiny-llama", "tiny-llama.f16.gguf", ["--dtype", "f16"]),
-    "llama-default-dtype": ("tiny-llama", "tiny-llama.f16.gguf", []),
-    "llama-q8_0": ("tiny-llama", "tiny-llama.q8_0.gguf", ["--dtype", "q8_0"]),
-    "qwen2-f16": ("tiny-qwen2", "tiny-qwen2.f16.gguf", ["--dtype", "f16"]),
-    "llama3-f16": ("tiny-llama3", "tiny-llama3.f16.gguf", ["--dtype", "f16"]),
-    "qwen3-f16": ("tiny-qwen3", "tiny-qwen3.f16.gguf", ["--dtype", "f16"]),
-    "mistral-f16": ("tiny-mistral", "tiny-mistral.f16.gguf", ["--dtype", "f16"]),
-    "gemma-f16": ("tiny-gemma", "tiny-gemma.f16.gguf", ["--dtype", "f16"]),
-    "gemma2-f16": ("tiny-gemma2", "tiny-gemma2.f16.gguf", ["--dtype", "f16"]),
-    "gemma3-f16": ("tiny-gemma3", "tiny-gemma3.f16.gguf", ["--dtype", "f16"]),
-    "phi3-f16": ("tiny-phi3", "tiny-phi3.f16.gguf", ["--dtype", "f16"]),
-}
+CASES = gu.REFERENCE_CASES
 
 
 @pytest.fixture(scope="module", params=list(CASES))
