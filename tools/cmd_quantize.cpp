@@ -162,7 +162,7 @@ void add_quantize_command(CLI::App& app) {
                                  "Quantize a model to GGUF with one of llama.cpp's mixes (Q4_K_M, "
                                  "...), tensor types as llama-quantize picks them");
   cmd->add_option("input", args->input,
-                  "A model: GGUF, Hugging Face folder, .safetensors (or its index), PyTorch, "
+                  "A model: GGUF, Hugging Face folder, .safetensors (or its index), "
                   "llama2.c checkpoint")
       ->required();
   cmd->add_option("-o,--output", args->output, "The output .gguf (not needed with --dry-run)");
