@@ -94,36 +94,30 @@ void write_config(const GgufView& v, const Dims& d, ConfigWriter& cw) {
   cw.boolean("mlp_bias", false);
 }
 
+// Llama and Mistral convert alike; they differ in the names config.json gives them and in the
+// defaults of their transformers config classes.
+constexpr Family llama_style(std::span<const std::string_view> archs,
+                             std::span<const std::string_view> types,
+                             std::span<const HParamDefault> defaults) {
+  return Family{
+      .gguf_arch = "llama",
+      .hf_architectures = archs,
+      .model_types = types,
+      .defaults = defaults,
+      .names = {kDecoderGlobals, kDecoderLayer},
+      .permute_qk = true,
+      .write_keys = write_keys,
+      .extra_tensors = extra_tensors,
+      .hf_architecture = "LlamaForCausalLM",
+      .hf_model_type = "llama",
+      .write_config = write_config,
+      .consume_tensor = consume_rope_freqs,
+  };
+}
+
 }  // namespace
 
-extern const Family kLlamaFamily{
-    .gguf_arch = "llama",
-    .hf_architectures = kLlamaArchs,
-    .model_types = kLlamaTypes,
-    .defaults = kLlamaDefaults,
-    .names = {kDecoderGlobals, kDecoderLayer},
-    .permute_qk = true,
-    .write_keys = write_keys,
-    .extra_tensors = extra_tensors,
-    .hf_architecture = "LlamaForCausalLM",
-    .hf_model_type = "llama",
-    .write_config = write_config,
-    .consume_tensor = consume_rope_freqs,
-};
-
-extern const Family kMistralFamily{
-    .gguf_arch = "llama",
-    .hf_architectures = kMistralArchs,
-    .model_types = kMistralTypes,
-    .defaults = kMistralDefaults,
-    .names = {kDecoderGlobals, kDecoderLayer},
-    .permute_qk = true,
-    .write_keys = write_keys,
-    .extra_tensors = extra_tensors,
-    .hf_architecture = "LlamaForCausalLM",
-    .hf_model_type = "llama",
-    .write_config = write_config,
-    .consume_tensor = consume_rope_freqs,
-};
+extern const Family kLlamaFamily = llama_style(kLlamaArchs, kLlamaTypes, kLlamaDefaults);
+extern const Family kMistralFamily = llama_style(kMistralArchs, kMistralTypes, kMistralDefaults);
 
 }  // namespace owl::arch
