@@ -60,29 +60,12 @@ Forward::Forward(const Graph& g) : p_(read_model_params(g)) {
                        required(g, b + "ffn_norm.weight"), required(g, b + "ffn_gate.weight"),
                        required(g, b + "ffn_up.weight"), required(g, b + "ffn_down.weight")});
   }
-  // theta_i = base^(-2i/d), as llama.cpp computes it.
-  for (uint64_t i = 0; i < p_.rope_dim / 2; ++i)
-    inv_freq_.push_back(static_cast<float>(std::pow(p_.rope_base, -2.0 * static_cast<double>(i) /
-                                                                        static_cast<double>(p_.rope_dim))));
+  const Weight freq_factors = optional(g, "rope_freqs.weight");
+  rope_ = Rope(p_, freq_factors.present() ? vector_of(freq_factors) : std::vector<float>{});
 }
 
 void Forward::rope(float* v, uint64_t heads, uint64_t T) const {
-  const uint64_t hd = p_.head_dim, half = p_.rope_dim / 2;
-  for (uint64_t t = 0; t < T; ++t) {
-    const double pos = static_cast<double>(t) / p_.rope_linear_scale;
-    for (uint64_t h = 0; h < heads; ++h) {
-      float* x = v + (t * heads + h) * hd;
-      for (uint64_t i = 0; i < half; ++i) {
-        const double angle = pos * inv_freq_[i];
-        const float c = static_cast<float>(std::cos(angle)), s = static_cast<float>(std::sin(angle));
-        const uint64_t a = p_.rope == RopeLayout::Interleaved ? 2 * i : i;
-        const uint64_t b = p_.rope == RopeLayout::Interleaved ? 2 * i + 1 : i + half;
-        const float x0 = x[a], x1 = x[b];
-        x[a] = x0 * c - x1 * s;
-        x[b] = x0 * s + x1 * c;
-      }
-    }
-  }
+  rope_.apply(v, heads, T);
 }
 
 void Forward::attention(const Layer& l, std::vector<float>& x, uint64_t T) const {
@@ -109,7 +92,8 @@ void Forward::attention(const Layer& l, std::vector<float>& x, uint64_t T) const
 #pragma omp for collapse(2) schedule(dynamic, 8)
     for (int64_t head = 0; head < static_cast<int64_t>(nq); ++head) {
       for (int64_t ti = 0; ti < static_cast<int64_t>(T); ++ti) {
-        const uint64_t t = static_cast<uint64_t>(ti), hq = static_cast<uint64_t>(head), hk = hq / (nq / nkv);
+        const uint64_t t = static_cast<uint64_t>(ti), hq = static_cast<uint64_t>(head),
+                       hk = hq / (nq / nkv);
         const float* qv = q.data() + (t * nq + hq) * hd;
         float max = -INFINITY;
         for (uint64_t s = 0; s <= t; ++s) {

@@ -7,6 +7,7 @@
 
 #include "converters/graph.h"
 #include "validate/model_params.h"
+#include "validate/rope.h"
 #include "validate/weight.h"
 
 namespace owl::validate {
@@ -34,7 +35,7 @@ class Forward {
   ModelParams p_;
   Weight embd_, out_norm_, output_;
   std::vector<Layer> layers_;
-  std::vector<float> inv_freq_;
+  Rope rope_;
 };
 
 }  // namespace owl::validate

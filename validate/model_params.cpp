@@ -1,6 +1,7 @@
 #include "validate/model_params.h"
 
 #include <array>
+#include <cmath>
 
 #include "formats/io/error.h"
 
@@ -13,7 +14,8 @@ struct ArchInfo {
 };
 
 // Architectures whose blocks are RMSNorm -> GQA attention with RoPE -> RMSNorm -> SwiGLU.
-constexpr std::array kArchs = {ArchInfo{"llama", RopeLayout::Interleaved}, ArchInfo{"qwen2", RopeLayout::NeoX},
+constexpr std::array kArchs = {ArchInfo{"llama", RopeLayout::Interleaved},
+                               ArchInfo{"qwen2", RopeLayout::NeoX},
                                ArchInfo{"qwen3", RopeLayout::NeoX}};
 
 uint64_t need_uint(const Graph& g, const std::string& key) {
@@ -29,6 +31,32 @@ double get_double(const Graph& g, const std::string& key, double fallback) {
   return d.value_or(fallback);
 }
 
+// llama.cpp's reading: no type means "linear"; the factor may sit under its older key name;
+// YaRN's magnitude is 1 + 0.1 ln(factor), divided by the same with the log multiplier when the
+// model names one, times the model's own attention factor.
+RopeScaling read_rope_scaling(const Graph& g, const std::string& k) {
+  RopeScaling s;
+  const std::string type = g.metadata.get_string(k + "rope.scaling.type").value_or("linear");
+  if (type != "none" && type != "linear" && type != "yarn")
+    throw UsageError("the reference forward does not implement rope scaling '" + type + "'");
+  double factor =
+      get_double(g, k + "rope.scaling.factor", get_double(g, k + "rope.scale_linear", 0.0));
+  if (factor == 0.0 || type == "none") factor = 1.0;
+  if (factor < 0.0) throw UsageError("the model's rope.scaling.factor is negative");
+  s.freq_scale = 1.0 / factor;
+  s.attn_factor = get_double(g, k + "rope.scaling.attn_factor", 1.0);
+  if (type == "yarn") {
+    s.yarn = true;
+    auto mscale = [&](double m) { return factor <= 1.0 ? 1.0 : 0.1 * m * std::log(factor) + 1.0; };
+    const double log_mul = get_double(g, k + "rope.scaling.yarn_log_multiplier", 0.0);
+    s.attn_factor *= log_mul != 0.0 ? mscale(1.0) / mscale(log_mul) : mscale(1.0);
+    const Value* orig = g.metadata.find(k + "rope.scaling.original_context_length");
+    s.n_ctx_orig = orig ? need_uint(g, k + "rope.scaling.original_context_length")
+                        : need_uint(g, k + "context_length");
+  }
+  return s;
+}
+
 }  // namespace
 
 ModelParams read_model_params(const Graph& g) {
@@ -37,26 +65,33 @@ ModelParams read_model_params(const Graph& g) {
   const ArchInfo* info = nullptr;
   for (const auto& a : kArchs)
     if (a.name == p.arch) info = &a;
-  if (!info) throw UsageError("the reference forward runs llama, qwen2 and qwen3 models, not '" + p.arch + "'");
+  if (!info)
+    throw UsageError("the reference forward runs llama, qwen2 and qwen3 models, not '" + p.arch +
+                     "'");
   const std::string k = p.arch + ".";
   p.rope = info->rope;
   p.n_embd = need_uint(g, k + "embedding_length");
   p.n_layer = need_uint(g, k + "block_count");
   p.n_head = need_uint(g, k + "attention.head_count");
-  p.n_head_kv = g.metadata.find(k + "attention.head_count_kv") ? need_uint(g, k + "attention.head_count_kv") : p.n_head;
+  p.n_head_kv = g.metadata.find(k + "attention.head_count_kv")
+                    ? need_uint(g, k + "attention.head_count_kv")
+                    : p.n_head;
   p.n_ff = need_uint(g, k + "feed_forward_length");
-  p.head_dim = g.metadata.find(k + "attention.key_length") ? need_uint(g, k + "attention.key_length")
-                                                           : p.n_embd / p.n_head;
-  p.rope_dim = g.metadata.find(k + "rope.dimension_count") ? need_uint(g, k + "rope.dimension_count") : p.head_dim;
+  p.head_dim = g.metadata.find(k + "attention.key_length")
+                   ? need_uint(g, k + "attention.key_length")
+                   : p.n_embd / p.n_head;
+  p.rope_dim = g.metadata.find(k + "rope.dimension_count")
+                   ? need_uint(g, k + "rope.dimension_count")
+                   : p.head_dim;
   p.rope_base = get_double(g, k + "rope.freq_base", 10000.0);
   p.rms_eps = static_cast<float>(get_double(g, k + "attention.layer_norm_rms_epsilon", 1e-5));
-  if (g.metadata.get_string(k + "rope.scaling.type") == "linear")
-    p.rope_linear_scale = get_double(g, k + "rope.scaling.factor", 1.0);
+  p.rope_scaling = read_rope_scaling(g, k);
   const Tensor* embd = g.find("token_embd.weight");
   if (!embd || embd->shape.size() != 2) throw UsageError("the model has no 2-D token_embd.weight");
   p.n_vocab = embd->shape[0];
   if (p.n_head % p.n_head_kv) throw UsageError("head_count is not a multiple of head_count_kv");
-  if (p.rope_dim > p.head_dim || p.rope_dim % 2) throw UsageError("rope.dimension_count does not fit the head size");
+  if (p.rope_dim > p.head_dim || p.rope_dim % 2)
+    throw UsageError("rope.dimension_count does not fit the head size");
   return p;
 }
 

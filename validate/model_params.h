@@ -13,12 +13,21 @@ enum class RopeLayout {
   NeoX,         // rotates (x[i], x[i + d/2]): Qwen, Gemma, Phi-3
 };
 
+// How positions are stretched beyond the trained context, as llama.cpp reads it from metadata.
+struct RopeScaling {
+  double freq_scale = 1.0;   // 1 / rope.scaling.factor for "linear" and "yarn"; 1 for "none"
+  bool yarn = false;         // blend interpolated and extrapolated angles per dimension
+  double attn_factor = 1.0;  // the magnitude the rotated vectors are scaled by (YaRN's mscale)
+  double beta_fast = 32.0, beta_slow = 1.0;
+  uint64_t n_ctx_orig = 0;  // the context the model was trained with before scaling
+};
+
 struct ModelParams {
   std::string arch;
   uint64_t n_embd = 0, n_layer = 0, n_head = 0, n_head_kv = 0, head_dim = 0, n_ff = 0, n_vocab = 0;
   uint64_t rope_dim = 0;
   double rope_base = 10000.0;
-  double rope_linear_scale = 1.0;  // positions are divided by this ("linear" rope scaling)
+  RopeScaling rope_scaling;
   RopeLayout rope = RopeLayout::Interleaved;
   float rms_eps = 1e-5f;
 };
