@@ -19,7 +19,7 @@ namespace owl {
 namespace {
 
 struct ValidateArgs {
-  std::string ref, test, tokens_file, text_file, json_file, html_file, save_ref, ref_logits;
+  std::string ref, test, tokens_file, text_file, json_file, html_file, save_ref, ref_logits, dump_tokens;
   uint64_t random_tokens = 0, seed = 42, ctx = 512, chunks = 0;
   bool no_tensors = false, quiet = false;
 };
@@ -76,6 +76,12 @@ void run_validate(const ValidateArgs& a) {
     if (!embd) throw UsageError("the test model has no token_embd.weight");
     stream = random_stream(a.random_tokens ? a.random_tokens : 4 * a.ctx, a.seed, embd->shape[0]);
   }
+  if (!a.dump_tokens.empty()) {
+    std::string ids;
+    for (int32_t id : stream) ids += std::to_string(id) + "\n";
+    write_text(a.dump_tokens, ids);
+    return;
+  }
   ProgressLine progress(a.quiet);
   validate::ValidateOptions opt;
   opt.n_ctx = a.ctx;
@@ -111,6 +117,10 @@ void add_validate_command(CLI::App& app) {
       ->default_val(512)
       ->check(CLI::Range(uint64_t{2}, uint64_t{1} << 20));
   cmd->add_option("--chunks", args->chunks, "Evaluate at most this many chunks (0: all)");
+  cmd->add_option("--dump-tokens", args->dump_tokens,
+                  "Write the token ids of --text to this file, one per line (no BOS), and stop without running "
+                  "the models (reusable with --tokens)")
+      ->needs(text);
   cmd->add_option("--json", args->json_file, "Write the figures as JSON to this file");
   cmd->add_option("--report", args->html_file, "Write a self-contained HTML report with charts to this file");
   cmd->add_option("--save-ref", args->save_ref, "Save the reference logits (zstd) for reuse with --ref-logits");

@@ -73,6 +73,33 @@ PY
   mv "$OWL_SMOLLM2.part" "$OWL_SMOLLM2"
 }
 
+# llama.cpp's full test vocabularies (models/ggml-vocab-*.gguf in the llama-cpp-python sdist
+# from PyPI), for comparing owl's text tokenizers with llama.cpp's on real vocabularies.
+OWL_LLAMA_CPP_VOCABS="$OWL_MODELS/llama-cpp-0.3.36-vocabs"
+
+owl_fetch_llama_cpp_vocabs() {
+  export OWL_LLAMA_CPP_VOCABS
+  [ -f "$OWL_LLAMA_CPP_VOCABS/.complete" ] && return 0
+  owl_log "fetching llama.cpp's test vocabularies (the llama-cpp-python 0.3.36 sdist from PyPI, 77 MB)"
+  local tmp
+  tmp="$(mktemp -d)"
+  python3 -m pip download -q --disable-pip-version-check --no-deps --no-binary :all: \
+    llama-cpp-python==0.3.36 -d "$tmp"
+  rm -rf "$OWL_LLAMA_CPP_VOCABS"
+  mkdir -p "$OWL_LLAMA_CPP_VOCABS"
+  python3 - "$tmp"/llama_cpp_python-0.3.36.tar.gz "$OWL_LLAMA_CPP_VOCABS" <<'PY'
+import os, sys, tarfile
+with tarfile.open(sys.argv[1]) as tar:
+    for m in tar.getmembers():
+        name = os.path.basename(m.name)
+        if m.isfile() and "/vendor/llama.cpp/models/" in m.name and name.startswith("ggml-vocab-"):
+            with tar.extractfile(m) as src, open(os.path.join(sys.argv[2], name), "wb") as dst:
+                dst.write(src.read())
+PY
+  rm -rf "$tmp"
+  touch "$OWL_LLAMA_CPP_VOCABS/.complete"
+}
+
 owl_build() {
   owl_log "building owl into ${OWL_BUILD#$OWL_ROOT/}"
   cmake -S "$OWL_ROOT" -B "$OWL_BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null

@@ -7,6 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 owl_install_apt
 owl_install_pip
 owl_fetch_models
+owl_fetch_llama_cpp_vocabs
 owl_build
 
 owl_log "unit tests"

@@ -1,6 +1,9 @@
 #include "validate/run.h"
 
+#include <algorithm>
+#include <array>
 #include <memory>
+#include <string_view>
 
 #include "formats/io/error.h"
 #include "formats/io/hash.h"
@@ -17,12 +20,24 @@ std::string hash_tokens(std::span<const int32_t> stream) {
   return h.hex();
 }
 
+// Without tokenizer.ggml.add_bos_token, llama.cpp adds BOS for SentencePiece vocabularies and
+// for the byte-level BPE vocabularies of the Llama 3 family and a few others.
+bool adds_bos_by_default(const Graph& g) {
+  const auto model = g.metadata.get_string("tokenizer.ggml.model");
+  if (model == "llama") return true;
+  if (model != "gpt2") return false;
+  static constexpr std::array<std::string_view, 11> kBosFirst = {
+      "llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2", "jina-v5-nano",
+      "tekken", "chameleon"};
+  const auto pre = g.metadata.get_string("tokenizer.ggml.pre").value_or("default");
+  return std::find(kBosFirst.begin(), kBosFirst.end(), pre) != kBosFirst.end();
+}
+
 }  // namespace
 
 std::optional<int32_t> bos_to_add(const Graph& g) {
   const Value* add = g.metadata.find("tokenizer.ggml.add_bos_token");
-  const bool adds = add ? add->type() == ValueType::BOOL && add->as_bool()
-                        : g.metadata.get_string("tokenizer.ggml.model") == "llama";
+  const bool adds = add ? add->type() == ValueType::BOOL && add->as_bool() : adds_bos_by_default(g);
   auto id = g.metadata.get_int("tokenizer.ggml.bos_token_id");
   if (!adds || !id) return std::nullopt;
   return static_cast<int32_t>(*id);

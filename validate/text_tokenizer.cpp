@@ -4,23 +4,24 @@
 #include <queue>
 
 #include "formats/io/error.h"
+#include "validate/bpe_tokenizer.h"
 
 namespace owl::validate {
 namespace {
 
 const char* const kSpaceMarker = "\xe2\x96\x81";  // U+2581, SentencePiece's visible space
 
+// The length llama.cpp's SPM tokenizer gives a symbol from its first byte alone, so that text
+// with invalid UTF-8 (0xF8..0xFF included) is cut into the same symbols.
 size_t utf8_length(unsigned char lead) {
-  if (lead < 0x80) return 1;
-  if ((lead >> 5) == 0x6) return 2;
-  if ((lead >> 4) == 0xe) return 3;
-  if ((lead >> 3) == 0x1e) return 4;
-  return 1;  // a stray byte stands alone and goes to byte fallback
+  static constexpr size_t kByHighNibble[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4};
+  return kByHighNibble[lead >> 4];
 }
 
 const Array& string_array(const Graph& g, const std::string& key) {
   const Value* v = g.metadata.find(key);
-  if (!v || v->type() != ValueType::ARRAY) throw UsageError("the model has no '" + key + "' to tokenize text with");
+  if (!v || v->type() != ValueType::ARRAY)
+    throw UsageError("the model has no '" + key + "' to tokenize text with");
   return v->as_array();
 }
 
@@ -36,10 +37,12 @@ SpmTokenizer::SpmTokenizer(const Graph& g) : byte_ids_(256, -1) {
     ids_.emplace(piece, static_cast<int32_t>(i));
     scores_.push_back(static_cast<float>(*scores.items[i].to_double()));
     unsigned byte;
-    if (piece.size() == 6 && std::sscanf(piece.c_str(), "<0x%02X>", &byte) == 1) byte_ids_[byte] = static_cast<int32_t>(i);
+    if (piece.size() == 6 && std::sscanf(piece.c_str(), "<0x%02X>", &byte) == 1)
+      byte_ids_[byte] = static_cast<int32_t>(i);
   }
   unk_ = static_cast<int32_t>(g.metadata.get_int("tokenizer.ggml.unknown_token_id").value_or(0));
-  if (const Value* v = g.metadata.find("tokenizer.ggml.add_space_prefix"); v && v->type() == ValueType::BOOL)
+  if (const Value* v = g.metadata.find("tokenizer.ggml.add_space_prefix");
+      v && v->type() == ValueType::BOOL)
     add_space_prefix_ = v->as_bool();
 }
 
@@ -65,7 +68,9 @@ std::vector<int32_t> SpmTokenizer::encode(std::string_view text) const {
     float score;
     int left;
     size_t len;
-    bool operator<(const Bigram& o) const { return score != o.score ? score < o.score : left > o.left; }
+    bool operator<(const Bigram& o) const {
+      return score != o.score ? score < o.score : left > o.left;
+    }
   };
   std::priority_queue<Bigram> queue;
   auto try_pair = [&](int left) {
@@ -106,6 +111,7 @@ std::vector<int32_t> SpmTokenizer::encode(std::string_view text) const {
 std::vector<int32_t> tokenize_text(const Graph& g, std::string_view text) {
   const auto model = g.metadata.get_string("tokenizer.ggml.model");
   if (model == "llama") return SpmTokenizer(g).encode(text);
+  if (model == "gpt2") return BpeTokenizer(g).encode(text);
   throw UsageError("tokenizing text for tokenizer model '" + model.value_or("(none)") +
                    "' is not supported yet; give token ids with --tokens");
 }

@@ -27,8 +27,10 @@ class SpmTokenizer {
   std::vector<int32_t> byte_ids_;  // id of <0xNN>, or -1
 };
 
-// The tokens of `text` for this model: its tokenizer, and BOS/EOS are not added (the chunks
-// put BOS first themselves).
+// The tokens of `text` for this model: SentencePiece (tokenizer.ggml.model "llama") or
+// byte-level BPE ("gpt2", validate/bpe_tokenizer.h: as llama.cpp's llama_tokenize gives them with
+// parse_special=false). BOS/EOS are not added (the chunks put BOS first themselves).
+// Throws UsageError for other tokenizer models and for pre-tokenizers owl lacks.
 std::vector<int32_t> tokenize_text(const Graph& g, std::string_view text);
 
 }  // namespace owl::validate

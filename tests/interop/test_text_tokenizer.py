@@ -1,0 +1,103 @@
+"""owl's text tokenizer (`owl validate --text`) gives llama.cpp's token ids for byte-level BPE
+models.
+
+- The ids committed in tests/data/tokenizers/*/llama_cpp_ids.json, which the C++ unit tests hold
+  owl to, are what llama.cpp gives for owl's GGUF of each fixture.
+- With $OWL_LLAMA_CPP_VOCABS set to a folder holding llama.cpp's full test vocabularies
+  (models/ggml-vocab-*.gguf of a llama.cpp checkout, with their .inp texts), owl tokenizes a
+  varied text with each exactly as llama.cpp does. That needs `owl validate --dump-tokens`; the
+  test is skipped where the option or the folder is missing.
+"""
+
+import json
+import os
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+from gguf_util import REPO
+
+TOKENIZERS = REPO / "tests" / "data" / "tokenizers"
+sys.path.insert(0, str(TOKENIZERS))
+import make_llama_cpp_ids as fixture_ids  # noqa: E402
+
+# llama.cpp test vocabularies whose pre-tokenizer owl has, each a different rule set or merge list.
+VOCABS = ["gpt-2", "llama-bpe", "qwen2", "starcoder", "refact", "command-r", "mpt", "falcon",
+          "llama-spm", "phi-3"]
+
+# Bits of text mixed at random into one long text, beside the fixture texts and llama.cpp's own.
+PIECES = ["hello", "Hello", " world", "  ", "   ", "\t", "\n", "\r\n", "\n\n", " \n ", "12345678",
+          "3.14", "1,000", "'s", "'S", "'re", "'RE", "'ll", "'Ll", "'ve", "'d", "'m", "'t", "don't",
+          "I'M", "日本語", "中文字符", "한국어", "🦉", "🌙✨", "👨‍👩‍👧", "Café", "naïve", "Zürich", "ǅ",
+          "!!!", "...", "?!", "---", "$100", "a+b=c", "<|endoftext|>", "`code`", "\u00a0", "\u2003",
+          "\u3000", "\u0085", "\u200b", "٣", "Ⅻ", "½", "x\u0301", "Привет", "مرحبا", "(\n)", "];\n",
+          "    return", "\u2028", "𝓗𝓮𝓵𝓵𝓸", "\ufffd"]
+
+
+def test_fixture_ids_are_what_llama_cpp_gives(owl, tmp_path):
+    for fixture in fixture_ids.FIXTURES:
+        gguf = fixture_ids.tokenizer_gguf(owl.binary, fixture, tmp_path)
+        want = json.loads(fixture_ids.render(fixture, fixture_ids.llama_cpp_ids(gguf)))
+        got = json.loads((TOKENIZERS / fixture / "llama_cpp_ids.json").read_text(encoding="utf-8"))
+        assert got == want, f"{fixture}: rerun tests/data/tokenizers/make_llama_cpp_ids.py"
+
+
+def varied_text(vocab_path):
+    texts = list(fixture_ids.TEXTS)
+    inp = Path(str(vocab_path) + ".inp")
+    if inp.is_file():
+        texts += [t.encode() for t in inp.read_text(encoding="utf-8").split("\n__ggml_vocab_test__\n")]
+    rng = random.Random(7)
+    texts.append("".join(rng.choice(PIECES) for _ in range(4000)).encode())
+    return b"\n".join(texts)
+
+
+@pytest.fixture(scope="module")
+def vocab_folder():
+    env = os.environ.get("OWL_LLAMA_CPP_VOCABS")
+    if not env:
+        pytest.skip("set OWL_LLAMA_CPP_VOCABS to llama.cpp's models/ folder (ggml-vocab-*.gguf)")
+    return Path(env)
+
+
+@pytest.fixture(scope="module")
+def dump_tokens_supported(owl):
+    if "--dump-tokens" not in owl("validate", "--help").stdout:
+        pytest.skip("owl validate has no --dump-tokens option to print the ids of --text")
+
+
+@pytest.mark.parametrize("name", VOCABS)
+def test_full_vocabularies_tokenize_as_llama_cpp(owl, tmp_path, vocab_folder, dump_tokens_supported,
+                                                  name):
+    from llama_cpp import Llama
+
+    vocab = vocab_folder / f"ggml-vocab-{name}.gguf"
+    if not vocab.is_file():
+        pytest.skip(f"{vocab} not found")
+    text = varied_text(vocab)
+    text_file = tmp_path / "text.txt"
+    text_file.write_bytes(text)
+    ids_file = tmp_path / "ids.txt"
+    r = owl("validate", vocab, vocab, "--text", text_file, "--dump-tokens", ids_file)
+    assert r.returncode == 0, r.describe()
+    got = [int(x) for x in ids_file.read_text().split()]
+    want = Llama(model_path=str(vocab), vocab_only=True, verbose=False).tokenize(
+        text, add_bos=False, special=False)
+    assert len(got) == len(want) and got == want, (
+        f"{name}: first difference at token "
+        f"{next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))}")
+
+
+def test_unicode_table_is_generated_from_unicode_15_1():
+    """validate/unicode_tables.cpp is what tools/gen_unicode_tables.py writes from Unicode 15.1,
+    the version of llama.cpp's tables."""
+    import subprocess
+
+    ud = pytest.importorskip("unicodedata2")
+    if ud.unidata_version != "15.1.0":
+        pytest.skip(f"unicodedata2 is Unicode {ud.unidata_version}; the table is made from 15.1.0")
+    r = subprocess.run([sys.executable, str(REPO / "tools" / "gen_unicode_tables.py"), "--check"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
