@@ -4,6 +4,7 @@
 #include <string>
 
 #include "formats/io/error.h"
+#include "validate/attention.h"
 #include "validate/matmul.h"
 
 namespace owl::validate {
@@ -85,32 +86,8 @@ void Forward::attention(const Layer& l, std::vector<float>& x, uint64_t T) const
   rope(k.data(), nkv, T);
 
   std::vector<float> out(T * nq * hd);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-#pragma omp parallel
-  {
-    std::vector<float> scores(T);
-#pragma omp for collapse(2) schedule(dynamic, 8)
-    for (int64_t head = 0; head < static_cast<int64_t>(nq); ++head) {
-      for (int64_t ti = 0; ti < static_cast<int64_t>(T); ++ti) {
-        const uint64_t t = static_cast<uint64_t>(ti), hq = static_cast<uint64_t>(head),
-                       hk = hq / (nq / nkv);
-        const float* qv = q.data() + (t * nq + hq) * hd;
-        float max = -INFINITY;
-        for (uint64_t s = 0; s <= t; ++s) {
-          scores[s] = dot(qv, k.data() + (s * nkv + hk) * hd, hd) * scale;
-          max = std::max(max, scores[s]);
-        }
-        double sum = 0;
-        for (uint64_t s = 0; s <= t; ++s) sum += scores[s] = std::exp(scores[s] - max);
-        float* o = out.data() + (t * nq + hq) * hd;
-        for (uint64_t s = 0; s <= t; ++s) {
-          const float p = static_cast<float>(scores[s] / sum);
-          const float* vv = v.data() + (s * nkv + hk) * hd;
-          for (uint64_t i = 0; i < hd; ++i) o[i] += p * vv[i];
-        }
-      }
-    }
-  }
+  causal_attention(q.data(), k.data(), v.data(), {T, nq, nkv, hd, 1.0f / std::sqrt(static_cast<float>(hd))},
+                   out.data());
   std::vector<float> proj(T * d);
   matmul(l.wo, out.data(), T, proj.data());
   for (uint64_t i = 0; i < x.size(); ++i) x[i] += proj[i];

@@ -1,0 +1,80 @@
+#include "validate/attention.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "validate/matmul_kernels.h"
+
+namespace owl::validate {
+namespace {
+
+using gemm::kNr;
+
+uint64_t ceil_div(uint64_t a, uint64_t b) {
+  return (a + b - 1) / b;
+}
+
+// Row i of `scores` holds q.k for keys 0..n-1 of query `t`; keys after t are masked. The row
+// becomes the softmax probabilities, zero past t.
+void softmax_row(float* row, uint64_t t, uint64_t n, float scale) {
+  float max = -INFINITY;  // a maximum is exact in any order, so it may be vectorized
+#pragma omp simd reduction(max : max)
+  for (uint64_t s = 0; s <= t; ++s) {
+    row[s] *= scale;
+    max = std::max(max, row[s]);
+  }
+  double sum = 0;
+  for (uint64_t s = 0; s <= t; ++s) sum += row[s] = std::exp(row[s] - max);
+  const double inv = 1.0 / sum;
+#pragma omp simd
+  for (uint64_t s = 0; s <= t; ++s) row[s] = static_cast<float>(row[s] * inv);
+  std::fill(row + t + 1, row + n, 0.0f);
+}
+
+}  // namespace
+
+void causal_attention(const float* q, const float* k, const float* v, const AttentionShape& sh,
+                      float* out) {
+  const uint64_t T = sh.tokens, hd = sh.head_dim, nq = sh.n_head, nkv = sh.n_head_kv;
+  if (T == 0 || hd == 0 || nq == 0) return;
+  const gemm::Kernel& kn = gemm::kernel();
+  const uint64_t mr = kn.mr, blocks = ceil_div(T, mr), key_panels = ceil_div(T, kNr),
+                 dim_panels = ceil_div(hd, kNr);
+  const uint64_t group = nq / nkv, q_stride = nq * hd, kv_stride = nkv * hd;
+#pragma omp parallel
+  {
+    gemm::Buffer qa_buf, kp_buf, vp_buf, scores_buf, pa_buf;
+    float* qa = qa_buf.get(blocks * mr * hd);
+    float* kp = kp_buf.get(key_panels * hd * kNr);
+    float* vp = vp_buf.get(dim_panels * T * kNr);
+    float* scores = scores_buf.get(mr * T);
+    float* pa = pa_buf.get(mr * T);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t head = 0; head < static_cast<int64_t>(nq); ++head) {
+      const uint64_t h = static_cast<uint64_t>(head), hk = h / group;
+      gemm::pack_a(q + h * hd, q_stride, T, hd, mr, qa);
+      for (uint64_t j = 0; j < key_panels; ++j)
+        gemm::pack_b_rows(k + j * kNr * kv_stride + hk * hd, kv_stride, std::min(kNr, T - j * kNr),
+                          hd, kp + j * hd * kNr);
+      for (uint64_t p = 0; p < dim_panels; ++p)
+        gemm::pack_b_cols(v + hk * hd + p * kNr, kv_stride, std::min(kNr, hd - p * kNr), T,
+                          vp + p * T * kNr);
+
+      // A block of queries at a time: its scores against the keys up to its last query, then
+      // its probabilities times those values.
+      for (uint64_t b = 0; b < blocks; ++b) {
+        const uint64_t t0 = b * mr, m = std::min(mr, T - t0), keys = t0 + m;
+        for (uint64_t j = 0; j * kNr < keys; ++j)
+          gemm::tile_all_k(kn, qa + t0 * hd, kp + j * hd * kNr, hd, scores + j * kNr, T, m,
+                           std::min(kNr, keys - j * kNr));
+        for (uint64_t i = 0; i < m; ++i) softmax_row(scores + i * T, t0 + i, keys, sh.scale);
+        gemm::pack_a(scores, T, m, keys, mr, pa);
+        for (uint64_t p = 0; p < dim_panels; ++p)
+          gemm::tile_all_k(kn, pa, vp + p * T * kNr, keys, out + t0 * q_stride + h * hd + p * kNr,
+                           q_stride, m, std::min(kNr, hd - p * kNr));
+      }
+    }
+  }
+}
+
+}  // namespace owl::validate

@@ -1,0 +1,20 @@
+// Causal multi-head attention over one chunk, on the GEMM microkernels.
+#pragma once
+
+#include <cstdint>
+
+namespace owl::validate {
+
+struct AttentionShape {
+  uint64_t tokens, n_head, n_head_kv, head_dim;
+  float scale;  // applied to q.k before the softmax
+};
+
+// q: [tokens, n_head, head_dim]; k, v: [tokens, n_head_kv, head_dim]; out: [tokens, n_head,
+// head_dim]. Query t of head h attends to keys 0..t of kv head h / (n_head / n_head_kv). The
+// softmax takes its maximum over the row, exponentiates in f32 and sums in double. Each head is
+// one thread's work in a fixed order, so the result does not depend on the thread count.
+void causal_attention(const float* q, const float* k, const float* v, const AttentionShape& s,
+                      float* out);
+
+}  // namespace owl::validate
