@@ -8,6 +8,8 @@
 #include "formats/io/error.h"
 #include "formats/io/mapped_file.h"
 #include "formats/llama2c/reader.h"
+#include "formats/pytorch/checkpoint.h"
+#include "formats/pytorch/zip_archive.h"
 #include "formats/safetensors/reader.h"
 
 namespace owl {
@@ -20,9 +22,10 @@ std::string describe_other(std::span<const std::byte> head) {
   auto starts = [&](std::string_view magic) {
     return head.size() >= magic.size() && std::memcmp(head.data(), magic.data(), magic.size()) == 0;
   };
-  if (starts("PK\x03\x04")) return "a zip archive (a PyTorch checkpoint?), which this build of owl cannot read yet";
   if (starts("7z\xBC\xAF\x27\x1C")) return "a 7z archive, not a model owl can read";
-  if (!head.empty() && static_cast<unsigned char>(head[0]) == 0x80) return "a pickle stream, which this build of owl cannot read yet";
+  // A pickle without torch's legacy magic number: never unpickled, whatever it holds.
+  if (!head.empty() && static_cast<unsigned char>(head[0]) == 0x80)
+    return "a pickle stream that is not a PyTorch checkpoint (no legacy torch.save magic number)";
   return {};
 }
 
@@ -33,6 +36,8 @@ Graph open_model(const std::string& path) {
   const auto status = fs::status(path, ec);
   if (ec || !fs::exists(status)) throw InputError(path, "no such file or folder");
   if (fs::is_directory(status)) return hf::read_folder(path);
+  if (path.ends_with(".bin.index.json") || path.ends_with(".pt.index.json") || path.ends_with(".pth.index.json"))
+    return pytorch::read_index(path);
   if (path.ends_with(".index.json")) return safetensors::read_index(path);
 
   auto file = MappedFile::open(path);
@@ -40,11 +45,14 @@ Graph open_model(const std::string& path) {
   const auto head = file->bytes().first(std::min<uint64_t>(file->size(), 32));
   if (gguf::looks_like_gguf(head)) return gguf::read(path);
   if (safetensors::looks_like_safetensors(head, file->size())) return safetensors::read_file(path);
+  // A zip is read as a torch checkpoint, which says so when it has no */data.pkl.
+  if (pytorch::looks_like_zip(head) || pytorch::looks_like_legacy(head)) return pytorch::read_file(path);
   if (llama2c::looks_like_llama2c(head, file->size())) return llama2c::read_file(path);
   if (auto other = describe_other(head); !other.empty()) throw InputError(path, "this is " + other);
   // Named like safetensors but malformed: the reader says exactly what is wrong.
   if (path.ends_with(".safetensors")) return safetensors::read_file(path);
-  throw InputError(path, "not a format owl recognises (GGUF, safetensors, a Hugging Face folder, a llama2.c checkpoint)");
+  throw InputError(path, "not a format owl recognises (GGUF, safetensors, a PyTorch checkpoint, a Hugging Face "
+                         "folder, a llama2.c checkpoint)");
 }
 
 }  // namespace owl

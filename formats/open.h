@@ -7,7 +7,8 @@
 
 namespace owl {
 
-// A file (safetensors), an index (*.safetensors.index.json) or a Hugging Face model folder.
+// A file (safetensors, GGUF, llama2.c, a PyTorch zip or legacy checkpoint), an index
+// (*.safetensors.index.json, pytorch_model.bin.index.json) or a Hugging Face model folder.
 // Throws InputError naming the path when it is none of these.
 Graph open_model(const std::string& path);
 

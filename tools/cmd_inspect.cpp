@@ -1,10 +1,17 @@
-// owl inspect PATH [--json] [--hash]: what a model file or folder holds.
+// owl inspect PATH [--json] [--hash] [--scan]: what a model file or folder holds, and for
+// PyTorch checkpoints, every global their pickles reference.
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 
 #include "converters/describe.h"
+#include "formats/io/error.h"
+#include "formats/io/mapped_file.h"
 #include "formats/open.h"
+#include "formats/pytorch/checkpoint.h"
+#include "formats/pytorch/zip_archive.h"
 #include "tools/commands.h"
 #include "tools/human.h"
 #include "tools/progress_line.h"
@@ -17,8 +24,64 @@ struct InspectArgs {
   bool json = false;
   bool hash = false;
   bool quiet = false;
+  bool scan = false;
   size_t max_tensors = 0;
 };
+
+// Files whose bytes are a PyTorch checkpoint (zip or legacy pickle), by magic, not by name.
+bool is_pytorch_file(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec) || std::filesystem::file_size(path, ec) == 0) return false;
+  auto file = MappedFile::open(path);
+  const auto head = file->bytes().first(std::min<uint64_t>(file->size(), 32));
+  return pytorch::looks_like_zip(head) || pytorch::looks_like_legacy(head);
+}
+
+// What --scan reads: the path itself, or in a folder every file that holds a pickle or is
+// named like PyTorch weights (so a disguised archive is reported, not skipped).
+std::vector<std::string> scan_targets(const std::string& path) {
+  namespace fs = std::filesystem;
+  if (!fs::is_directory(path)) return {path};
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(path)) {
+    if (!e.is_regular_file()) continue;
+    const std::string p = e.path().string();
+    const std::string ext = e.path().extension().string();
+    if (ext == ".bin" || ext == ".pt" || ext == ".pth" || ext == ".ckpt" || is_pytorch_file(p)) out.push_back(p);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void print_globals(const std::vector<pytorch::GlobalUse>& globals) {
+  std::printf("\npickle globals (%zu)\n", globals.size());
+  for (const auto& u : globals)
+    std::printf("  %-48s %6llu  %s\n", u.name.c_str(), static_cast<unsigned long long>(u.count),
+                u.kind == pytorch::GlobalKind::Refused ? "REFUSED" : "allowed");
+}
+
+// Lists every global of every checkpoint under `path`; fails (exit 2) if any is refused.
+void run_scan(const InspectArgs& a) {
+  const auto targets = scan_targets(a.path);
+  if (targets.empty()) throw InputError(a.path, "folder holds no PyTorch checkpoint to scan");
+  std::vector<std::string> refused;
+  for (const auto& t : targets) {
+    const auto report = pytorch::scan_file(t);
+    std::printf("%-14s%s\n%-14s%s\n", "path", t.c_str(), "format", report.format.c_str());
+    print_globals(report.globals);
+    std::printf("\n");
+    for (const auto& u : report.globals)
+      if (u.kind == pytorch::GlobalKind::Refused) refused.push_back(u.name);
+  }
+  std::fflush(stdout);
+  if (!refused.empty()) {
+    std::string list;
+    for (const auto& r : refused) list += (list.empty() ? "" : ", ") + r;
+    throw InputError(a.path, "unsafe: the pickle references " + std::to_string(refused.size()) +
+                                 " global" + (refused.size() == 1 ? "" : "s") + " outside the allow-list: " + list);
+  }
+  std::printf("clean: every global is on the allow-list\n");
+}
 
 // The facts users check before they ship a derivative: name, licence, base models, authors.
 bool is_model_card_key(const std::string& key) {
@@ -74,6 +137,7 @@ void print_table(const Graph& g, const pb::GraphDescription& d, const InspectArg
 }
 
 void run_inspect(const InspectArgs& a) {
+  if (a.scan) return run_scan(a);
   Graph g = open_model(a.path);
   ProgressLine progress(a.quiet || !a.hash);
   DescribeOptions opt;
@@ -84,6 +148,8 @@ void run_inspect(const InspectArgs& a) {
     std::cout << to_json(d) << "\n";
   } else {
     print_table(g, d, a);
+    // The graph was built, so every global was allowed; list them for the record.
+    if (is_pytorch_file(a.path)) print_globals(pytorch::scan_file(a.path).globals);
   }
 }
 
@@ -93,13 +159,19 @@ void add_inspect_command(CLI::App& app) {
   auto args = std::make_shared<InspectArgs>();
   auto* cmd = app.add_subcommand("inspect", "Show what a model file or folder holds: format, "
                                             "architecture, parameters, types, metadata, tensors");
-  cmd->add_option("path", args->path, "A .safetensors file, a *.safetensors.index.json, or a model folder")
+  cmd->add_option("path", args->path,
+                  "A .safetensors, .gguf or PyTorch (.bin/.pt, zip or legacy) file, an *.index.json, or a model "
+                  "folder")
       ->required();
   cmd->add_flag("--json", args->json, "Print the description as JSON (graph.proto's JSON mapping)");
   cmd->add_flag("--hash", args->hash, "Add the xxh3-128 of every tensor's bytes (reads the whole model)");
   cmd->add_option("--max-tensors", args->max_tensors, "List at most this many tensors in the table (0: all)")
       ->default_val(0);
   cmd->add_flag("-q,--quiet", args->quiet, "No progress line");
+  cmd->add_flag("--scan", args->scan,
+                "Only scan PyTorch pickles (a file, or every checkpoint in a folder) without loading them: list "
+                "every global they reference; exit 2 if any is outside the allow-list or a file is not a "
+                "readable checkpoint, 0 if all are clean");
   cmd->callback([args] { run_inspect(*args); });
 }
 

@@ -7,7 +7,7 @@ OWL_BUILD="${OWL_BUILD:-$OWL_ROOT/build}"
 # Debian packages the build needs (compilers and cmake, protobuf, zstd, xxHash, CLI11, JSON,
 # Catch2, OpenMP) and the Python used by the interop tests.
 OWL_APT_PACKAGES=(build-essential cmake pkg-config libprotobuf-dev protobuf-compiler libzstd-dev
-  libxxhash-dev libcli11-dev nlohmann-json3-dev catch2 libomp-dev python3 python3-pip time)
+  libxxhash-dev libcli11-dev nlohmann-json3-dev catch2 libomp-dev python3 python3-pip time strace)
 
 owl_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

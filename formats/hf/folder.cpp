@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "formats/io/error.h"
+#include "formats/pytorch/checkpoint.h"
 #include "formats/safetensors/limits.h"
 #include "formats/safetensors/reader.h"
 
@@ -50,6 +51,16 @@ Value array_value(const Json& j) {
   return Value::array(std::move(a));
 }
 
+Graph read_pytorch_weights(const std::string& folder, const fs::path& dir, const std::vector<fs::path>& indexes) {
+  if (indexes.size() == 1) return pytorch::read_index(indexes[0].string());
+  if (indexes.size() > 1)
+    throw InputError(folder, "folder has " + std::to_string(indexes.size()) +
+                                 " pytorch_model.bin index files; pass the one to read");
+  if (fs::exists(dir / "pytorch_model.bin")) return pytorch::read_file((dir / "pytorch_model.bin").string());
+  throw InputError(folder, "folder holds no model weights (no .safetensors file or index, no pytorch_model.bin "
+                           "or its index)");
+}
+
 }  // namespace
 
 void flatten_json(const Json& j, const std::string& prefix, Metadata& out) {
@@ -76,13 +87,15 @@ void read_config(Graph& g, const std::string& config_path) {
 
 Graph read_folder(const std::string& folder) {
   const fs::path dir(folder);
-  std::vector<fs::path> indexes, singles;
+  std::vector<fs::path> indexes, singles, bin_indexes;
   for (const auto& e : fs::directory_iterator(dir)) {
     if (!e.is_regular_file()) continue;
     const std::string name = e.path().filename().string();
     if (name.ends_with(".safetensors.index.json")) indexes.push_back(e.path());
     else if (name.ends_with(".safetensors")) singles.push_back(e.path());
+    else if (name.ends_with(".bin.index.json")) bin_indexes.push_back(e.path());
   }
+  std::sort(bin_indexes.begin(), bin_indexes.end());
   std::sort(indexes.begin(), indexes.end());
   std::sort(singles.begin(), singles.end());
 
@@ -97,7 +110,8 @@ Graph read_folder(const std::string& folder) {
   } else if (singles.size() == 1) {
     g = safetensors::read_file(singles[0].string());
   } else if (singles.empty()) {
-    throw InputError(folder, "folder holds no model weights (no .safetensors file or index)");
+    // Like Hugging Face, PyTorch weights are used only when there are no safetensors.
+    g = read_pytorch_weights(folder, dir, bin_indexes);
   } else {
     throw InputError(folder, "folder has " + std::to_string(singles.size()) +
                                  " .safetensors files and no index; pass the file to read");

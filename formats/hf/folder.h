@@ -1,4 +1,5 @@
-// Hugging Face model folders: config.json plus safetensors weights (one file or shards).
+// Hugging Face model folders: config.json plus safetensors weights (one file or shards), or,
+// when a folder has no safetensors, PyTorch weights (pytorch_model.bin or its sharded index).
 #pragma once
 
 #include <string>
