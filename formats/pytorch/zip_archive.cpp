@@ -26,6 +26,26 @@ constexpr uint16_t kMethodStored = 0;
 constexpr uint16_t kU16Max = 0xFFFF;
 constexpr uint32_t kU32Max = 0xFFFFFFFF;
 
+// The fields a local header and a central directory entry share, in the same order.
+struct EntryFields {
+  uint16_t flags, method;
+  uint32_t crc, compressed, uncompressed;
+  uint16_t name_len, extra_len;
+};
+
+EntryFields read_entry_fields(ByteCursor& c) {
+  EntryFields f{};
+  f.flags = c.read<uint16_t>("flags");
+  f.method = c.read<uint16_t>("method");
+  c.skip(4, "time and date");
+  f.crc = c.read<uint32_t>("crc");
+  f.compressed = c.read<uint32_t>("compressed size");
+  f.uncompressed = c.read<uint32_t>("uncompressed size");
+  f.name_len = c.read<uint16_t>("name length");
+  f.extra_len = c.read<uint16_t>("extra length");
+  return f;
+}
+
 uint32_t le32(std::span<const std::byte> b, uint64_t at) {
   uint32_t v;
   std::memcpy(&v, b.data() + at, sizeof v);
@@ -174,14 +194,7 @@ uint64_t check_local_header(std::span<const std::byte> bytes, const ZipEntry& e,
     throw InputError(file,
                      where + ": no local header at offset " + std::to_string(e.header_offset));
   c.skip(2, "version");
-  const uint16_t flags = c.read<uint16_t>("flags");
-  const uint16_t local_method = c.read<uint16_t>("method");
-  c.skip(4, "time and date");
-  const uint32_t crc = c.read<uint32_t>("crc");
-  const uint32_t csize = c.read<uint32_t>("compressed size");
-  const uint32_t usize = c.read<uint32_t>("uncompressed size");
-  const uint16_t name_len = c.read<uint16_t>("name length");
-  const uint16_t extra_len = c.read<uint16_t>("extra length");
+  const auto [flags, local_method, crc, csize, usize, name_len, extra_len] = read_entry_fields(c);
   if (flags & kFlagEncrypted) throw InputError(file, where + " is encrypted");
   if (local_method != method)
     throw InputError(file, where + ": local header and central directory disagree on the method");
@@ -245,14 +258,7 @@ ZipArchive ZipArchive::parse(std::span<const std::byte> bytes, std::string file)
       throw InputError(f,
                        "zip central directory entry " + std::to_string(i) + " has a bad signature");
     c.skip(4, "versions");
-    const uint16_t flags = c.read<uint16_t>("flags");
-    const uint16_t method = c.read<uint16_t>("method");
-    c.skip(4, "time and date");
-    const uint32_t crc = c.read<uint32_t>("crc");
-    const uint32_t csize = c.read<uint32_t>("compressed size");
-    const uint32_t usize = c.read<uint32_t>("uncompressed size");
-    const uint16_t name_len = c.read<uint16_t>("name length");
-    const uint16_t extra_len = c.read<uint16_t>("extra length");
+    const auto [flags, method, crc, csize, usize, name_len, extra_len] = read_entry_fields(c);
     const uint16_t comment_len = c.read<uint16_t>("comment length");
     const uint16_t disk = c.read<uint16_t>("disk number");
     c.skip(6, "attributes");
