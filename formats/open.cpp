@@ -36,7 +36,8 @@ Graph open_model(const std::string& path) {
   const auto status = fs::status(path, ec);
   if (ec || !fs::exists(status)) throw InputError(path, "no such file or folder");
   if (fs::is_directory(status)) return hf::read_folder(path);
-  if (path.ends_with(".bin.index.json") || path.ends_with(".pt.index.json") || path.ends_with(".pth.index.json"))
+  if (path.ends_with(".bin.index.json") || path.ends_with(".pt.index.json") ||
+      path.ends_with(".pth.index.json"))
     return pytorch::read_index(path);
   if (path.ends_with(".index.json")) return safetensors::read_index(path);
 
@@ -46,13 +47,16 @@ Graph open_model(const std::string& path) {
   if (gguf::looks_like_gguf(head)) return gguf::read(path);
   if (safetensors::looks_like_safetensors(head, file->size())) return safetensors::read_file(path);
   // A zip is read as a torch checkpoint, which says so when it has no */data.pkl.
-  if (pytorch::looks_like_zip(head) || pytorch::looks_like_legacy(head)) return pytorch::read_file(path);
+  if (pytorch::looks_like_zip(head) || pytorch::looks_like_legacy(head))
+    return pytorch::read_file(path);
   if (llama2c::looks_like_llama2c(head, file->size())) return llama2c::read_file(path);
   if (auto other = describe_other(head); !other.empty()) throw InputError(path, "this is " + other);
   // Named like safetensors but malformed: the reader says exactly what is wrong.
   if (path.ends_with(".safetensors")) return safetensors::read_file(path);
-  throw InputError(path, "not a format owl recognises (GGUF, safetensors, a PyTorch checkpoint, a Hugging Face "
-                         "folder, a llama2.c checkpoint)");
+  throw InputError(
+      path,
+      "not a format owl recognises (GGUF, safetensors, a PyTorch checkpoint, a Hugging Face "
+      "folder, a llama2.c checkpoint)");
 }
 
 }  // namespace owl

@@ -31,7 +31,8 @@ struct InspectArgs {
 // Files whose bytes are a PyTorch checkpoint (zip or legacy pickle), by magic, not by name.
 bool is_pytorch_file(const std::string& path) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec) || std::filesystem::file_size(path, ec) == 0) return false;
+  if (!std::filesystem::is_regular_file(path, ec) || std::filesystem::file_size(path, ec) == 0)
+    return false;
   auto file = MappedFile::open(path);
   const auto head = file->bytes().first(std::min<uint64_t>(file->size(), 32));
   return pytorch::looks_like_zip(head) || pytorch::looks_like_legacy(head);
@@ -47,7 +48,8 @@ std::vector<std::string> scan_targets(const std::string& path) {
     if (!e.is_regular_file()) continue;
     const std::string p = e.path().string();
     const std::string ext = e.path().extension().string();
-    if (ext == ".bin" || ext == ".pt" || ext == ".pth" || ext == ".ckpt" || is_pytorch_file(p)) out.push_back(p);
+    if (ext == ".bin" || ext == ".pt" || ext == ".pth" || ext == ".ckpt" || is_pytorch_file(p))
+      out.push_back(p);
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -78,17 +80,19 @@ void run_scan(const InspectArgs& a) {
     std::string list;
     for (const auto& r : refused) list += (list.empty() ? "" : ", ") + r;
     throw InputError(a.path, "unsafe: the pickle references " + std::to_string(refused.size()) +
-                                 " global" + (refused.size() == 1 ? "" : "s") + " outside the allow-list: " + list);
+                                 " global" + (refused.size() == 1 ? "" : "s") +
+                                 " outside the allow-list: " + list);
   }
   std::printf("clean: every global is on the allow-list\n");
 }
 
 // The facts users check before they ship a derivative: name, licence, base models, authors.
 bool is_model_card_key(const std::string& key) {
-  static const char* kPrefixes[] = {"general.name",     "general.license", "general.base_model.", "general.author",
-                                    "general.organization", "general.finetune", "general.size_label",
-                                    "general.basename", "general.version", "general.url", "general.repo_url",
-                                    "general.source.", "general.tags", "general.languages", "general.datasets"};
+  static const char* kPrefixes[] = {
+      "general.name",         "general.license",   "general.base_model.", "general.author",
+      "general.organization", "general.finetune",  "general.size_label",  "general.basename",
+      "general.version",      "general.url",       "general.repo_url",    "general.source.",
+      "general.tags",         "general.languages", "general.datasets"};
   for (const char* p : kPrefixes)
     if (key.starts_with(p)) return true;
   return false;
@@ -97,11 +101,12 @@ bool is_model_card_key(const std::string& key) {
 void print_table(const Graph& g, const pb::GraphDescription& d, const InspectArgs& a) {
   std::printf("%-14s%s\n", "path", a.path.c_str());
   std::printf("%-14s%s\n", "format", d.format().c_str());
-  std::printf("%-14s%s\n", "architecture", d.architecture().empty() ? "(not stated)" : d.architecture().c_str());
+  std::printf("%-14s%s\n", "architecture",
+              d.architecture().empty() ? "(not stated)" : d.architecture().c_str());
   std::printf("%-14s%s (%s)\n", "parameters", human_count(d.parameter_count()).c_str(),
               with_commas(d.parameter_count()).c_str());
-  std::printf("%-14s%s in %d file%s\n", "size on disk", human_bytes(d.size_on_disk()).c_str(), d.files_size(),
-              d.files_size() == 1 ? "" : "s");
+  std::printf("%-14s%s in %d file%s\n", "size on disk", human_bytes(d.size_on_disk()).c_str(),
+              d.files_size(), d.files_size() == 1 ? "" : "s");
   bool card_header = false;
   for (const auto& [key, value] : g.metadata) {
     if (!is_model_card_key(key)) continue;
@@ -117,21 +122,23 @@ void print_table(const Graph& g, const pb::GraphDescription& d, const InspectArg
 
   std::printf("\nmetadata (%d)\n", d.metadata_size());
   for (const auto& [key, value] : g.metadata)
-    std::printf("  %-48s %-6s %s\n", key.c_str(), std::string(value_type_name(value.type())).c_str(),
-                value.to_display().c_str());
+    std::printf("  %-48s %-6s %s\n", key.c_str(),
+                std::string(value_type_name(value.type())).c_str(), value.to_display().c_str());
 
   std::printf("\ntensors (%d)\n", d.tensors_size());
   size_t shown = 0;
   for (const auto& t : d.tensors()) {
     if (a.max_tensors && shown == a.max_tensors) {
-      std::printf("  ... %d more (--max-tensors 0 lists all)\n", d.tensors_size() - static_cast<int>(shown));
+      std::printf("  ... %d more (--max-tensors 0 lists all)\n",
+                  d.tensors_size() - static_cast<int>(shown));
       break;
     }
     std::string shape = "[";
     for (int i = 0; i < t.shape_size(); ++i) shape += (i ? ", " : "") + std::to_string(t.shape(i));
     shape += "]";
     std::printf("  %-48s %-20s %-8s %12s%s%s\n", t.name().c_str(), shape.c_str(), t.type().c_str(),
-                human_bytes(t.byte_size()).c_str(), t.xxh3_128().empty() ? "" : "  ", t.xxh3_128().c_str());
+                human_bytes(t.byte_size()).c_str(), t.xxh3_128().empty() ? "" : "  ",
+                t.xxh3_128().c_str());
     ++shown;
   }
 }
@@ -157,21 +164,27 @@ void run_inspect(const InspectArgs& a) {
 
 void add_inspect_command(CLI::App& app) {
   auto args = std::make_shared<InspectArgs>();
-  auto* cmd = app.add_subcommand("inspect", "Show what a model file or folder holds: format, "
-                                            "architecture, parameters, types, metadata, tensors");
+  auto* cmd = app.add_subcommand("inspect",
+                                 "Show what a model file or folder holds: format, "
+                                 "architecture, parameters, types, metadata, tensors");
   cmd->add_option("path", args->path,
-                  "A .safetensors, .gguf or PyTorch (.bin/.pt, zip or legacy) file, an *.index.json, or a model "
+                  "A .safetensors, .gguf or PyTorch (.bin/.pt, zip or legacy) file, an "
+                  "*.index.json, or a model "
                   "folder")
       ->required();
   cmd->add_flag("--json", args->json, "Print the description as JSON (graph.proto's JSON mapping)");
-  cmd->add_flag("--hash", args->hash, "Add the xxh3-128 of every tensor's bytes (reads the whole model)");
-  cmd->add_option("--max-tensors", args->max_tensors, "List at most this many tensors in the table (0: all)")
+  cmd->add_flag("--hash", args->hash,
+                "Add the xxh3-128 of every tensor's bytes (reads the whole model)");
+  cmd->add_option("--max-tensors", args->max_tensors,
+                  "List at most this many tensors in the table (0: all)")
       ->default_val(0);
   cmd->add_flag("-q,--quiet", args->quiet, "No progress line");
-  cmd->add_flag("--scan", args->scan,
-                "Only scan PyTorch pickles (a file, or every checkpoint in a folder) without loading them: list "
-                "every global they reference; exit 2 if any is outside the allow-list or a file is not a "
-                "readable checkpoint, 0 if all are clean");
+  cmd->add_flag(
+      "--scan", args->scan,
+      "Only scan PyTorch pickles (a file, or every checkpoint in a folder) without loading them: "
+      "list "
+      "every global they reference; exit 2 if any is outside the allow-list or a file is not a "
+      "readable checkpoint, 0 if all are clean");
   cmd->callback([args] { run_inspect(*args); });
 }
 

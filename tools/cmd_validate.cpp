@@ -19,7 +19,8 @@ namespace owl {
 namespace {
 
 struct ValidateArgs {
-  std::string ref, test, tokens_file, text_file, json_file, html_file, save_ref, ref_logits, dump_tokens;
+  std::string ref, test, tokens_file, text_file, json_file, html_file, save_ref, ref_logits,
+      dump_tokens;
   uint64_t random_tokens = 0, seed = 42, ctx = 512, chunks = 0;
   bool no_tensors = false, quiet = false;
 };
@@ -34,12 +35,14 @@ std::vector<int32_t> read_token_file(const std::string& path) {
     const char c = i < bytes.size() ? static_cast<char>(bytes[i]) : ' ';
     if (c >= '0' && c <= '9') {
       value = (value < 0 ? 0 : value) * 10 + (c - '0');
-      if (value > INT32_MAX) throw InputError(path, "token id too large at byte " + std::to_string(i));
+      if (value > INT32_MAX)
+        throw InputError(path, "token id too large at byte " + std::to_string(i));
     } else if (c == ' ' || c == ',' || c == '\n' || c == '\r' || c == '\t') {
       if (value >= 0) out.push_back(static_cast<int32_t>(value));
       value = -1;
     } else {
-      throw InputError(path, std::string("not a token id list: unexpected '") + c + "' at byte " + std::to_string(i));
+      throw InputError(path, std::string("not a token id list: unexpected '") + c + "' at byte " +
+                                 std::to_string(i));
     }
   }
   return out;
@@ -101,30 +104,39 @@ void run_validate(const ValidateArgs& a) {
 
 void add_validate_command(CLI::App& app) {
   auto args = std::make_shared<ValidateArgs>();
-  auto* cmd = app.add_subcommand("validate",
-                                 "Run the original and the quantized model on the same tokens and report the drift "
-                                 "(KL divergence, top-1 agreement, perplexity, per-tensor error)");
+  auto* cmd = app.add_subcommand(
+      "validate",
+      "Run the original and the quantized model on the same tokens and report the drift "
+      "(KL divergence, top-1 agreement, perplexity, per-tensor error)");
   cmd->add_option("reference", args->ref, "The original model (any format owl reads)")->required();
   cmd->add_option("test", args->test, "The model to check, e.g. a quantized GGUF")->required();
-  auto* tokens = cmd->add_option("--tokens", args->tokens_file, "Token ids to evaluate, separated by spaces, commas or newlines");
-  auto* text = cmd->add_option("--text", args->text_file, "A text file, tokenized with the test model's own vocabulary")
+  auto* tokens = cmd->add_option("--tokens", args->tokens_file,
+                                 "Token ids to evaluate, separated by spaces, commas or newlines");
+  auto* text = cmd->add_option("--text", args->text_file,
+                               "A text file, tokenized with the test model's own vocabulary")
                    ->excludes(tokens);
-  cmd->add_option("--random-tokens", args->random_tokens, "Evaluate N random tokens (a smoke test; default 4 chunks)")
+  cmd->add_option("--random-tokens", args->random_tokens,
+                  "Evaluate N random tokens (a smoke test; default 4 chunks)")
       ->excludes(tokens)
       ->excludes(text);
   cmd->add_option("--seed", args->seed, "Seed for --random-tokens")->default_val(42);
-  cmd->add_option("--ctx", args->ctx, "Tokens per chunk; the second half of each is scored, as llama-perplexity does")
+  cmd->add_option("--ctx", args->ctx,
+                  "Tokens per chunk; the second half of each is scored, as llama-perplexity does")
       ->default_val(512)
       ->check(CLI::Range(uint64_t{2}, uint64_t{1} << 20));
   cmd->add_option("--chunks", args->chunks, "Evaluate at most this many chunks (0: all)");
   cmd->add_option("--dump-tokens", args->dump_tokens,
-                  "Write the token ids of --text to this file, one per line (no BOS), and stop without running "
+                  "Write the token ids of --text to this file, one per line (no BOS), and stop "
+                  "without running "
                   "the models (reusable with --tokens)")
       ->needs(text);
   cmd->add_option("--json", args->json_file, "Write the figures as JSON to this file");
-  cmd->add_option("--report", args->html_file, "Write a self-contained HTML report with charts to this file");
-  cmd->add_option("--save-ref", args->save_ref, "Save the reference logits (zstd) for reuse with --ref-logits");
-  cmd->add_option("--ref-logits", args->ref_logits, "Use reference logits saved by --save-ref instead of running REF");
+  cmd->add_option("--report", args->html_file,
+                  "Write a self-contained HTML report with charts to this file");
+  cmd->add_option("--save-ref", args->save_ref,
+                  "Save the reference logits (zstd) for reuse with --ref-logits");
+  cmd->add_option("--ref-logits", args->ref_logits,
+                  "Use reference logits saved by --save-ref instead of running REF");
   cmd->add_flag("--no-tensors", args->no_tensors, "Skip the per-tensor weight comparison");
   cmd->add_flag("-q,--quiet", args->quiet, "No progress line");
   cmd->callback([args] { run_validate(*args); });

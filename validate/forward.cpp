@@ -86,8 +86,8 @@ void Forward::attention(const Layer& l, std::vector<float>& x, uint64_t T) const
   rope(k.data(), nkv, T);
 
   std::vector<float> out(T * nq * hd);
-  causal_attention(q.data(), k.data(), v.data(), {T, nq, nkv, hd, 1.0f / std::sqrt(static_cast<float>(hd))},
-                   out.data());
+  causal_attention(q.data(), k.data(), v.data(),
+                   {T, nq, nkv, hd, 1.0f / std::sqrt(static_cast<float>(hd))}, out.data());
   std::vector<float> proj(T * d);
   matmul(l.wo, out.data(), T, proj.data());
   for (uint64_t i = 0; i < x.size(); ++i) x[i] += proj[i];

@@ -27,8 +27,8 @@ bool adds_bos_by_default(const Graph& g) {
   if (model == "llama") return true;
   if (model != "gpt2") return false;
   static constexpr std::array<std::string_view, 11> kBosFirst = {
-      "llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2", "jina-v5-nano",
-      "tekken", "chameleon"};
+      "llama3",   "llama-v3", "llama-bpe",    "falcon3", "falcon-h1", "pixtral",
+      "midm-2.0", "lfm2",     "jina-v5-nano", "tekken",  "chameleon"};
   const auto pre = g.metadata.get_string("tokenizer.ggml.pre").value_or("default");
   return std::find(kBosFirst.begin(), kBosFirst.end(), pre) != kBosFirst.end();
 }
@@ -57,23 +57,26 @@ ValidateResult run_validation(const Graph& ref, const Graph& test, std::span<con
     stored = std::make_unique<RefReader>(opt.ref_logits);
     const RefHeader& h = stored->header();
     if (h.n_vocab != V || h.n_ctx != opt.n_ctx || h.tokens_hash != hash_tokens(stream))
-      throw UsageError(opt.ref_logits + " was saved for another token stream, context or vocabulary");
+      throw UsageError(opt.ref_logits +
+                       " was saved for another token stream, context or vocabulary");
   } else {
     ref_fwd = std::make_unique<Forward>(ref);
-    if (ref_fwd->params().n_vocab != V) throw UsageError("the two models have different vocabularies");
+    if (ref_fwd->params().n_vocab != V)
+      throw UsageError("the two models have different vocabularies");
   }
 
   auto chunks = make_chunks(stream, opt.n_ctx, bos_to_add(test));
   if (opt.max_chunks && chunks.size() > opt.max_chunks) chunks.resize(opt.max_chunks);
   if (chunks.empty())
-    throw UsageError("the token stream holds " + std::to_string(stream.size()) + " tokens, fewer than one chunk of " +
-                     std::to_string(opt.n_ctx) + " (--ctx)");
+    throw UsageError("the token stream holds " + std::to_string(stream.size()) +
+                     " tokens, fewer than one chunk of " + std::to_string(opt.n_ctx) + " (--ctx)");
   if (stored && stored->header().n_chunks < chunks.size()) chunks.resize(stored->header().n_chunks);
   r.chunks = chunks.size();
 
   std::unique_ptr<RefWriter> saver;
   if (!opt.save_ref.empty())
-    saver = std::make_unique<RefWriter>(opt.save_ref, RefHeader{V, opt.n_ctx, chunks.size(), hash_tokens(stream)});
+    saver = std::make_unique<RefWriter>(
+        opt.save_ref, RefHeader{V, opt.n_ctx, chunks.size(), hash_tokens(stream)});
 
   if (opt.progress) opt.progress->begin("evaluating", chunks.size(), 0);
   for (const Chunk& c : chunks) {
@@ -82,16 +85,19 @@ ValidateResult run_validation(const Graph& ref, const Graph& test, std::span<con
     if (stored) {
       std::vector<int32_t> tokens(opt.n_ctx);
       stored->next_chunk(tokens, ref_scored);
-      if (tokens != c.tokens) throw UsageError(opt.ref_logits + " holds other tokens than this run");
+      if (tokens != c.tokens)
+        throw UsageError(opt.ref_logits + " holds other tokens than this run");
     } else {
       const auto all = ref_fwd->logits(c.tokens);
       std::copy(all.begin() + static_cast<std::ptrdiff_t>(first * V),
-                all.begin() + static_cast<std::ptrdiff_t>((first + n_scored) * V), ref_scored.begin());
+                all.begin() + static_cast<std::ptrdiff_t>((first + n_scored) * V),
+                ref_scored.begin());
     }
     if (saver) saver->add_chunk(c.tokens, ref_scored);
     const auto test_all = test_fwd.logits(c.tokens);
     for (uint64_t i = 0; i < n_scored; ++i)
-      r.scores.push_back(score_position(ref_scored.data() + i * V, test_all.data() + (first + i) * V, V,
+      r.scores.push_back(score_position(ref_scored.data() + i * V,
+                                        test_all.data() + (first + i) * V, V,
                                         c.tokens[first + i + 1]));
     if (opt.progress) opt.progress->advance(1, 0);
   }

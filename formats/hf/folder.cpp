@@ -16,16 +16,21 @@ inline constexpr uint64_t kMaxConfigBytes = 16u << 20;
 
 std::optional<Value> scalar_value(const Json& j) {
   switch (j.type()) {
-    case Json::value_t::boolean: return Value::boolean(j.get<bool>());
-    case Json::value_t::string: return Value::string(j.get<std::string>());
-    case Json::value_t::number_integer: return Value::i64(j.get<int64_t>());
+    case Json::value_t::boolean:
+      return Value::boolean(j.get<bool>());
+    case Json::value_t::string:
+      return Value::string(j.get<std::string>());
+    case Json::value_t::number_integer:
+      return Value::i64(j.get<int64_t>());
     case Json::value_t::number_unsigned: {
       const uint64_t u = j.get<uint64_t>();
       if (u <= static_cast<uint64_t>(INT64_MAX)) return Value::i64(static_cast<int64_t>(u));
       return Value::u64(u);
     }
-    case Json::value_t::number_float: return Value::f64(j.get<double>());
-    default: return std::nullopt;
+    case Json::value_t::number_float:
+      return Value::f64(j.get<double>());
+    default:
+      return std::nullopt;
   }
 }
 
@@ -37,8 +42,9 @@ Value array_value(const Json& j) {
     if (!v) return Value::string(j.dump());
     // Mixed integers and floats become floats; other mixtures stay JSON text.
     if (!a.items.empty() && v->type() != a.elem) {
-      const bool numeric = (v->is_float() || v->is_integer()) &&
-                           (a.elem == ValueType::F64 || a.elem == ValueType::I64 || a.elem == ValueType::U64);
+      const bool numeric =
+          (v->is_float() || v->is_integer()) &&
+          (a.elem == ValueType::F64 || a.elem == ValueType::I64 || a.elem == ValueType::U64);
       if (!numeric) return Value::string(j.dump());
       for (auto& x : a.items) x = Value::f64(*x.to_double());
       a.elem = ValueType::F64;
@@ -51,14 +57,18 @@ Value array_value(const Json& j) {
   return Value::array(std::move(a));
 }
 
-Graph read_pytorch_weights(const std::string& folder, const fs::path& dir, const std::vector<fs::path>& indexes) {
+Graph read_pytorch_weights(const std::string& folder, const fs::path& dir,
+                           const std::vector<fs::path>& indexes) {
   if (indexes.size() == 1) return pytorch::read_index(indexes[0].string());
   if (indexes.size() > 1)
     throw InputError(folder, "folder has " + std::to_string(indexes.size()) +
                                  " pytorch_model.bin index files; pass the one to read");
-  if (fs::exists(dir / "pytorch_model.bin")) return pytorch::read_file((dir / "pytorch_model.bin").string());
-  throw InputError(folder, "folder holds no model weights (no .safetensors file or index, no pytorch_model.bin "
-                           "or its index)");
+  if (fs::exists(dir / "pytorch_model.bin"))
+    return pytorch::read_file((dir / "pytorch_model.bin").string());
+  throw InputError(
+      folder,
+      "folder holds no model weights (no .safetensors file or index, no pytorch_model.bin "
+      "or its index)");
 }
 
 }  // namespace
@@ -78,7 +88,8 @@ void flatten_json(const Json& j, const std::string& prefix, Metadata& out) {
 
 void read_config(Graph& g, const std::string& config_path) {
   const Json config = read_json_file(config_path, kMaxConfigBytes);
-  if (!config.is_object()) throw InputError(config_path, "config is " + json_kind(config) + ", not a JSON object");
+  if (!config.is_object())
+    throw InputError(config_path, "config is " + json_kind(config) + ", not a JSON object");
   flatten_json(config, kConfigPrefix, g.metadata);
   if (config.contains("model_type") && config["model_type"].is_string())
     g.architecture = config["model_type"].get<std::string>();
@@ -91,9 +102,12 @@ Graph read_folder(const std::string& folder) {
   for (const auto& e : fs::directory_iterator(dir)) {
     if (!e.is_regular_file()) continue;
     const std::string name = e.path().filename().string();
-    if (name.ends_with(".safetensors.index.json")) indexes.push_back(e.path());
-    else if (name.ends_with(".safetensors")) singles.push_back(e.path());
-    else if (name.ends_with(".bin.index.json")) bin_indexes.push_back(e.path());
+    if (name.ends_with(".safetensors.index.json"))
+      indexes.push_back(e.path());
+    else if (name.ends_with(".safetensors"))
+      singles.push_back(e.path());
+    else if (name.ends_with(".bin.index.json"))
+      bin_indexes.push_back(e.path());
   }
   std::sort(bin_indexes.begin(), bin_indexes.end());
   std::sort(indexes.begin(), indexes.end());

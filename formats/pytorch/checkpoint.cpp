@@ -53,7 +53,10 @@ constexpr StorageType kStorageTypes[] = {
 class Builder {
  public:
   Builder(const Input& in, Graph& g, RecordLookup lookup, bool legacy, uint64_t pickle_objects)
-      : in_(in), g_(g), lookup_(std::move(lookup)), legacy_(legacy),
+      : in_(in),
+        g_(g),
+        lookup_(std::move(lookup)),
+        legacy_(legacy),
         max_visits_(walk_limit(pickle_objects)) {
     for (const auto& t : g_.tensors) names_.insert(t.name);
   }

@@ -59,8 +59,9 @@ Entry parse_entry(const std::string& file, const std::string& name, const Json& 
   e.begin = off[0].get<uint64_t>();
   e.end = off[1].get<uint64_t>();
   if (e.begin > e.end)
-    fail_tensor(file, name, "data_offsets [" + std::to_string(e.begin) + ", " +
-                                std::to_string(e.end) + "] end before they begin");
+    fail_tensor(file, name,
+                "data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
+                    "] end before they begin");
 
   auto need = bytes_for_shape(e.type, e.shape);
   if (!need.bytes) fail_tensor(file, name, std::string(type_name(e.type)) + " " + need.problem);
@@ -100,15 +101,18 @@ void append_file(Graph& g, const std::string& path) {
   }
   const std::string_view text = cur.take_string(n, "header");
   const Json header = parse_json_strict(text, path);
-  if (!header.is_object()) throw InputError(path, "header is " + json_kind(header) + ", not a JSON object");
+  if (!header.is_object())
+    throw InputError(path, "header is " + json_kind(header) + ", not a JSON object");
 
   std::vector<Entry> entries;
   for (const auto& [key, value] : header.items()) {
     if (key == "__metadata__") {
-      if (!value.is_object()) throw InputError(path, "__metadata__ is " + json_kind(value) + ", not an object");
+      if (!value.is_object())
+        throw InputError(path, "__metadata__ is " + json_kind(value) + ", not an object");
       for (const auto& [mk, mv] : value.items()) {
         if (!mv.is_string())
-          throw InputError(path, "__metadata__ entry '" + mk + "' is " + json_kind(mv) + ", not a string");
+          throw InputError(
+              path, "__metadata__ entry '" + mk + "' is " + json_kind(mv) + ", not a string");
         const std::string full = kMetadataPrefix + mk;
         if (!g.metadata.find(full)) g.metadata.set(full, Value::string(mv.get<std::string>()));
       }
@@ -127,27 +131,32 @@ void append_file(Graph& g, const std::string& path) {
   uint64_t expected = 0;
   for (const Entry& e : entries) {
     if (e.begin < expected)
-      fail_tensor(path, e.name, "data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
-                                    "] overlap the previous tensor, which ends at " + std::to_string(expected));
+      fail_tensor(path, e.name,
+                  "data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
+                      "] overlap the previous tensor, which ends at " + std::to_string(expected));
     if (e.begin > expected)
-      fail_tensor(path, e.name, "data_offsets begin at " + std::to_string(e.begin) +
-                                    " leaving a gap after the previous tensor, which ends at " +
-                                    std::to_string(expected));
+      fail_tensor(path, e.name,
+                  "data_offsets begin at " + std::to_string(e.begin) +
+                      " leaving a gap after the previous tensor, which ends at " +
+                      std::to_string(expected));
     if (e.end > data_size)
-      fail_tensor(path, e.name, "data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
-                                    "] run past the end of the data section (" +
-                                    std::to_string(data_size) + " bytes)");
+      fail_tensor(path, e.name,
+                  "data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
+                      "] run past the end of the data section (" + std::to_string(data_size) +
+                      " bytes)");
     expected = e.end;
   }
   if (expected != data_size) {
-    throw InputError(path, "tensors cover " + std::to_string(expected) + " bytes of a data section of " +
-                               std::to_string(data_size) + " bytes");
+    throw InputError(path, "tensors cover " + std::to_string(expected) +
+                               " bytes of a data section of " + std::to_string(data_size) +
+                               " bytes");
   }
 
   std::set<std::string_view> names;
   for (const auto& t : g.tensors) names.insert(t.name);
   for (Entry& e : entries) {
-    if (names.count(e.name)) throw InputError(path, "tensor '" + e.name + "' appears in more than one file");
+    if (names.count(e.name))
+      throw InputError(path, "tensor '" + e.name + "' appears in more than one file");
     auto src = std::make_shared<MappedSource>(file, data_start + e.begin, e.end - e.begin);
     g.tensors.push_back(Tensor{std::move(e.name), std::move(e.shape), e.type, std::move(src)});
   }

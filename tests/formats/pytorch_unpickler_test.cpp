@@ -38,7 +38,8 @@ TEST_CASE("unpickler builds dicts, lists, tuples and scalars", "[pytorch][unpick
 }
 
 TEST_CASE("LONG1 is two's complement and long values stay exact bytes", "[pytorch][unpickler]") {
-  const Pickle neg = run(PickleBuilder().proto().op(0x8a).byte(2).raw(std::string("\x00\xff", 2)).stop().bytes());
+  const Pickle neg =
+      run(PickleBuilder().proto().op(0x8a).byte(2).raw(std::string("\x00\xff", 2)).stop().bytes());
   CHECK(neg.root->integer == -256);
   const Pickle big =
       run(PickleBuilder().proto().op(0x8a).byte(10).raw("0123456789").stop().bytes());
