@@ -9,7 +9,6 @@
 #include "formats/io/mapped_file.h"
 #include "formats/llama2c/reader.h"
 #include "formats/pytorch/checkpoint.h"
-#include "formats/pytorch/zip_archive.h"
 #include "formats/safetensors/reader.h"
 
 namespace owl {
@@ -47,8 +46,7 @@ Graph open_model(const std::string& path) {
   if (gguf::looks_like_gguf(head)) return gguf::read(path);
   if (safetensors::looks_like_safetensors(head, file->size())) return safetensors::read_file(path);
   // A zip is read as a torch checkpoint, which says so when it has no */data.pkl.
-  if (pytorch::looks_like_zip(head) || pytorch::looks_like_legacy(head))
-    return pytorch::read_file(path);
+  if (pytorch::looks_like_checkpoint(head)) return pytorch::read_file(path);
   if (llama2c::looks_like_llama2c(head, file->size())) return llama2c::read_file(path);
   if (auto other = describe_other(head); !other.empty()) throw InputError(path, "this is " + other);
   // Named like safetensors but malformed: the reader says exactly what is wrong.

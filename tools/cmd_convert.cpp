@@ -65,7 +65,7 @@ void add_convert_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("convert", "Convert a model to another format, optionally changing its float type");
   cmd->add_option("input", args->input,
                   "A model: Hugging Face folder, .safetensors (or its index), .gguf (or its first split), "
-                  "llama2.c checkpoint")
+                  "PyTorch .bin/.pt (or its index), llama2.c checkpoint")
       ->required();
   cmd->add_option("-o,--output", args->output, "Output file; its extension picks the format (.gguf, .safetensors)")
       ->required();

@@ -8,10 +8,8 @@
 
 #include "converters/describe.h"
 #include "formats/io/error.h"
-#include "formats/io/mapped_file.h"
 #include "formats/open.h"
 #include "formats/pytorch/checkpoint.h"
-#include "formats/pytorch/zip_archive.h"
 #include "tools/commands.h"
 #include "tools/human.h"
 #include "tools/progress_line.h"
@@ -28,16 +26,6 @@ struct InspectArgs {
   size_t max_tensors = 0;
 };
 
-// Files whose bytes are a PyTorch checkpoint (zip or legacy pickle), by magic, not by name.
-bool is_pytorch_file(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec) || std::filesystem::file_size(path, ec) == 0)
-    return false;
-  auto file = MappedFile::open(path);
-  const auto head = file->bytes().first(std::min<uint64_t>(file->size(), 32));
-  return pytorch::looks_like_zip(head) || pytorch::looks_like_legacy(head);
-}
-
 // What --scan reads: the path itself, or in a folder every file that holds a pickle or is
 // named like PyTorch weights (so a disguised archive is reported, not skipped).
 std::vector<std::string> scan_targets(const std::string& path) {
@@ -48,7 +36,8 @@ std::vector<std::string> scan_targets(const std::string& path) {
     if (!e.is_regular_file()) continue;
     const std::string p = e.path().string();
     const std::string ext = e.path().extension().string();
-    if (ext == ".bin" || ext == ".pt" || ext == ".pth" || ext == ".ckpt" || is_pytorch_file(p))
+    if (ext == ".bin" || ext == ".pt" || ext == ".pth" || ext == ".ckpt" ||
+        pytorch::is_checkpoint_file(p))
       out.push_back(p);
   }
   std::sort(out.begin(), out.end());
@@ -156,7 +145,7 @@ void run_inspect(const InspectArgs& a) {
   } else {
     print_table(g, d, a);
     // The graph was built, so every global was allowed; list them for the record.
-    if (is_pytorch_file(a.path)) print_globals(pytorch::scan_file(a.path).globals);
+    if (pytorch::is_checkpoint_file(a.path)) print_globals(pytorch::scan_file(a.path).globals);
   }
 }
 

@@ -163,7 +163,7 @@ void add_quantize_command(CLI::App& app) {
                                  "...), tensor types as llama-quantize picks them");
   cmd->add_option("input", args->input,
                   "A model: GGUF, Hugging Face folder, .safetensors (or its index), "
-                  "llama2.c checkpoint")
+                  "PyTorch .bin/.pt (or its index), llama2.c checkpoint")
       ->required();
   cmd->add_option("-o,--output", args->output, "The output .gguf (not needed with --dry-run)");
   cmd->add_option("-t,--type", args->mix, mix_help())->required();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <set>
@@ -530,6 +531,18 @@ bool looks_like_legacy(std::span<const std::byte> head) {
   const auto* b = reinterpret_cast<const uint8_t*>(head.data());
   return b[0] == 0x80 && b[2] == 0x8a && b[3] == sizeof kLegacyMagic &&
          std::memcmp(b + 4, kLegacyMagic, sizeof kLegacyMagic) == 0;
+}
+
+bool looks_like_checkpoint(std::span<const std::byte> head) {
+  return looks_like_zip(head) || looks_like_legacy(head);
+}
+
+bool is_checkpoint_file(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec) || std::filesystem::file_size(path, ec) == 0)
+    return false;
+  auto file = MappedFile::open(path);
+  return looks_like_checkpoint(file->bytes().first(std::min<uint64_t>(file->size(), 32)));
 }
 
 Graph parse_zip_checkpoint(std::span<const std::byte> bytes, const std::string& file) {

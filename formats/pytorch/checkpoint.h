@@ -40,6 +40,10 @@ inline constexpr uint64_t kLegacyProtocolVersion = 1001;
 
 // True if the bytes start like a legacy checkpoint: a pickle (0x80 PROTO) of the magic number.
 bool looks_like_legacy(std::span<const std::byte> head);
+// True if the bytes start like a checkpoint of either format (a zip, or a legacy pickle).
+bool looks_like_checkpoint(std::span<const std::byte> head);
+// True if `path` is a regular, non-empty file whose first bytes look like a checkpoint.
+bool is_checkpoint_file(const std::string& path);
 
 // Fuzzing and test entry points: a checkpoint held in memory. Tensors' sources refer to
 // `bytes`, which must outlive the graph. Throw only InputError on bad input; reading a tensor

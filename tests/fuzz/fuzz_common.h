@@ -4,10 +4,13 @@
 #include <cstddef>
 #include <cstdlib>
 #include <span>
+#include <string>
 
 #include "converters/graph.h"
 #include "converters/source.h"
 #include "converters/types.h"
+#include "formats/io/error.h"
+#include "formats/pytorch/checkpoint.h"
 
 namespace owl::fuzz {
 
@@ -23,6 +26,21 @@ inline void read_every_tensor(const Graph& g) {
     for_each_chunk(*t.data, [&](std::span<const std::byte> chunk) {
       for (std::byte b : chunk) sink = sink ^ b;
     });
+  }
+}
+
+// Parses a checkpoint with `parse` and reads every tensor, then scans it; bad input may only
+// end in InputError, anything else escapes to the fuzzer.
+inline void read_checkpoint(std::span<const std::byte> bytes,
+                            Graph (*parse)(std::span<const std::byte>, const std::string&)) {
+  const std::string file = "fuzz.pt";
+  try {
+    read_every_tensor(parse(bytes, file));
+  } catch (const InputError&) {
+  }
+  try {
+    (void)pytorch::scan_checkpoint(bytes, file);
+  } catch (const InputError&) {
   }
 }
 

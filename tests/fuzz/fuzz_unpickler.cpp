@@ -26,23 +26,11 @@ void unpickle_both_modes(std::span<const std::byte> bytes) {
   }
 }
 
-void read_legacy(std::span<const std::byte> bytes) {
-  try {
-    const owl::Graph g = owl::pytorch::parse_legacy_checkpoint(bytes, kFile);
-    owl::fuzz::read_every_tensor(g);
-  } catch (const owl::InputError&) {
-  }
-  try {
-    (void)owl::pytorch::scan_checkpoint(bytes, kFile);
-  } catch (const owl::InputError&) {
-  }
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(data), size);
   unpickle_both_modes(bytes);
-  read_legacy(bytes);
+  owl::fuzz::read_checkpoint(bytes, owl::pytorch::parse_legacy_checkpoint);
   return 0;
 }
