@@ -5,9 +5,7 @@ parameters, module state dicts and nested dicts; non-tensor values become metada
 Hugging Face folder of .bin weights converts like the same folder in safetensors; `owl inspect`
 lists the pickle's globals and `owl inspect --scan` passes clean files."""
 
-import io
 import json
-import pickletools
 import shutil
 import zipfile
 from pathlib import Path
@@ -15,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import gguf_util as gu
+from pickle_util import referenced_globals
 import stutil as su
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "pytorch"
@@ -40,30 +39,6 @@ def checkpoint(name):
 
 def expected(name):
     return DATA / f"{name.split('.')[0]}.expected.safetensors"
-
-
-def pickles_of(path):
-    """The raw pickle streams of a checkpoint: data.pkl of a zip, or the consecutive pickles at
-    the start of a legacy file (magic, protocol, sys info, the object, the storage keys)."""
-    blob = Path(path).read_bytes()
-    if blob[:2] == b"PK":
-        z = zipfile.ZipFile(io.BytesIO(blob))
-        return [z.read(n) for n in z.namelist() if n.endswith("/data.pkl")]
-    streams, pos = [], 0
-    for _ in range(5):
-        end = pos
-        for op, _, at in pickletools.genops(io.BytesIO(blob[pos:])):
-            end = pos + at + 1
-        streams.append(blob[pos:end])
-        pos = end
-    return streams
-
-
-def globals_in(pickle_bytes):
-    """Every "module.name" a pickle references through GLOBAL, read statically (pickletools
-    decodes opcodes; nothing is unpickled)."""
-    return {arg.replace(" ", ".") for op, arg, _ in pickletools.genops(io.BytesIO(pickle_bytes))
-            if op.name == "GLOBAL"}
 
 
 def converted(owl, src, dest, *flags):
@@ -117,8 +92,8 @@ def test_every_dtype_and_view_is_covered():
         z = zipfile.ZipFile(checkpoint(f"{c}.zip"))
         storages = [n for n in z.namelist() if "/data/" in n]
         assert len(storages) < tensors == len(su.read_reference(expected(c))), c
-    parameter_pkl = pickles_of(checkpoint("parameter.zip"))[0]
-    assert "torch._utils._rebuild_parameter" in globals_in(parameter_pkl)
+    assert "torch._utils._rebuild_parameter" in referenced_globals(
+        checkpoint("parameter.zip").read_bytes())
 
 
 def test_inspect_lists_tensors_values_and_globals(owl, case):
@@ -137,7 +112,7 @@ def test_inspect_lists_tensors_values_and_globals(owl, case):
 
     text = owl("inspect", src)
     assert text.returncode == 0, text.describe()
-    for g in set().union(*map(globals_in, pickles_of(src))):
+    for g in referenced_globals(src.read_bytes()):
         assert g in text.stdout, f"owl inspect does not list the global {g}:\n{text.stdout}"
 
 

@@ -7,19 +7,17 @@ executed, and the marker is not there afterwards.
 The payloads are never unpickled here: pickletools only decodes their opcodes, to show that
 each one is a well-formed pickle that really does reach the global it names."""
 
-import io
-import pickletools
 import os
 import resource
 import shutil
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
 
 import stutil as su
+from pickle_util import referenced_globals
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "pytorch"
 sys.path.insert(0, str(DATA))
@@ -42,37 +40,6 @@ REFUSAL_ADDRESS_SPACE = 2 << 30
 GLOBAL_MAY_GO_UNNAMED = {
     "legacy_magic.legacy.pt": "the magic number may be checked byte for byte, never unpickled",
 }
-
-
-def pickle_streams(blob):
-    """The pickles a checkpoint holds, as bytes: data.pkl of a zip, the first four of a legacy
-    file (magic, protocol, sys info, the object)."""
-    if blob[:2] == b"PK":
-        z = zipfile.ZipFile(io.BytesIO(blob))
-        return [z.read(n) for n in z.namelist() if n.endswith("/data.pkl")]
-    out, pos = [], 0
-    for _ in range(4):
-        end = pos
-        for _, _, at in pickletools.genops(io.BytesIO(blob[pos:])):
-            end = pos + at + 1
-        out.append(blob[pos:end])
-        pos = end
-    return out
-
-
-def referenced_globals(blob):
-    """"module.name" of every GLOBAL, INST and STACK_GLOBAL in the pickles (statically)."""
-    names = set()
-    for p in pickle_streams(blob):
-        strings = []
-        for op, arg, _ in pickletools.genops(io.BytesIO(p)):
-            if op.name in ("GLOBAL", "INST"):
-                names.add(arg.replace(" ", "."))
-            elif op.name == "STACK_GLOBAL":
-                names.add(".".join(strings[-2:]))
-            if isinstance(arg, str):
-                strings.append(arg)
-    return names
 
 
 @pytest.fixture
