@@ -55,9 +55,19 @@ void print_globals(const std::vector<pytorch::GlobalUse>& globals) {
 void run_scan(const InspectArgs& a) {
   const auto targets = scan_targets(a.path);
   if (targets.empty()) throw InputError(a.path, "folder holds no PyTorch checkpoint to scan");
-  std::vector<std::string> refused;
+  const bool folder = std::filesystem::is_directory(a.path);
+  std::vector<std::string> refused, unreadable;
   for (const auto& t : targets) {
-    const auto report = pytorch::scan_file(t);
+    pytorch::ScanReport report;
+    try {
+      report = pytorch::scan_file(t);
+    } catch (const InputError& e) {
+      // In a folder, one file that is not a checkpoint must not hide what the others hold.
+      if (!folder) throw;
+      std::printf("%-14s%s\n%-14s%s\n\n", "path", t.c_str(), "error", e.what());
+      unreadable.push_back(std::filesystem::path(t).filename().string());
+      continue;
+    }
     std::printf("%-14s%s\n%-14s%s\n", "path", t.c_str(), "format", report.format.c_str());
     print_globals(report.globals);
     std::printf("\n");
@@ -65,13 +75,19 @@ void run_scan(const InspectArgs& a) {
       if (u.kind == pytorch::GlobalKind::Refused) refused.push_back(u.name);
   }
   std::fflush(stdout);
-  if (!refused.empty()) {
+  auto join = [](const std::vector<std::string>& v) {
     std::string list;
-    for (const auto& r : refused) list += (list.empty() ? "" : ", ") + r;
-    throw InputError(a.path, "unsafe: the pickle references " + std::to_string(refused.size()) +
-                                 " global" + (refused.size() == 1 ? "" : "s") +
-                                 " outside the allow-list: " + list);
-  }
+    for (const auto& s : v) list += (list.empty() ? "" : ", ") + s;
+    return list;
+  };
+  std::string problems;
+  if (!refused.empty())
+    problems = "unsafe: the pickle references " + std::to_string(refused.size()) + " global" +
+               (refused.size() == 1 ? "" : "s") + " outside the allow-list: " + join(refused);
+  if (!unreadable.empty())
+    problems += (problems.empty() ? "" : "; ") + std::to_string(unreadable.size()) + " of " +
+                std::to_string(targets.size()) + " files could not be scanned: " + join(unreadable);
+  if (!problems.empty()) throw InputError(a.path, problems);
   std::printf("clean: every global is on the allow-list\n");
 }
 

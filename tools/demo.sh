@@ -6,7 +6,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
 owl_install_apt
-owl_build
+owl_build owl  # the CLI only: the demo runs no test
 
 owl="$OWL_BUILD/bin/owl"
 data="$OWL_ROOT/tests/data/stories260K"
@@ -20,15 +20,27 @@ owl_log "owl convert stories260K.bin --tokenizer tok512.bin -o stories260K-f16.g
 "$owl" convert "$data/stories260K.bin" --tokenizer "$data/tok512.bin" -o "$out/stories260K-f16.gguf"
 "$owl" inspect "$out/stories260K-f16.gguf" --max-tensors 4
 
-# Text for the evaluation: stories in the style the model was trained on.
-cat >"$out/story.txt" <<'TXT'
-Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. She wanted to play with it, but it was too high. Lily asked her mom to help her. Her mom said, "Let's get a stick and push the ball down." They found a long stick and pushed the ball. The ball fell down and Lily was very happy. She said, "Thank you, mom!" They played with the ball all day long.
-Tom had a little dog named Max. Max liked to run and jump. One day, Tom and Max went to the park. They saw a big tree with a bird on it. The bird was singing a happy song. Max wanted to play with the bird, so he barked. The bird flew away. Tom laughed and said, "Max, you scared the bird!" Max wagged his tail and they went home to eat dinner.
-TXT
-for i in 1 2 3 4 5 6; do cat "$out/story.txt"; done >"$out/stories.txt"
+# Text for the evaluation, in the style the model was trained on: two short stories, six times
+# over so that it fills 15 chunks of 128 tokens (README's validate example is this run).
+for i in 1 2 3 4 5 6; do cat "$data/story.txt"; done >"$out/stories.txt"
 
-# Its rows (64 and 172 values) are too short for k-quants, and ffn_down's 172 is not even a
-# multiple of 32: those tensors fall back, and the plan says so.
+# Said once, before the warnings it explains.
+cat <<'TXT'
+
+About the warnings below: quantized types store each row of a matrix in blocks, of 32 values
+(Q8_0, Q5_1, Q4_0) or 256 (k-quants, like the Q6_K these mixes give the token embeddings).
+stories260K is tiny: its feed-forward rows hold 172 values and its embedding rows 64, so those
+tensors "fall back" to the closest type that fits (F16, Q8_0), as llama-quantize does, and
+owl warns once for each. Most real models' rows (2048, 4096, ...) fit the blocks, and
+--no-fallback makes a fallback an error.
+
+What owl validate reports, running the original and the smaller model on the same text:
+  perplexity     how surprised each model is by the text's next tokens (lower is better)
+  KL divergence  how far the smaller model's next-token probabilities are from the original's (0: same)
+  top-1 agree    how often both models rank the same token first
+  delta p RMS    how much the probability of the text's actual next token moved (root mean square)
+TXT
+
 for type in Q8_0 Q5_1 Q4_0; do
   owl_log "owl quantize stories260K-f16.gguf -o stories260K-$type.gguf -t $type"
   "$owl" quantize "$out/stories260K-f16.gguf" -o "$out/stories260K-$type.gguf" -t "$type"

@@ -43,10 +43,24 @@ void print_error(const char* what) {
   std::fprintf(stderr, "%s\n", line.c_str());
 }
 
+// CLI11's own errors ("--output is required") read like owl's other errors, and point at the
+// help of the subcommand that was being parsed.
+int usage_error(CLI::App& app, const CLI::ParseError& e) {
+  print_error(e.what());
+  std::string command = "owl";
+  for (CLI::App* sub = &app; !sub->get_subcommands().empty();) {
+    sub = sub->get_subcommands().front();
+    command += " " + sub->get_name();
+  }
+  std::fprintf(stderr, "Run '%s --help' for more information.\n", command.c_str());
+  return owl::kUsageErrorExit;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"owl (open-weights lab): convert, quantize and verify open-weight model checkpoints"};
+  CLI::App app{
+      "owl (open-weights lab): convert, quantize and verify open-weight model checkpoints"};
   app.set_version_flag("--version", "owl 0.1.0");
   app.require_subcommand(1);
   owl::add_inspect_command(app);
@@ -64,8 +78,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return owl::kUsageErrorExit;
+    return usage_error(app, e);
   } catch (const owl::InputError& e) {
     print_error(e.what());
     return owl::kInputErrorExit;

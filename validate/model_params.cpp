@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cmath>
+#include <sstream>
 
 #include "formats/io/error.h"
 
@@ -93,6 +94,28 @@ ModelParams read_model_params(const Graph& g) {
   if (p.rope_dim > p.head_dim || p.rope_dim % 2)
     throw UsageError("rope.dimension_count does not fit the head size");
   return p;
+}
+
+void require_same_network(const ModelParams& ref, const ModelParams& test) {
+  std::string diffs;
+  auto differ = [&](const char* what, const auto& a, const auto& b) {
+    if (a == b) return;
+    std::ostringstream line;
+    line << (diffs.empty() ? "" : ", ") << what << " " << a << " vs " << b;
+    diffs += line.str();
+  };
+  differ("architecture", ref.arch, test.arch);
+  differ("layers", ref.n_layer, test.n_layer);
+  differ("embedding width", ref.n_embd, test.n_embd);
+  differ("vocabulary", ref.n_vocab, test.n_vocab);
+  differ("attention heads", ref.n_head, test.n_head);
+  differ("key/value heads", ref.n_head_kv, test.n_head_kv);
+  differ("head size", ref.head_dim, test.head_dim);
+  differ("feed-forward width", ref.n_ff, test.n_ff);
+  if (!diffs.empty())
+    throw InputError("", "the two models are different networks (" + diffs +
+                             "); validate compares a model with a converted or quantized copy "
+                             "of itself");
 }
 
 }  // namespace owl::validate

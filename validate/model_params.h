@@ -36,4 +36,9 @@ struct ModelParams {
 // unsupported (the architectures the reference forward implements are the Llama family).
 ModelParams read_model_params(const Graph& g);
 
+// Throws InputError naming what differs when `test` is not the same network as `ref`
+// (architecture, depth, widths, heads or vocabulary): logits are compared position by position,
+// which only means something between a model and a converted or quantized copy of it.
+void require_same_network(const ModelParams& ref, const ModelParams& test);
+
 }  // namespace owl::validate

@@ -48,6 +48,7 @@ ValidateResult run_validation(const Graph& ref, const Graph& test, std::span<con
   ValidateResult r;
   const Forward test_fwd(test);
   r.params = test_fwd.params();
+  require_same_network(read_model_params(ref), r.params);
   r.n_ctx = opt.n_ctx;
   const uint64_t V = r.params.n_vocab;
 
@@ -61,8 +62,6 @@ ValidateResult run_validation(const Graph& ref, const Graph& test, std::span<con
                        " was saved for another token stream, context or vocabulary");
   } else {
     ref_fwd = std::make_unique<Forward>(ref);
-    if (ref_fwd->params().n_vocab != V)
-      throw UsageError("the two models have different vocabularies");
   }
 
   auto chunks = make_chunks(stream, opt.n_ctx, bos_to_add(test));

@@ -15,7 +15,7 @@ owl="${OWL_BIN:-$root/build/bin/owl}"
 model="${1:?usage: $0 MODEL.gguf [MIXES [THREADS [PYTHON]]]}"
 mixes="${2:-Q4_K_M,Q8_0}"
 threads="${3:-$(nproc)}"
-python="${4:-python3}"
+python="${4:-${OWL_PYTHON:-${OWL_VENV:-$HOME/.cache/owl/venv}/bin/python3}}"  # tools/setup.sh's venv: llama-cpp-python
 work="$(mktemp -d "$(dirname "$model")/owl-bench-XXXX")"
 trap 'rm -rf "$work"' EXIT
 

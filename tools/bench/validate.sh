@@ -23,7 +23,7 @@ model="${2:?$usage}"
 threads="${3:-2}"
 n_tokens="${4:-4096}"
 text="${5:-/usr/share/common-licenses/GPL-3}"
-python="${6:-python3}"
+python="${6:-${OWL_PYTHON:-${OWL_VENV:-$HOME/.cache/owl/venv}/bin/python3}}"  # tools/setup.sh's venv: llama-cpp-python, gguf
 ctx=512
 chunks=$((n_tokens / ctx))
 if [[ -n "${WORK:-}" ]]; then
