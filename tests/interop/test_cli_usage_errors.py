@@ -43,7 +43,7 @@ def test_version(owl):
 
 def test_missing_output_folder_is_named(owl, tmp_path):
     """README's `-o out/model.safetensors` needs out/ to exist (the README says mkdir -p out):
-    when it does not, the error names the folder and exits 1 without a traceback or a file."""
+    when it does not, one error line names the folder, and no file is left behind."""
     missing = tmp_path / "out"
     r = owl("convert", STORIES, "-o", missing / "model.safetensors", "--quiet")
     assert r.returncode != 0, r.describe()
