@@ -10,6 +10,7 @@ namespace owl {
 
 void MappedSource::read(uint64_t offset, std::span<std::byte> out) const {
   if (offset > size_ || out.size() > size_ - offset) throw std::out_of_range("MappedSource::read");
+  if (out.empty()) return;  // an empty span's data() may be null, which memcpy must not get
   std::memcpy(out.data(), file_->slice(offset_ + offset, out.size()).data(), out.size());
 }
 
@@ -24,6 +25,7 @@ void MappedSource::release_range(uint64_t offset, uint64_t length) const {
 void BufferSource::read(uint64_t offset, std::span<std::byte> out) const {
   if (offset > bytes_.size() || out.size() > bytes_.size() - offset)
     throw std::out_of_range("BufferSource::read");
+  if (out.empty()) return;  // an empty span's data() may be null, which memcpy must not get
   std::memcpy(out.data(), bytes_.data() + offset, out.size());
 }
 
@@ -54,6 +56,7 @@ void for_each_chunk(const Source& src, const std::function<void(std::span<const 
 
 std::vector<std::byte> read_all(const Source& src) {
   std::vector<std::byte> out(src.byte_size());
+  if (out.empty()) return out;  // nothing to copy, and memcpy must not get a null pointer
   auto whole = src.view();
   if (whole.size() == out.size() && whole.data()) {
     std::memcpy(out.data(), whole.data(), out.size());

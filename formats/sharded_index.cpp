@@ -41,7 +41,13 @@ Graph read_sharded_index(const std::string& index_path, const std::string& forma
   g.format = format;
   for (const auto& s : shards) {
     const std::string shard_path = (folder / s).string();
-    if (!std::filesystem::exists(shard_path))
+    // The error_code form: a name the system refuses (too long, say) is bad input, not a crash.
+    std::error_code ec;
+    const bool exists = std::filesystem::exists(shard_path, ec);
+    if (ec)
+      throw InputError(index_path, "shard '" + s + "' listed in the index cannot be opened: " +
+                                       ec.message());
+    if (!exists)
       throw InputError(index_path, "shard '" + s + "' listed in the index does not exist");
     const size_t before = g.tensors.size();
     append_shard(g, shard_path);

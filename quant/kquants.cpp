@@ -35,6 +35,8 @@ constexpr size_t kD = 0, kDmin = 2, kScales = 4, kQh = 16, kQs = 48;
 namespace q6 {
 constexpr size_t kQl = 0, kQh = 128, kScales = 192, kD = 208;
 }
+// Q4_K and Q5_K hand the affine superblock helpers d's address; they read dmin 2 bytes after it.
+static_assert(q4::kDmin == q4::kD + 2 && q5::kDmin == q5::kD + 2);
 namespace q8 {
 constexpr size_t kD = 0, kQs = 4, kBsums = 260;
 }

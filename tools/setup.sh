@@ -5,9 +5,11 @@ OWL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OWL_BUILD="${OWL_BUILD:-$OWL_ROOT/build}"
 
 # Debian packages the build needs (compilers and cmake, protobuf, zstd, xxHash, CLI11, JSON,
-# Catch2, OpenMP) and the Python used by the interop tests.
+# Catch2, OpenMP), the Python used by the interop tests, and clang with its sanitizer and
+# libFuzzer runtimes (libclang-rt-14-dev) for the ASan/UBSan unit tests and the fuzz targets.
 OWL_APT_PACKAGES=(build-essential cmake pkg-config libprotobuf-dev protobuf-compiler libzstd-dev
-  libxxhash-dev libcli11-dev nlohmann-json3-dev catch2 libomp-dev python3 python3-pip time strace)
+  libxxhash-dev libcli11-dev nlohmann-json3-dev catch2 libomp-dev python3 python3-pip time strace
+  clang libclang-rt-14-dev)
 
 owl_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

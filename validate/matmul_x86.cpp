@@ -148,7 +148,9 @@ OWL_AVX2 void avx2(const float* a, const float* b, uint64_t kc, float* c, uint64
 // GCC 12's AVX-512 shuffle intrinsics start from _mm512_undefined_ps(), which it then reports as
 // maybe uninitialized once inlined here.
 #pragma GCC diagnostic push
+#ifndef __clang__  // clang has no such warning, and warns about the unknown name
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 // Rows r[0..15] become columns: r[j] holds the 16 values of column j afterwards.
 OWL_AVX512 void transpose16(__m512 r[16]) {
   __m512 t[16], u[16];

@@ -16,7 +16,8 @@ namespace {
 
 SourcePtr bytes_source(const std::string& s) {
   std::vector<std::byte> b(s.size());
-  std::memcpy(b.data(), s.data(), s.size());
+  // An empty vector's data() may be null, which memcpy must not get.
+  if (!s.empty()) std::memcpy(b.data(), s.data(), s.size());
   return std::make_shared<BufferSource>(std::move(b));
 }
 

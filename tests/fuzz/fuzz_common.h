@@ -1,4 +1,5 @@
-// Shared by the libFuzzer targets: what every parsed checkpoint must satisfy.
+// Shared by the libFuzzer targets: what every parsed checkpoint must satisfy, and the path every
+// target drives, the CLI's.
 #pragma once
 
 #include <cstddef>
@@ -6,10 +7,13 @@
 #include <span>
 #include <string>
 
+#include "converters/describe.h"
 #include "converters/graph.h"
+#include "converters/normalize.h"
 #include "converters/source.h"
 #include "converters/types.h"
 #include "formats/io/error.h"
+#include "formats/open.h"
 #include "formats/pytorch/checkpoint.h"
 
 namespace owl::fuzz {
@@ -41,6 +45,26 @@ inline void read_checkpoint(std::span<const std::byte> bytes,
   try {
     (void)pytorch::scan_checkpoint(bytes, file);
   } catch (const InputError&) {
+  }
+}
+
+// What `owl inspect --json` and `owl convert` do with a path: open it (format recognised by its
+// bytes), describe it (every metadata value into graph.proto, then protobuf's JSON) and read every
+// tensor; then normalize it (tokenizer attach from the folder or `tokenizer`, architecture pass)
+// and describe and read it again through the lazy transforms. Bad input may only end in
+// InputError or UsageError (an architecture owl does not convert); anything else escapes.
+inline void open_like_cli(const std::string& path, const std::string& tokenizer = {}) {
+  try {
+    Graph g = open_model(path);
+    (void)to_json(describe(g));
+    read_every_tensor(g);
+    NormalizeOptions opt;
+    opt.tokenizer = tokenizer;
+    normalize(g, path, opt);
+    (void)to_json(describe(g));
+    read_every_tensor(g);
+  } catch (const InputError&) {
+  } catch (const UsageError&) {
   }
 }
 
