@@ -8,6 +8,7 @@
 #include "formats/gguf/writer.h"
 #include "formats/hf/config_writer.h"
 #include "formats/io/error.h"
+#include "formats/io/read_files.h"
 #include "formats/open.h"
 #include "formats/safetensors/writer.h"
 #include "quant/convert_types.h"
@@ -22,13 +23,10 @@ std::optional<OutputFormat> output_format_for(const std::string& path) {
   return std::nullopt;
 }
 
-// An output that is one of the inputs would be replaced while it is still being read.
-void refuse_overwriting_input(const Graph& g, const std::string& output) {
-  std::error_code ec;
-  if (!fs::exists(output, ec)) return;
-  for (const auto& in : g.inputs)
-    if (fs::equivalent(in.path, output, ec))
-      throw UsageError("the output " + output + " is also an input; write to another path");
+// An output that is one of the inputs would be replaced while it is still being read. The
+// writers check every file they will write (parts, shards, index) the same way.
+void refuse_overwriting_input(const Graph& /*g*/, const std::string& output) {
+  refuse_if_read(output);
 }
 
 void check_output_folder(const std::string& output) {
@@ -47,7 +45,8 @@ std::vector<ElemType> types_of(const Graph& g) {
 
 size_t count_retyped(const std::vector<ElemType>& before, const Graph& after) {
   size_t n = 0;
-  for (size_t i = 0; i < before.size() && i < after.tensors.size(); ++i) n += before[i] != after.tensors[i].type;
+  for (size_t i = 0; i < before.size() && i < after.tensors.size(); ++i)
+    n += before[i] != after.tensors[i].type;
   return n;
 }
 
@@ -61,7 +60,8 @@ std::vector<std::string> write_gguf(Graph& g, const std::string& input, const st
       if (is_quantized(t.type) && t.type != target)
         throw UsageError("tensor '" + t.name + "' is " + std::string(type_name(t.type)) +
                          "; converting quantized tensors to another type is owl quantize's job");
-    for (const auto& f : apply_gguf_convert_types(g, target)) opt.warn("tensor '" + f.tensor + "': " + f.why);
+    for (const auto& f : apply_gguf_convert_types(g, target))
+      opt.warn("tensor '" + f.tensor + "': " + f.why);
     g.metadata.set("general.file_type", Value::u32(llama_file_type(target)));
     if (is_quantized(target) && !g.metadata.find(gguf::kQuantizationVersionKey))
       g.metadata.set("general.quantization_version", Value::u32(gguf::kQuantizationVersion));
@@ -75,37 +75,44 @@ std::vector<std::string> write_gguf(Graph& g, const std::string& input, const st
 
 // A folder of safetensors and config.json is what transformers loads. The config is written
 // unless the output folder's config.json is the one the model was read from.
-void write_config_beside(const Graph& g, const std::string& output, std::vector<std::string>& files) {
+void write_config_beside(const Graph& g, const std::string& output, std::vector<std::string>& files,
+                         const ConvertOptions& opt) {
   const Json config = hf::config_json(g);
   if (config.empty()) return;
   const fs::path path = fs::path(output).parent_path() / "config.json";
+  if (was_read(path.string())) return;
   std::error_code ec;
-  for (const auto& in : g.inputs)
-    if (fs::exists(path, ec) && fs::equivalent(in.path, path, ec)) return;
+  if (fs::exists(path, ec) && opt.warn)
+    opt.warn("replaced " + path.string() + ", which was there before");
   hf::write_config(g, path.string());
   files.push_back(path.string());
 }
 
-std::vector<std::string> write_safetensors(Graph& g, const std::string& output, const ConvertOptions& opt) {
+std::vector<std::string> write_safetensors(Graph& g, const std::string& output,
+                                           const ConvertOptions& opt) {
   // From GGUF, back to Hugging Face names and layout, with a config.json written beside.
   if (g.format == "gguf") arch::to_hf(g);
   if (opt.dtype) {
-    if (is_quantized(*opt.dtype)) throw UsageError("safetensors stores float types: use --dtype f32, f16 or bf16");
+    if (is_quantized(*opt.dtype))
+      throw UsageError("safetensors stores float types: use --dtype f32, f16 or bf16");
     cast_float_tensors(g, *opt.dtype);
   }
   safetensors::WriteOptions w;
   w.shard_bytes = opt.shard_bytes;
   w.progress = opt.progress;
   auto files = safetensors::write(g, output, w);
-  write_config_beside(g, output, files);
+  write_config_beside(g, output, files, opt);
   return files;
 }
 
 }  // namespace
 
-ConvertResult convert(const std::string& input, const std::string& output, const ConvertOptions& opt) {
+ConvertResult convert(const std::string& input, const std::string& output,
+                      const ConvertOptions& opt) {
   const auto format = output_format_for(output);
-  if (!format) throw UsageError("cannot tell the output format from '" + output + "': name it *.gguf or *.safetensors");
+  if (!format)
+    throw UsageError("cannot tell the output format from '" + output +
+                     "': name it *.gguf or *.safetensors");
   check_output_folder(output);
 
   Graph g = open_model(input);
@@ -113,7 +120,8 @@ ConvertResult convert(const std::string& input, const std::string& output, const
   const auto before = types_of(g);
 
   ConvertResult result;
-  result.files = *format == OutputFormat::Gguf ? write_gguf(g, input, output, opt) : write_safetensors(g, output, opt);
+  result.files = *format == OutputFormat::Gguf ? write_gguf(g, input, output, opt)
+                                               : write_safetensors(g, output, opt);
   result.tensors = g.tensors.size();
   result.retyped = count_retyped(before, g);
   result.bytes = g.tensor_bytes();

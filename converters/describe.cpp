@@ -6,8 +6,41 @@
 #include <stdexcept>
 
 #include "formats/io/hash.h"
+#include "formats/io/utf8.h"
 
 namespace owl {
+
+namespace {
+
+// protobuf's string fields must hold UTF-8; a file's names and values may not, so those go
+// into the bytes fields beside them.
+void put_array(const Array& a, pb::ArrayValue& out) {
+  out.set_elem_type(std::string(value_type_name(a.elem())));
+  switch (a.elem()) {
+    case ValueType::STRING:
+    case ValueType::ARRAY:
+      for (const Value& item : a) *out.add_items() = to_proto(item);
+      break;
+    case ValueType::BOOL:
+      out.mutable_bools()->Reserve(static_cast<int>(a.size()));
+      for (const Value& item : a) out.add_bools(item.as_bool());
+      break;
+    case ValueType::F32:
+    case ValueType::F64:
+      out.mutable_floats()->Reserve(static_cast<int>(a.size()));
+      for (const Value& item : a) out.add_floats(item.as_f64());
+      break;
+    case ValueType::U64:
+      out.mutable_uints()->Reserve(static_cast<int>(a.size()));
+      for (const Value& item : a) out.add_uints(item.as_u64());
+      break;
+    default:
+      out.mutable_ints()->Reserve(static_cast<int>(a.size()));
+      for (const Value& item : a) out.add_ints(*item.to_int());
+  }
+}
+
+}  // namespace
 
 pb::Value to_proto(const Value& v) {
   pb::Value out;
@@ -17,18 +50,18 @@ pb::Value to_proto(const Value& v) {
       out.set_bool_value(v.as_bool());
       break;
     case ValueType::STRING:
-      out.set_string_value(v.as_string());
+      if (is_valid_utf8(v.as_string()))
+        out.set_string_value(v.as_string());
+      else
+        out.set_bytes_value(v.as_string());
       break;
     case ValueType::F32:
     case ValueType::F64:
       out.set_float_value(v.as_f64());
       break;
-    case ValueType::ARRAY: {
-      auto* a = out.mutable_array_value();
-      a->set_elem_type(std::string(value_type_name(v.as_array().elem)));
-      for (const auto& item : v.as_array().items) *a->add_items() = to_proto(item);
+    case ValueType::ARRAY:
+      put_array(v.as_array(), *out.mutable_array_value());
       break;
-    }
     default:
       if (v.is_signed())
         out.set_int_value(v.as_i64());
@@ -76,15 +109,23 @@ pb::GraphDescription describe(const Graph& g, const DescribeOptions& opt) {
   for (const auto& name : order) *d.add_type_totals() = totals[name];
 
   for (const auto& [key, value] : g.metadata) {
+    if (!opt.metadata) break;
     auto* e = d.add_metadata();
-    e->set_key(key);
+    if (is_valid_utf8(key))
+      e->set_key(key);
+    else
+      e->set_key_bytes(key);
     *e->mutable_value() = to_proto(value);
   }
 
-  if (opt.hashes && opt.progress) opt.progress->begin("hashing", g.tensors.size(), g.tensor_bytes());
+  if (opt.hashes && opt.progress)
+    opt.progress->begin("hashing", g.tensors.size(), g.tensor_bytes());
   for (const auto& t : g.tensors) {
     auto* td = d.add_tensors();
-    td->set_name(t.name);
+    if (is_valid_utf8(t.name))
+      td->set_name(t.name);
+    else
+      td->set_name_bytes(t.name);
     for (uint64_t dim : t.shape) td->add_shape(dim);
     td->set_type(std::string(type_name(t.type)));
     td->set_byte_size(t.byte_size());

@@ -13,6 +13,8 @@ pb::Value to_proto(const Value& v);
 
 struct DescribeOptions {
   bool hashes = false;  // xxh3-128 of every tensor's bytes (reads the whole model)
+  bool metadata =
+      true;  // the metadata entries (a table that prints them from the graph skips them)
   Progress* progress = nullptr;
 };
 

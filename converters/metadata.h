@@ -1,8 +1,10 @@
 // Ordered, typed key/value metadata with the value types of GGUF.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -14,19 +16,69 @@ namespace owl {
 
 // The numbering is GGUF's, so a GGUF reader and writer can use it as is.
 enum class ValueType : uint32_t {
-  U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, BOOL = 7,
-  STRING = 8, ARRAY = 9, U64 = 10, I64 = 11, F64 = 12,
+  U8 = 0,
+  I8 = 1,
+  U16 = 2,
+  I16 = 3,
+  U32 = 4,
+  I32 = 5,
+  F32 = 6,
+  BOOL = 7,
+  STRING = 8,
+  ARRAY = 9,
+  U64 = 10,
+  I64 = 11,
+  F64 = 12,
 };
 inline constexpr uint32_t kValueTypeCount = 13;
 
 std::string_view value_type_name(ValueType t);
 
 class Value;
-struct Array {
-  ValueType elem = ValueType::U8;
-  std::vector<Value> items;
+
+// An array of one element type. Numbers and bools are held as their little-endian bytes, as GGUF
+// stores them, so an array costs in memory what it weighs in the file; strings and nested arrays
+// are held one by one.
+class Array {
+ public:
+  // Defined where Value is complete: the vector of nested arrays needs it.
+  Array();
+  explicit Array(ValueType elem);
+  Array(ValueType elem, const std::vector<Value>& items);
+  Array(const Array&);
+  Array(Array&&) noexcept;
+  Array& operator=(const Array&);
+  Array& operator=(Array&&) noexcept;
+  ~Array();
+  // Numbers or bools from `bytes` (a whole number of elements; bools must be 0 or 1).
+  static Array from_bytes(ValueType elem, std::span<const uint8_t> bytes);
+  // Bytes per element for number and bool types; 0 for strings and arrays.
+  static size_t element_bytes(ValueType elem);
+
+  ValueType elem() const { return elem_; }
+  size_t size() const;
+  bool empty() const { return size() == 0; }
+  Value operator[](size_t i) const;
+  const std::string& string_at(size_t i) const { return strings_.at(i); }
+  // The elements' bytes, for number and bool arrays.
+  std::span<const uint8_t> bytes() const { return bytes_; }
+
+  // `v` must have the array's element type.
+  void push_back(const Value& v);
+  void reserve(size_t n);
+
+  class Iterator;
+  Iterator begin() const;
+  Iterator end() const;
+
+  bool operator==(const Array& o) const;
+
+ private:
+  ValueType elem_ = ValueType::U8;
+  std::vector<uint8_t> bytes_;
+  std::vector<std::string> strings_;
+  std::vector<Value> arrays_;
 };
-bool operator==(const Array& a, const Array& b);
 
 // One metadata value. Integers keep their declared width in `type`; the payload is held in
 // the widest type of its kind so a value round-trips exactly.
@@ -77,8 +129,34 @@ class Value {
   Payload v_;
 };
 
-inline bool operator==(const Array& a, const Array& b) {
-  return a.elem == b.elem && a.items == b.items;
+// Numbers and bools as GGUF stores them (and Array holds them): little-endian, in their
+// declared width. `p` holds Array::element_bytes(t) bytes; a bool byte other than 0 reads true.
+Value scalar_from_bytes(ValueType t, const uint8_t* p);
+// Appends the bytes of a number or bool `v`.
+void append_scalar_bytes(const Value& v, std::vector<uint8_t>& out);
+
+// Yields each element as a Value.
+class Array::Iterator {
+ public:
+  using value_type = Value;
+  using difference_type = std::ptrdiff_t;
+  Iterator(const Array* a, size_t i) : a_(a), i_(i) {}
+  Value operator*() const { return (*a_)[i_]; }
+  Iterator& operator++() {
+    ++i_;
+    return *this;
+  }
+  bool operator==(const Iterator& o) const { return i_ == o.i_; }
+
+ private:
+  const Array* a_;
+  size_t i_;
+};
+inline Array::Iterator Array::begin() const {
+  return {this, 0};
+}
+inline Array::Iterator Array::end() const {
+  return {this, size()};
 }
 
 // Keys keep their insertion order; setting an existing key replaces it in place.
@@ -96,6 +174,9 @@ class Metadata {
 
   std::optional<std::string> get_string(std::string_view key) const;
   std::optional<int64_t> get_int(std::string_view key) const;
+
+  // Moves every entry out, in order, leaving the store empty.
+  std::vector<std::pair<std::string, Value>> release();
 
  private:
   void reindex();

@@ -71,13 +71,13 @@ std::optional<int64_t> first_int(const Metadata& m, const std::string& key,
                                  const std::string& file) {
   const Value* v = m.find(key);
   if (!v) return std::nullopt;
-  const Value* x = v;
+  Value x = *v;
   if (v->type() == ValueType::ARRAY) {
-    if (v->as_array().items.empty())
+    if (v->as_array().empty())
       throw InputError(file, "metadata key '" + key + "' is an empty array");
-    x = &v->as_array().items.front();
+    x = v->as_array()[0];
   }
-  const auto n = x->to_int();
+  const auto n = x.to_int();
   if (!n || *n < 0 || *n > kMaxHeads)
     throw InputError(file, "metadata key '" + key + "' is not a count (" + v->to_display() + ")");
   return n;

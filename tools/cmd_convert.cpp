@@ -5,6 +5,7 @@
 
 #include "converters/convert.h"
 #include "formats/io/error.h"
+#include "formats/io/utf8.h"
 #include "tools/commands.h"
 #include "tools/human.h"
 #include "tools/progress_line.h"
@@ -42,18 +43,19 @@ void run_convert(const ConvertArgs& a) {
   opt.tokenizer = a.tokenizer;
   const bool quiet = a.quiet;
   opt.warn = [quiet](const std::string& w) {
-    if (!quiet) std::fprintf(stderr, "owl: note: %s\n", w.c_str());
+    if (!quiet) std::fprintf(stderr, "owl: note: %s\n", printable(w).c_str());
   };
   ProgressLine progress(a.quiet);
   opt.progress = &progress;
   const auto start = std::chrono::steady_clock::now();
   const auto r = convert(a.input, a.output, opt);
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!a.quiet) {
     std::string cast;
     if (r.retyped) cast = ", " + std::to_string(r.retyped) + " retyped";
-    std::fprintf(stderr, "wrote %zu tensors (%s%s) in %s to:\n", r.tensors, human_bytes(r.bytes).c_str(),
-                 cast.c_str(), human_duration(secs).c_str());
+    std::fprintf(stderr, "wrote %zu tensors (%s%s) in %s to:\n", r.tensors,
+                 human_bytes(r.bytes).c_str(), cast.c_str(), human_duration(secs).c_str());
     for (const auto& f : r.files) std::fprintf(stderr, "  %s\n", f.c_str());
   }
 }
@@ -62,24 +64,32 @@ void run_convert(const ConvertArgs& a) {
 
 void add_convert_command(CLI::App& app) {
   auto args = std::make_shared<ConvertArgs>();
-  auto* cmd = app.add_subcommand("convert", "Convert a model to another format, optionally changing its float type");
-  cmd->add_option("input", args->input,
-                  "A model: Hugging Face folder, .safetensors (or its index), .gguf (or its first split), "
-                  "PyTorch .bin/.pt (or its index), llama2.c checkpoint")
+  auto* cmd = app.add_subcommand(
+      "convert", "Convert a model to another format, optionally changing its float type");
+  cmd->add_option(
+         "input", args->input,
+         "A model: Hugging Face folder, .safetensors (or its index), .gguf (or its first split), "
+         "PyTorch .bin/.pt (or its index), llama2.c checkpoint")
       ->required();
-  cmd->add_option("-o,--output", args->output, "Output file; its extension picks the format (.gguf, .safetensors)")
+  cmd->add_option("-o,--output", args->output,
+                  "Output file; its extension picks the format (.gguf, .safetensors)")
       ->required();
-  cmd->add_option("--dtype", args->dtype,
-                  "Store float tensors as keep|f32|f16|bf16|q8_0 (rounding to nearest even). Default: f16 "
-                  "when making a GGUF from another format (1-D tensors stay F32, as llama.cpp's converter "
-                  "does), keep otherwise");
+  cmd->add_option(
+      "--dtype", args->dtype,
+      "Store float tensors as keep|f32|f16|bf16|q8_0 (rounding to nearest even). Default: f16 "
+      "when making a GGUF from another format (1-D tensors stay F32, as llama.cpp's converter "
+      "does), keep otherwise");
   cmd->add_option("--tokenizer", args->tokenizer,
-                  "Tokenizer for inputs that lack one: tokenizer.model, tokenizer.json or a llama2.c tokenizer");
-  cmd->add_option("--shard-size", args->shard_size, "safetensors: shards of at most this size (5GB, 500MiB)")
+                  "Tokenizer for inputs that lack one: tokenizer.model, tokenizer.json or a "
+                  "llama2.c tokenizer");
+  cmd->add_option("--shard-size", args->shard_size,
+                  "safetensors: shards of at most this size (5GB, 500MiB)")
       ->check(check_size);
-  cmd->add_option("--split-max-size", args->split_max_size, "GGUF: split into parts of at most this size, as gguf-split")
+  cmd->add_option("--split-max-size", args->split_max_size,
+                  "GGUF: split into parts of at most this size, as gguf-split")
       ->check(check_size);
-  cmd->add_option("--split-max-tensors", args->split_max_tensors, "GGUF: split into parts of at most this many tensors");
+  cmd->add_option("--split-max-tensors", args->split_max_tensors,
+                  "GGUF: split into parts of at most this many tensors");
   cmd->add_flag("-q,--quiet", args->quiet, "No progress line or summary");
   cmd->callback([args] { run_convert(*args); });
 }

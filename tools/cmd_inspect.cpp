@@ -8,6 +8,7 @@
 
 #include "converters/describe.h"
 #include "formats/io/error.h"
+#include "formats/io/utf8.h"
 #include "formats/open.h"
 #include "formats/pytorch/checkpoint.h"
 #include "tools/commands.h"
@@ -47,7 +48,8 @@ std::vector<std::string> scan_targets(const std::string& path) {
 void print_globals(const std::vector<pytorch::GlobalUse>& globals) {
   std::printf("\npickle globals (%zu)\n", globals.size());
   for (const auto& u : globals)
-    std::printf("  %-48s %6llu  %s\n", u.name.c_str(), static_cast<unsigned long long>(u.count),
+    std::printf("  %-48s %6llu  %s\n", printable(u.name).c_str(),
+                static_cast<unsigned long long>(u.count),
                 u.kind == pytorch::GlobalKind::Refused ? "REFUSED" : "allowed");
 }
 
@@ -64,11 +66,13 @@ void run_scan(const InspectArgs& a) {
     } catch (const InputError& e) {
       // In a folder, one file that is not a checkpoint must not hide what the others hold.
       if (!folder) throw;
-      std::printf("%-14s%s\n%-14s%s\n\n", "path", t.c_str(), "error", e.what());
+      std::printf("%-14s%s\n%-14s%s\n\n", "path", printable(t).c_str(), "error",
+                  printable(e.what()).c_str());
       unreadable.push_back(std::filesystem::path(t).filename().string());
       continue;
     }
-    std::printf("%-14s%s\n%-14s%s\n", "path", t.c_str(), "format", report.format.c_str());
+    std::printf("%-14s%s\n%-14s%s\n", "path", printable(t).c_str(), "format",
+                printable(report.format).c_str());
     print_globals(report.globals);
     std::printf("\n");
     for (const auto& u : report.globals)
@@ -104,10 +108,12 @@ bool is_model_card_key(const std::string& key) {
 }
 
 void print_table(const Graph& g, const pb::GraphDescription& d, const InspectArgs& a) {
-  std::printf("%-14s%s\n", "path", a.path.c_str());
-  std::printf("%-14s%s\n", "format", d.format().c_str());
+  // Everything below that came from the file is passed through printable(): names and values
+  // may hold escape sequences, carriage returns or bytes that are not UTF-8.
+  std::printf("%-14s%s\n", "path", printable(a.path).c_str());
+  std::printf("%-14s%s\n", "format", printable(g.format).c_str());
   std::printf("%-14s%s\n", "architecture",
-              d.architecture().empty() ? "(not stated)" : d.architecture().c_str());
+              g.architecture.empty() ? "(not stated)" : printable(g.architecture).c_str());
   std::printf("%-14s%s (%s)\n", "parameters", human_count(d.parameter_count()).c_str(),
               with_commas(d.parameter_count()).c_str());
   std::printf("%-14s%s in %d file%s\n", "size on disk", human_bytes(d.size_on_disk()).c_str(),
@@ -117,7 +123,8 @@ void print_table(const Graph& g, const pb::GraphDescription& d, const InspectArg
     if (!is_model_card_key(key)) continue;
     if (!card_header) std::printf("\nmodel card\n");
     card_header = true;
-    std::printf("  %-30s %s\n", key.substr(8).c_str(), value.to_display().c_str());
+    std::printf("  %-30s %s\n", printable(key.substr(8)).c_str(),
+                printable(value.to_display()).c_str());
   }
   std::printf("\ntypes\n");
   for (const auto& t : d.type_totals())
@@ -125,10 +132,11 @@ void print_table(const Graph& g, const pb::GraphDescription& d, const InspectArg
                 static_cast<unsigned long long>(t.tensors()), human_count(t.elements()).c_str(),
                 human_bytes(t.bytes()).c_str());
 
-  std::printf("\nmetadata (%d)\n", d.metadata_size());
+  std::printf("\nmetadata (%zu)\n", g.metadata.size());
   for (const auto& [key, value] : g.metadata)
-    std::printf("  %-48s %-6s %s\n", key.c_str(),
-                std::string(value_type_name(value.type())).c_str(), value.to_display().c_str());
+    std::printf("  %-48s %-6s %s\n", printable(key).c_str(),
+                std::string(value_type_name(value.type())).c_str(),
+                printable(value.to_display()).c_str());
 
   std::printf("\ntensors (%d)\n", d.tensors_size());
   size_t shown = 0;
@@ -141,9 +149,9 @@ void print_table(const Graph& g, const pb::GraphDescription& d, const InspectArg
     std::string shape = "[";
     for (int i = 0; i < t.shape_size(); ++i) shape += (i ? ", " : "") + std::to_string(t.shape(i));
     shape += "]";
-    std::printf("  %-48s %-20s %-8s %12s%s%s\n", t.name().c_str(), shape.c_str(), t.type().c_str(),
-                human_bytes(t.byte_size()).c_str(), t.xxh3_128().empty() ? "" : "  ",
-                t.xxh3_128().c_str());
+    std::printf("  %-48s %-20s %-8s %12s%s%s\n", printable(g.tensors[shown].name).c_str(),
+                shape.c_str(), t.type().c_str(), human_bytes(t.byte_size()).c_str(),
+                t.xxh3_128().empty() ? "" : "  ", t.xxh3_128().c_str());
     ++shown;
   }
 }
@@ -154,6 +162,7 @@ void run_inspect(const InspectArgs& a) {
   ProgressLine progress(a.quiet || !a.hash);
   DescribeOptions opt;
   opt.hashes = a.hash;
+  opt.metadata = a.json;  // the table prints metadata from the graph, abbreviated
   opt.progress = &progress;
   const auto d = describe(g, opt);
   if (a.json) {

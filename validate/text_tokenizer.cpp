@@ -30,12 +30,14 @@ const Array& string_array(const Graph& g, const std::string& key) {
 SpmTokenizer::SpmTokenizer(const Graph& g) : byte_ids_(256, -1) {
   const Array& tokens = string_array(g, "tokenizer.ggml.tokens");
   const Array& scores = string_array(g, "tokenizer.ggml.scores");
-  if (tokens.elem != ValueType::STRING || scores.items.size() != tokens.items.size())
+  const bool numeric_scores =
+      Array::element_bytes(scores.elem()) != 0 && scores.elem() != ValueType::BOOL;
+  if (tokens.elem() != ValueType::STRING || !numeric_scores || scores.size() != tokens.size())
     throw UsageError("the model's tokenizer.ggml.tokens and scores do not match");
-  for (size_t i = 0; i < tokens.items.size(); ++i) {
-    const std::string& piece = tokens.items[i].as_string();
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const std::string& piece = tokens.string_at(i);
     ids_.emplace(piece, static_cast<int32_t>(i));
-    scores_.push_back(static_cast<float>(*scores.items[i].to_double()));
+    scores_.push_back(static_cast<float>(*scores[i].to_double()));
     unsigned byte;
     if (piece.size() == 6 && std::sscanf(piece.c_str(), "<0x%02X>", &byte) == 1)
       byte_ids_[byte] = static_cast<int32_t>(i);

@@ -95,14 +95,14 @@ std::vector<TextToken> user_defined_tokens(const Graph& g) {
     return {};
   const Array& text = tokens->as_array();
   const Array& type = types->as_array();
-  if (text.elem != ValueType::STRING || type.items.size() != text.items.size())
+  if (text.elem() != ValueType::STRING || type.size() != text.size())
     throw UsageError("the model's tokenizer.ggml.token_type does not match tokenizer.ggml.tokens");
 
   std::vector<TextToken> out;
-  for (size_t i = 0; i < text.items.size(); ++i) {
-    const auto t = type.items[i].to_int();
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto t = type[i].to_int();
     if (t != static_cast<int64_t>(tok::TokenType::UserDefined)) continue;
-    const std::string& s = text.items[i].as_string();
+    const std::string& s = text.string_at(i);
     // An empty text would match everywhere; llama.cpp has no sensible reading of it either.
     if (s.empty() || made_control(g, s)) continue;
     out.push_back({s, static_cast<int32_t>(i)});

@@ -23,9 +23,9 @@ std::span<const Family* const> families() {
 const Family* family_for_config(const HParams& hp) {
   // convert_hf_to_gguf.py goes by the first entry of "architectures"; text_config's wins.
   const Value* archs = hp.find("architectures");
-  if (archs && archs->type() == ValueType::ARRAY && !archs->as_array().items.empty() &&
-      archs->as_array().items[0].type() == ValueType::STRING) {
-    const std::string& name = archs->as_array().items[0].as_string();
+  if (archs && archs->type() == ValueType::ARRAY && !archs->as_array().empty() &&
+      archs->as_array().elem() == ValueType::STRING) {
+    const std::string& name = archs->as_array().string_at(0);
     for (const Family* f : families())
       for (auto a : f->hf_architectures)
         if (a == name) return f;
@@ -127,14 +127,14 @@ void ConfigWriter::boolean(std::string_view key, bool v) {
 }
 
 void ConfigWriter::strings(std::string_view key, std::vector<std::string> v) {
-  Array a{ValueType::STRING, {}};
-  for (auto& s : v) a.items.push_back(Value::string(std::move(s)));
+  Array a(ValueType::STRING);
+  for (auto& s : v) a.push_back(Value::string(std::move(s)));
   out_.set(config_key(key), Value::array(std::move(a)));
 }
 
 void ConfigWriter::reals(std::string_view key, const std::vector<float>& v) {
-  Array a{ValueType::F64, {}};
-  for (float f : v) a.items.push_back(Value::f64(shortest_decimal(f)));
+  Array a(ValueType::F64);
+  for (float f : v) a.push_back(Value::f64(shortest_decimal(f)));
   out_.set(config_key(key), Value::array(std::move(a)));
 }
 

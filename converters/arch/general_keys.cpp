@@ -149,8 +149,8 @@ void fill_from_id(Facts& f, const std::string& id, int64_t total_params) {
 }
 
 Value string_array(const std::vector<std::string>& items) {
-  Array a{ValueType::STRING, {}};
-  for (const auto& s : items) a.items.push_back(Value::string(s));
+  Array a(ValueType::STRING);
+  for (const auto& s : items) a.push_back(Value::string(s));
   return Value::array(std::move(a));
 }
 

@@ -53,8 +53,11 @@ void gguf_to_hf(Graph& g) {
     for (const Family* f : families())
       if (known.find(f->gguf_arch) == std::string::npos)
         known += (known.empty() ? "" : ", ") + std::string(f->gguf_arch);
-    throw UsageError("unsupported architecture '" + arch + "'; owl converts GGUF " + known +
-                     " to Hugging Face");
+    // What the file holds, not how owl was asked: an input error (exit 2) naming the key.
+    throw InputError(g.inputs.empty() ? std::string() : g.inputs.front().path,
+                     "general.architecture is '" + arch +
+                         "', which owl cannot convert to Hugging Face (it converts GGUF " + known +
+                         ")");
   }
   const GgufView view(g, arch);
   const Dims dims = gguf_dims(view);

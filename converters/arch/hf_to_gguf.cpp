@@ -81,7 +81,7 @@ std::string shard_of(const Tensor& t) {
 std::optional<uint64_t> tokenizer_size(const Metadata& md) {
   const Value* v = md.find("tokenizer.ggml.tokens");
   if (!v || v->type() != ValueType::ARRAY) return std::nullopt;
-  return v->as_array().items.size();
+  return v->as_array().size();
 }
 
 struct Conversion {
@@ -158,11 +158,12 @@ void hf_to_gguf(Graph& g) {
   if (!family) {
     std::string name = "?";
     if (const Value* a = probe.find("architectures");
-        a && a->type() == ValueType::ARRAY && !a->as_array().items.empty())
-      name = a->as_array().items[0].to_display();
+        a && a->type() == ValueType::ARRAY && !a->as_array().empty())
+      name = a->as_array()[0].to_display();
     else if (auto t = probe.opt_string("model_type"))
       name = *t;
-    throw UsageError("unsupported architecture " + name + "; owl converts " + supported_list());
+    throw InputError(config_path,
+                     "unsupported architecture " + name + "; owl converts " + supported_list());
   }
   HParams hp(g.metadata, config_path,
              std::vector<HParamDefault>(family->defaults.begin(), family->defaults.end()));

@@ -63,7 +63,7 @@ std::optional<std::vector<double>> HParams::opt_floats(std::string_view key) con
   if (!v) return std::nullopt;
   if (v->type() != ValueType::ARRAY) fail(key, "is " + v->to_display() + ", not a list of numbers");
   std::vector<double> out;
-  for (const Value& item : v->as_array().items) {
+  for (const Value& item : v->as_array()) {
     auto d = item.to_double();
     if (!d || item.type() == ValueType::BOOL || !std::isfinite(*d))
       fail(key, "holds " + item.to_display() + ", not a finite number");

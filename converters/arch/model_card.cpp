@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "formats/io/error.h"
+#include "formats/io/read_files.h"
 
 namespace owl::arch {
 namespace {
@@ -327,6 +328,7 @@ FrontMatter parse_front_matter(std::string_view text, const std::string& file) {
 FrontMatter read_front_matter(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path, "cannot be read");
+  remember_read_file(path);
   // The front matter sits at the top; a closing "---" past this much is refused anyway.
   std::string text(kMaxFrontMatterBytes + 4096, '\0');
   in.read(text.data(), static_cast<std::streamsize>(text.size()));

@@ -17,11 +17,12 @@
 #include "converters/tokenizer/tokenizer.h"
 #include "formats/io/error.h"
 #include "formats/io/mapped_file.h"
+#include "formats/io/utf8.h"
 
 namespace owl {
 
 void warn_on_stderr(const std::string& message) {
-  std::fprintf(stderr, "owl: warning: %s\n", message.c_str());
+  std::fprintf(stderr, "owl: warning: %s\n", printable(message).c_str());
 }
 
 namespace {

@@ -43,9 +43,9 @@ std::optional<std::string> add_flag_key(std::string_view kind) {
 }
 
 Value string_array(const std::vector<std::string>& items) {
-  Array a{ValueType::STRING, {}};
-  a.items.reserve(items.size());
-  for (const auto& s : items) a.items.push_back(Value::string(s));
+  Array a(ValueType::STRING);
+  a.reserve(items.size());
+  for (const auto& s : items) a.push_back(Value::string(s));
   return Value::array(std::move(a));
 }
 
@@ -55,14 +55,13 @@ void put_vocab(Metadata& m, std::string_view model, const std::optional<std::str
   if (pre) m.set(std::string(kPreKey), Value::string(*pre));
   m.set(std::string(kTokensKey), string_array(v.tokens));
   if (!v.scores.empty()) {
-    Array scores{ValueType::F32, {}};
-    scores.items.reserve(v.scores.size());
-    for (float s : v.scores) scores.items.push_back(Value::f32(s));
+    const auto* p = reinterpret_cast<const uint8_t*>(v.scores.data());
+    Array scores = Array::from_bytes(ValueType::F32, {p, v.scores.size() * sizeof(float)});
     m.set(std::string(kScoresKey), Value::array(std::move(scores)));
   }
-  Array types{ValueType::I32, {}};
-  types.items.reserve(v.types.size());
-  for (TokenType t : v.types) types.items.push_back(Value::i32(static_cast<int32_t>(t)));
+  Array types(ValueType::I32);
+  types.reserve(v.types.size());
+  for (TokenType t : v.types) types.push_back(Value::i32(static_cast<int32_t>(t)));
   m.set(std::string(kTokenTypeKey), Value::array(std::move(types)));
 }
 

@@ -17,48 +17,58 @@ namespace {
 
 std::string read_string(ByteCursor& cur, std::string_view what) {
   const uint64_t n = cur.read<uint64_t>(what);
-  if (n > kMaxStringBytes) cur.fail(std::string(what) + " has a length of " + std::to_string(n) + " bytes");
+  if (n > kMaxStringBytes)
+    cur.fail(std::string(what) + " has a length of " + std::to_string(n) + " bytes");
   return std::string(cur.take_string(n, what));
 }
 
 ValueType read_value_type(ByteCursor& cur, const std::string& key) {
   const uint32_t t = cur.read<uint32_t>("value type");
-  if (t >= kValueTypeCount) cur.fail("key '" + key + "' has unknown value type " + std::to_string(t));
+  if (t >= kValueTypeCount)
+    cur.fail("key '" + key + "' has unknown value type " + std::to_string(t));
   return static_cast<ValueType>(t);
+}
+
+// `n` numbers or bools of type `elem`, as the file's bytes; a bool must be 0 or 1.
+std::span<const uint8_t> read_scalars(ByteCursor& cur, ValueType elem, uint64_t n,
+                                      const std::string& key) {
+  const auto bytes = cur.take(n * Array::element_bytes(elem), key);
+  const std::span<const uint8_t> raw(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  if (elem == ValueType::BOOL)
+    for (uint8_t b : raw)
+      if (b > 1) cur.fail("key '" + key + "' has the bool value " + std::to_string(b));
+  return raw;
 }
 
 Value read_value(ByteCursor& cur, ValueType type, const std::string& key, uint64_t depth) {
   switch (type) {
-    case ValueType::U8: return Value::u8(cur.read<uint8_t>(key));
-    case ValueType::I8: return Value::i8(cur.read<int8_t>(key));
-    case ValueType::U16: return Value::u16(cur.read<uint16_t>(key));
-    case ValueType::I16: return Value::i16(cur.read<int16_t>(key));
-    case ValueType::U32: return Value::u32(cur.read<uint32_t>(key));
-    case ValueType::I32: return Value::i32(cur.read<int32_t>(key));
-    case ValueType::U64: return Value::u64(cur.read<uint64_t>(key));
-    case ValueType::I64: return Value::i64(cur.read<int64_t>(key));
-    case ValueType::F32: return Value::f32(cur.read<float>(key));
-    case ValueType::F64: return Value::f64(cur.read<double>(key));
-    case ValueType::BOOL: {
-      const uint8_t b = cur.read<uint8_t>(key);
-      if (b > 1) cur.fail("key '" + key + "' has the bool value " + std::to_string(b));
-      return Value::boolean(b == 1);
-    }
-    case ValueType::STRING: return Value::string(read_string(cur, "string value of '" + key + "'"));
+    case ValueType::STRING:
+      return Value::string(read_string(cur, "string value of '" + key + "'"));
     case ValueType::ARRAY: {
-      if (depth >= kMaxArrayDepth) cur.fail("key '" + key + "' nests arrays more than " + std::to_string(kMaxArrayDepth) + " deep");
-      Array a;
-      a.elem = read_value_type(cur, key);
+      if (depth >= kMaxArrayDepth)
+        cur.fail("key '" + key + "' nests arrays more than " + std::to_string(kMaxArrayDepth) +
+                 " deep");
+      const ValueType elem = read_value_type(cur, key);
       const uint64_t n = cur.read<uint64_t>("array length");
-      // Every element takes at least one byte: a count beyond the rest of the file is a lie.
-      if (n > cur.remaining())
-        cur.fail("key '" + key + "' claims " + std::to_string(n) + " array elements, more than the file can hold");
-      a.items.reserve(n);
-      for (uint64_t i = 0; i < n; ++i) a.items.push_back(read_value(cur, a.elem, key, depth + 1));
+      // A count beyond what the rest of the file can encode is a lie, refused before anything
+      // is allocated for it.
+      const uint64_t width = Array::element_bytes(elem);
+      const uint64_t min_bytes = width                       ? width
+                                 : elem == ValueType::STRING ? kMinStringBytes
+                                                             : kMinArrayBytes;
+      if (n > cur.remaining() / min_bytes)
+        cur.fail("key '" + key + "' claims " + std::to_string(n) +
+                 " array elements, more than the file can hold");
+      // Numbers are kept as the file's bytes: a file's arrays cost what they weigh.
+      if (width) return Value::array(Array::from_bytes(elem, read_scalars(cur, elem, n, key)));
+      Array a(elem);
+      a.reserve(n);
+      for (uint64_t i = 0; i < n; ++i) a.push_back(read_value(cur, elem, key, depth + 1));
       return Value::array(std::move(a));
     }
+    default:
+      return scalar_from_bytes(type, read_scalars(cur, type, 1, key).data());
   }
-  cur.fail("key '" + key + "' has an unknown value type");
 }
 
 struct TensorInfo {
@@ -73,10 +83,11 @@ TensorInfo read_tensor_info(ByteCursor& cur) {
   t.name = read_string(cur, "tensor name");
   const std::string& n = t.name;
   if (n.size() > kMaxNameBytes)
-    cur.fail("tensor '" + n + "' has a name of " + std::to_string(n.size()) + " bytes (ggml allows " +
-             std::to_string(kMaxNameBytes) + ")");
+    cur.fail("tensor '" + n + "' has a name of " + std::to_string(n.size()) +
+             " bytes (ggml allows " + std::to_string(kMaxNameBytes) + ")");
   const uint32_t n_dims = cur.read<uint32_t>("tensor dimension count");
-  if (n_dims > kMaxDims) cur.fail("tensor '" + n + "' has " + std::to_string(n_dims) + " dimensions (at most 4)");
+  if (n_dims > kMaxDims)
+    cur.fail("tensor '" + n + "' has " + std::to_string(n_dims) + " dimensions (at most 4)");
   std::vector<uint64_t> ne(n_dims);
   for (auto& d : ne) {
     const int64_t v = cur.read<int64_t>("tensor dimension");
@@ -90,7 +101,8 @@ TensorInfo read_tensor_info(ByteCursor& cur) {
   t.type = *type;
   t.offset = cur.read<uint64_t>("tensor offset");
   auto size = bytes_for_shape(t.type, t.shape);
-  if (!size.bytes) cur.fail("tensor '" + n + "': " + std::string(type_name(t.type)) + " " + size.problem);
+  if (!size.bytes)
+    cur.fail("tensor '" + n + "': " + std::string(type_name(t.type)) + " " + size.problem);
   // ggml also refuses element counts that overflow int64.
   if (auto e = checked_product(t.shape); !e || *e > static_cast<uint64_t>(INT64_MAX))
     cur.fail("tensor '" + n + "' has too many elements");
@@ -109,19 +121,23 @@ SplitFacts append_file(Graph& g, const std::string& path, bool keep_metadata) {
   if (file->size() == 0) throw InputError(path, "empty file (0 bytes), not a GGUF file");
   ByteCursor cur(file->bytes(), path);
   auto magic = cur.take(4, "the GGUF magic");
-  if (std::memcmp(magic.data(), kMagic, 4) != 0) throw InputError(path, "not a GGUF file (no GGUF magic)");
+  if (std::memcmp(magic.data(), kMagic, 4) != 0)
+    throw InputError(path, "not a GGUF file (no GGUF magic)");
   const uint32_t version = cur.read<uint32_t>("the GGUF version");
   if (version > 0xffff && (version & 0xffff) == 0)
     throw InputError(path, "big-endian GGUF files are not supported");
   if (version < kMinReadVersion || version > kMaxReadVersion)
-    throw InputError(path, "GGUF version " + std::to_string(version) + " is not supported (2 and 3 are)");
+    throw InputError(path,
+                     "GGUF version " + std::to_string(version) + " is not supported (2 and 3 are)");
 
   const uint64_t n_tensors = cur.read<uint64_t>("tensor count");
   const uint64_t n_kv = cur.read<uint64_t>("metadata count");
   if (n_kv > cur.remaining() / kMinKvBytes)
-    throw InputError(path, "metadata count " + std::to_string(n_kv) + " is more than the file can hold");
+    throw InputError(path,
+                     "metadata count " + std::to_string(n_kv) + " is more than the file can hold");
   if (n_tensors > cur.remaining() / kMinTensorInfoBytes)
-    throw InputError(path, "tensor count " + std::to_string(n_tensors) + " is more than the file can hold");
+    throw InputError(
+        path, "tensor count " + std::to_string(n_tensors) + " is more than the file can hold");
 
   Metadata meta;
   uint32_t alignment = kDefaultAlignment;
@@ -132,8 +148,10 @@ SplitFacts append_file(Graph& g, const std::string& path, bool keep_metadata) {
     const ValueType type = read_value_type(cur, key);
     Value v = read_value(cur, type, key, 0);
     if (key == kAlignmentKey) {
-      if (type != ValueType::U32 || v.as_u64() == 0 || (v.as_u64() & (v.as_u64() - 1)) != 0)
-        cur.fail("general.alignment must be a u32 power of two");
+      if (type != ValueType::U32 || v.as_u64() == 0 || (v.as_u64() & (v.as_u64() - 1)) != 0 ||
+          v.as_u64() > kMaxAlignment)
+        cur.fail("general.alignment is " + v.to_display() + ", not a u32 power of two up to " +
+                 std::to_string(kMaxAlignment));
       alignment = static_cast<uint32_t>(v.as_u64());
     }
     if (key == kSplitCountKey) {
@@ -151,7 +169,8 @@ SplitFacts append_file(Graph& g, const std::string& path, bool keep_metadata) {
   for (const auto& t : g.tensors) names.insert(t.name);
   for (uint64_t i = 0; i < n_tensors; ++i) {
     infos.push_back(read_tensor_info(cur));
-    if (!names.insert(infos.back().name).second) cur.fail("tensor '" + infos.back().name + "' appears twice");
+    if (!names.insert(infos.back().name).second)
+      cur.fail("tensor '" + infos.back().name + "' appears twice");
   }
 
   // The data section starts at the next multiple of the alignment.
@@ -164,11 +183,14 @@ SplitFacts append_file(Graph& g, const std::string& path, bool keep_metadata) {
   std::vector<std::pair<uint64_t, uint64_t>> extents;
   for (const auto& t : infos) {
     if (t.offset % alignment)
-      throw InputError(path, "tensor '" + t.name + "' offset " + std::to_string(t.offset) + " is not a multiple of the alignment " + std::to_string(alignment));
+      throw InputError(path, "tensor '" + t.name + "' offset " + std::to_string(t.offset) +
+                                 " is not a multiple of the alignment " +
+                                 std::to_string(alignment));
     auto end = checked_add(t.offset, t.bytes);
     if (!end || *end > data_size)
-      throw InputError(path, "tensor '" + t.name + "' (" + std::to_string(t.bytes) + " bytes at offset " +
-                                 std::to_string(t.offset) + ") runs past the end of the file");
+      throw InputError(path, "tensor '" + t.name + "' (" + std::to_string(t.bytes) +
+                                 " bytes at offset " + std::to_string(t.offset) +
+                                 ") runs past the end of the file");
     if (t.bytes > 0) extents.emplace_back(t.offset, *end);
   }
   std::sort(extents.begin(), extents.end());
@@ -180,10 +202,14 @@ SplitFacts append_file(Graph& g, const std::string& path, bool keep_metadata) {
     }
   }
 
+  // The header has been copied out: its pages need not stay resident (a file's metadata can be
+  // most of it).
+  file->release(0, cur.position());
   if (keep_metadata) {
-    for (const auto& [k, v] : meta)
-      if (k != kSplitNoKey && k != kSplitCountKey && k != kSplitTensorsCountKey) g.metadata.set(k, v);
-    if (auto arch = meta.get_string("general.architecture")) g.architecture = *arch;
+    for (auto& [k, v] : meta.release())
+      if (k != kSplitNoKey && k != kSplitCountKey && k != kSplitTensorsCountKey)
+        g.metadata.set(std::move(k), std::move(v));
+    if (auto arch = g.metadata.get_string("general.architecture")) g.architecture = *arch;
   }
   for (auto& t : infos) {
     auto src = std::make_shared<MappedSource>(file, data_start + t.offset, t.bytes);
@@ -215,18 +241,22 @@ Graph read(const std::string& path) {
   g.format = "gguf";
   std::smatch m;
   const bool split_name = std::regex_match(path, m, kSplitName);
-  const std::string first = split_name ? split_path(path, 0, static_cast<uint32_t>(std::stoul(m[3].str()))) : path;
+  const std::string first =
+      split_name ? split_path(path, 0, static_cast<uint32_t>(std::stoul(m[3].str()))) : path;
   const uint32_t count = append_file(g, first, true).count;
   if (count > 1 && !split_name)
-    throw InputError(path, "split.count says " + std::to_string(count) + " files, but the name is not of the form <name>-00001-of-0000N.gguf");
+    throw InputError(path,
+                     "split.count says " + std::to_string(count) +
+                         " files, but the name is not of the form <name>-00001-of-0000N.gguf");
   for (uint32_t i = 1; i < count; ++i) {
     const std::string part = split_path(first, i, count);
-    if (!std::filesystem::exists(part)) throw InputError(first, "split part " + part + " does not exist");
+    if (!std::filesystem::exists(part))
+      throw InputError(first, "split part " + part + " does not exist");
     const SplitFacts facts = append_file(g, part, false);
     if (facts.count != count || facts.no != i)
-      throw InputError(part, "split.no/split.count say part " + std::to_string(facts.no + 1) + " of " +
-                                 std::to_string(facts.count) + ", expected " + std::to_string(i + 1) + " of " +
-                                 std::to_string(count));
+      throw InputError(part, "split.no/split.count say part " + std::to_string(facts.no + 1) +
+                                 " of " + std::to_string(facts.count) + ", expected " +
+                                 std::to_string(i + 1) + " of " + std::to_string(count));
   }
   return g;
 }

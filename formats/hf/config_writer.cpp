@@ -8,13 +8,16 @@ namespace {
 
 Json to_json(const Value& v) {
   switch (v.type()) {
-    case ValueType::BOOL: return v.as_bool();
-    case ValueType::STRING: return v.as_string();
+    case ValueType::BOOL:
+      return v.as_bool();
+    case ValueType::STRING:
+      return v.as_string();
     case ValueType::F32:
-    case ValueType::F64: return v.as_f64();
+    case ValueType::F64:
+      return v.as_f64();
     case ValueType::ARRAY: {
       Json a = Json::array();
-      for (const auto& item : v.as_array().items) a.push_back(to_json(item));
+      for (const Value& item : v.as_array()) a.push_back(to_json(item));
       return a;
     }
     default:

@@ -36,25 +36,25 @@ std::optional<Value> scalar_value(const Json& j) {
 
 // An array of scalars of one kind becomes a typed array; anything else is kept as JSON text.
 Value array_value(const Json& j) {
-  Array a;
+  std::vector<Value> items;
+  ValueType elem = ValueType::I64;
   for (const auto& item : j) {
     auto v = scalar_value(item);
     if (!v) return Value::string(j.dump());
     // Mixed integers and floats become floats; other mixtures stay JSON text.
-    if (!a.items.empty() && v->type() != a.elem) {
+    if (!items.empty() && v->type() != elem) {
       const bool numeric =
           (v->is_float() || v->is_integer()) &&
-          (a.elem == ValueType::F64 || a.elem == ValueType::I64 || a.elem == ValueType::U64);
+          (elem == ValueType::F64 || elem == ValueType::I64 || elem == ValueType::U64);
       if (!numeric) return Value::string(j.dump());
-      for (auto& x : a.items) x = Value::f64(*x.to_double());
-      a.elem = ValueType::F64;
+      for (auto& x : items) x = Value::f64(*x.to_double());
+      elem = ValueType::F64;
       v = Value::f64(*v->to_double());
     }
-    if (a.items.empty()) a.elem = v->type();
-    a.items.push_back(*v);
+    if (items.empty()) elem = v->type();
+    items.push_back(*v);
   }
-  if (a.items.empty()) a.elem = ValueType::I64;
-  return Value::array(std::move(a));
+  return Value::array(Array(elem, items));
 }
 
 Graph read_pytorch_weights(const std::string& folder, const fs::path& dir,

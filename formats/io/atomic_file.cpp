@@ -7,11 +7,18 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <random>
+#include <set>
+#include <string_view>
 
 #include "formats/io/error.h"
+#include "formats/io/read_files.h"
+#include "formats/io/utf8.h"
 
 namespace owl {
 namespace {
@@ -67,14 +74,62 @@ void release_slot(int slot) {
   if (slot >= 0) g_pending_used[slot].store(false);
 }
 
+constexpr std::string_view kTempSuffix = ".owl-tmp";
+
+std::string host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
+// ".NAME.PID-RANDOM@HOST.owl-tmp": a later run can tell whose leftover a temporary is (a host
+// name has no '@'; NAME may have anything).
 std::string make_temp_path(const std::string& path) {
   std::filesystem::path p(path);
   std::random_device rd;
-  char suffix[32];
-  std::snprintf(suffix, sizeof suffix, ".%d.%08x.owl-tmp", static_cast<int>(::getpid()), rd());
+  char id[32];
+  std::snprintf(id, sizeof id, ".%d-%08x@", static_cast<int>(::getpid()), rd());
   std::string name = ".";
-  name.append(p.filename().string()).append(suffix);
+  name.append(p.filename().string()).append(id).append(host_name()).append(kTempSuffix);
   return (p.parent_path() / name).string();
+}
+
+// The PID in a temporary's name when the temporary was made on this host, else 0.
+pid_t owner_on_this_host(const std::string& name) {
+  if (!name.starts_with('.') || !name.ends_with(kTempSuffix)) return 0;
+  const std::string stem = name.substr(0, name.size() - kTempSuffix.size());
+  const size_t at = stem.rfind('@');
+  if (at == std::string::npos || stem.substr(at + 1) != host_name()) return 0;
+  const size_t dot = stem.rfind('.', at);
+  if (dot == std::string::npos) return 0;
+  const std::string id = stem.substr(dot + 1, at - dot - 1);  // PID-RANDOM
+  char* end = nullptr;
+  const long pid = std::strtol(id.c_str(), &end, 10);
+  if (pid <= 0 || end == id.c_str() || *end != '-') return 0;
+  return static_cast<pid_t>(pid);
+}
+
+// Temporaries that a killed run (kill -9, power loss) left in `folder`: made on this host by a
+// process that no longer exists. Removed once per folder per run, each one said on stderr.
+void remove_dead_leftovers(const std::filesystem::path& folder) {
+  static std::mutex mutex;
+  static std::set<std::string> swept;
+  std::lock_guard lock(mutex);
+  if (!swept.insert(folder.string()).second) return;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(folder.empty() ? "." : folder, ec)) {
+    const std::string name = e.path().filename().string();
+    const pid_t pid = owner_on_this_host(name);
+    if (pid == 0 || pid == ::getpid()) continue;
+    if (::kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive, or not ours to judge
+    std::error_code size_ec;
+    const auto bytes = std::filesystem::file_size(e.path(), size_ec);
+    if (std::filesystem::remove(e.path(), ec))
+      std::fprintf(stderr,
+                   "owl: note: removed %s (%llu bytes), left by owl process %d, which is gone\n",
+                   printable(e.path().string()).c_str(),
+                   static_cast<unsigned long long>(size_ec ? 0 : bytes), static_cast<int>(pid));
+  }
 }
 
 void sync_folder_of(const std::string& path) {
@@ -89,7 +144,9 @@ void sync_folder_of(const std::string& path) {
 }  // namespace
 
 AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
+  refuse_if_read(path_);
   install_signal_cleanup_once();
+  remove_dead_leftovers(std::filesystem::path(path_).parent_path());
   temp_path_ = make_temp_path(path_);
   slot_ = claim_slot(temp_path_);
   fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -126,8 +183,8 @@ void AtomicFile::start_writeback() {
   const uint64_t on_disk = written_ - buffer_.size();
   if (on_disk - writeback_started_ < kWritebackBytes) return;
   // Asynchronous: queues the range for writeback and returns.
-  ::sync_file_range(fd_, static_cast<off_t>(writeback_started_), static_cast<off_t>(on_disk - writeback_started_),
-                    SYNC_FILE_RANGE_WRITE);
+  ::sync_file_range(fd_, static_cast<off_t>(writeback_started_),
+                    static_cast<off_t>(on_disk - writeback_started_), SYNC_FILE_RANGE_WRITE);
   writeback_started_ = on_disk;
 }
 

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "formats/io/error.h"
+#include "formats/io/read_files.h"
 
 namespace owl {
 
@@ -38,6 +39,7 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path) {
     data = static_cast<const std::byte*>(p);
   }
   ::close(fd);
+  remember_read_file(path);
   return std::shared_ptr<const MappedFile>(new MappedFile(path, data, size));
 }
 

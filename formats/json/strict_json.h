@@ -10,9 +10,13 @@ namespace owl {
 
 using Json = nlohmann::ordered_json;
 
+// Real model files nest a handful of levels (tokenizer.json's normalizer sequences are the
+// deepest, under ten); a hostile file nests thousands to overflow the stack of any tree walk.
+inline constexpr size_t kMaxJsonDepth = 64;
+
 // Parses `text` as JSON. Throws InputError naming `file` for invalid JSON, for invalid UTF-8,
-// and for an object with the same key twice (which readers would otherwise resolve silently,
-// each in its own way).
+// for nesting deeper than kMaxJsonDepth, and for an object with the same key twice (which
+// readers would otherwise resolve silently, each in its own way).
 Json parse_json_strict(std::string_view text, const std::string& file);
 
 // Reads and parses a whole (small) file: config.json, an index.

@@ -147,26 +147,25 @@ class Builder {
     if (k != Object::Kind::Int && k != Object::Kind::Float && k != Object::Kind::Bool &&
         k != Object::Kind::String)
       return false;
-    Array a;
+    std::vector<Value> items;
     for (Ref item : o->items) {
       if (item->kind != k) return false;
       switch (k) {
         case Object::Kind::Int:
-          a.items.push_back(Value::i64(item->integer));
+          items.push_back(Value::i64(item->integer));
           break;
         case Object::Kind::Float:
-          a.items.push_back(Value::f64(item->real));
+          items.push_back(Value::f64(item->real));
           break;
         case Object::Kind::Bool:
-          a.items.push_back(Value::boolean(item->boolean));
+          items.push_back(Value::boolean(item->boolean));
           break;
         default:
-          a.items.push_back(Value::string(item->text));
+          items.push_back(Value::string(item->text));
           break;
       }
     }
-    a.elem = a.items[0].type();
-    meta(path, Value::array(std::move(a)));
+    meta(path, Value::array(Array(items[0].type(), items)));
     return true;
   }
 

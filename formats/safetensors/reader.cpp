@@ -152,11 +152,16 @@ void append_file(Graph& g, const std::string& path) {
                                " bytes");
   }
 
+  // Every name is checked before any tensor is appended: appending moves the names that
+  // `names` points into.
   std::set<std::string_view> names;
   for (const auto& t : g.tensors) names.insert(t.name);
-  for (Entry& e : entries) {
+  for (const Entry& e : entries)
     if (names.count(e.name))
       throw InputError(path, "tensor '" + e.name + "' appears in more than one file");
+  names.clear();
+  g.tensors.reserve(g.tensors.size() + entries.size());
+  for (Entry& e : entries) {
     auto src = std::make_shared<MappedSource>(file, data_start + e.begin, e.end - e.begin);
     g.tensors.push_back(Tensor{std::move(e.name), std::move(e.shape), e.type, std::move(src)});
   }

@@ -6,12 +6,22 @@
 
 #include "formats/io/atomic_file.h"
 #include "formats/io/error.h"
-#include "formats/tensor_stream.h"
+#include "formats/io/read_files.h"
+#include "formats/io/utf8.h"
 #include "formats/json/strict_json.h"
 #include "formats/safetensors/limits.h"
+#include "formats/tensor_stream.h"
 
 namespace owl::safetensors {
 namespace {
+
+// safetensors' header is JSON, which holds UTF-8 only; a name from a GGUF or pickle may not be.
+void check_utf8(const Graph& g, const std::string& what, const std::string& text) {
+  if (!is_valid_utf8(text))
+    throw InputError(g.inputs.empty() ? std::string() : g.inputs.front().path,
+                     what + " '" + printable(text) +
+                         "' is not valid UTF-8, which a safetensors header cannot hold");
+}
 
 void check_storable(const Tensor& t) {
   if (type_info(t.type).st_name.empty()) {
@@ -70,17 +80,33 @@ std::vector<std::string> write(const Graph& g, const std::string& path, const Wr
   std::set<std::string_view> names;
   for (const auto& t : g.tensors) {
     check_storable(t);
+    check_utf8(g, "tensor name", t.name);
     if (!names.insert(t.name).second) throw UsageError("two tensors are named '" + t.name + "'");
+  }
+  for (const auto& [key, value] : g.metadata) {
+    if (!key.starts_with(kMetadataPrefix) || value.type() != ValueType::STRING) continue;
+    check_utf8(g, "metadata key", key);
+    check_utf8(g, "the value of metadata key", value.as_string());
   }
 
   const auto shards = plan_shards(g, opt.shard_bytes);
   const std::filesystem::path out(path);
+  std::vector<std::string> shard_paths;
+  for (size_t i = 0; i < shards.size(); ++i)
+    shard_paths.push_back(shards.size() == 1
+                              ? path
+                              : (out.parent_path() / shard_name(out, i, shards.size())).string());
+  const std::string index_path = path + ".index.json";
+  // Before anything is written: no shard, and not the index, may replace a file being read.
+  for (const auto& p : shard_paths) refuse_if_read(p);
+  if (shards.size() > 1) refuse_if_read(index_path);
+
   std::vector<std::unique_ptr<AtomicFile>> files;
   std::vector<std::string> written;
   if (opt.progress) opt.progress->begin("writing", g.tensors.size(), g.tensor_bytes());
 
   for (size_t i = 0; i < shards.size(); ++i) {
-    const std::string name = shards.size() == 1 ? path : (out.parent_path() / shard_name(out, i, shards.size())).string();
+    const std::string& name = shard_paths[i];
     auto f = std::make_unique<AtomicFile>(name);
     const std::string header = make_header(g, shards[i]);
     const uint64_t n = header.size();
@@ -100,7 +126,6 @@ std::vector<std::string> write(const Graph& g, const std::string& path, const Wr
     std::sort(pairs.begin(), pairs.end());  // as Hugging Face writes it
     for (auto& [k, v] : pairs) weight_map[k] = v;
     Json index = {{"metadata", {{"total_size", g.tensor_bytes()}}}, {"weight_map", weight_map}};
-    const std::string index_path = path + ".index.json";
     auto f = std::make_unique<AtomicFile>(index_path);
     f->write(index.dump(2) + "\n");
     written.push_back(index_path);

@@ -81,10 +81,10 @@ std::string reference_type(const Value& v) {
       return "float32";
     case ValueType::ARRAY: {
       const Array& a = v.as_array();
-      const std::string elem = a.elem == ValueType::STRING ? "string"
-                               : a.elem == ValueType::F32  ? "float32"
-                               : a.elem == ValueType::I32  ? "int32"
-                                                           : "other";
+      const std::string elem = a.elem() == ValueType::STRING ? "string"
+                               : a.elem() == ValueType::F32  ? "float32"
+                               : a.elem() == ValueType::I32  ? "int32"
+                                                             : "other";
       return "array[" + elem + "]";
     }
     default:
@@ -129,12 +129,12 @@ void check_against_reference(const Graph& g, const std::string& folder) {
       continue;
     }
     const Array& a = v->as_array();
-    REQUIRE(a.items.size() == expected.size());
+    REQUIRE(a.size() == expected.size());
     size_t mismatches = 0;
-    for (size_t i = 0; i < a.items.size(); ++i)
-      if (!same_scalar(a.items[i], expected[i])) {
+    for (size_t i = 0; i < a.size(); ++i)
+      if (!same_scalar(a[i], expected[i])) {
         if (++mismatches <= 5)
-          FAIL_CHECK("item " << i << " is " << a.items[i].to_display() << ", expected "
+          FAIL_CHECK("item " << i << " is " << a[i].to_display() << ", expected "
                              << expected[i].dump());
       }
     CHECK(mismatches == 0);
@@ -216,7 +216,7 @@ void check_hf_fixture(const std::string& name, const std::string& architecture) 
   REQUIRE(tokens != nullptr);
   Graph g = graph_for(architecture);
   Warnings w;
-  REQUIRE(attach_from_folder(g, hf + "/" + name, tokens->as_array().items.size(), w.fn()));
+  REQUIRE(attach_from_folder(g, hf + "/" + name, tokens->as_array().size(), w.fn()));
   std::vector<std::string> expected_keys;
   for (const auto& [k, v] : reference.metadata)
     if (k.starts_with("tokenizer.")) expected_keys.push_back(k);
@@ -245,18 +245,18 @@ TEST_CASE("SentencePiece pieces, scores and types are what sentencepiece reports
   const Array& tokens = array_of(g, "tokenizer.ggml.tokens");
   const Array& scores = array_of(g, "tokenizer.ggml.scores");
   const Array& types = array_of(g, "tokenizer.ggml.token_type");
-  REQUIRE(tokens.items.size() == expected["piece_count"].get<size_t>());
-  REQUIRE(scores.elem == ValueType::F32);
-  REQUIRE(types.elem == ValueType::I32);
+  REQUIRE(tokens.size() == expected["piece_count"].get<size_t>());
+  REQUIRE(scores.elem() == ValueType::F32);
+  REQUIRE(types.elem() == ValueType::I32);
   // sentencepiece's kinds as llama.cpp numbers them; user-defined pieces are written NORMAL.
   const std::map<std::string, int64_t> type_of = {
       {"normal", 1}, {"unknown", 2}, {"control", 3}, {"unused", 5}, {"byte", 6}};
-  for (size_t i = 0; i < tokens.items.size(); ++i) {
+  for (size_t i = 0; i < tokens.size(); ++i) {
     const Json& piece = expected["pieces"][i];
     INFO("piece " << i);
-    CHECK(tokens.items[i].as_string() == piece[0].get<std::string>());
-    CHECK(scores.items[i].as_f64() == piece[1].get<double>());
-    CHECK(types.items[i].as_i64() == type_of.at(piece[2].get<std::string>()));
+    CHECK(tokens.string_at(i) == piece[0].get<std::string>());
+    CHECK(scores[i].as_f64() == piece[1].get<double>());
+    CHECK(types[i].as_i64() == type_of.at(piece[2].get<std::string>()));
   }
   CHECK(string_of(g, "tokenizer.ggml.model") == "llama");
   CHECK(string_of(g, "tokenizer.ggml.pre") == "default");
@@ -291,14 +291,14 @@ TEST_CASE("BPE tokens by id are what the tokenizers package reports", "[tokenize
     attach_file(g, folder + "/tokenizer.json", 0);
     const Array& tokens = array_of(g, "tokenizer.ggml.tokens");
     const Array& types = array_of(g, "tokenizer.ggml.token_type");
-    REQUIRE(tokens.items.size() == expected["token_count"].get<size_t>());
-    for (size_t i = 0; i < tokens.items.size(); ++i) {
+    REQUIRE(tokens.size() == expected["token_count"].get<size_t>());
+    for (size_t i = 0; i < tokens.size(); ++i) {
       REQUIRE(expected["ids"][i].get<size_t>() == i);
-      CHECK(tokens.items[i].as_string() == expected["tokens"][i].get<std::string>());
+      CHECK(tokens.string_at(i) == expected["tokens"][i].get<std::string>());
     }
     for (const Json& added : expected["added"]) {
       const size_t id = added["id"].get<size_t>();
-      CHECK(types.items[id].as_i64() == (added["special"].get<bool>() ? 3 : 4));
+      CHECK(types[id].as_i64() == (added["special"].get<bool>() ? 3 : 4));
     }
     CHECK(string_of(g, "tokenizer.ggml.model") == "gpt2");
   }
@@ -338,23 +338,23 @@ TEST_CASE("a llama2.c tokenizer gives the keys llama.cpp's llama2.c converter wr
   const Array& tokens = array_of(g, "tokenizer.ggml.tokens");
   const Array& scores = array_of(g, "tokenizer.ggml.scores");
   const Array& types = array_of(g, "tokenizer.ggml.token_type");
-  REQUIRE(tokens.items.size() == 512);
-  CHECK(tokens.items[0].as_string() == "<unk>");
-  CHECK(tokens.items[1].as_string() == "<s>");
-  CHECK(tokens.items[2].as_string() == "</s>");
-  CHECK(types.items[0].as_i64() == 2);
-  CHECK(types.items[1].as_i64() == 3);
-  CHECK(types.items[2].as_i64() == 3);
-  CHECK(tokens.items[3].as_string() == "<0x00>");
-  CHECK(types.items[3].as_i64() == 6);
-  CHECK(tokens.items[258].as_string() == "<0xFF>");
-  CHECK(types.items[258].as_i64() == 6);
-  CHECK(tokens.items[259].as_string() == "\xE2\x96\x81t");  // " t" in the file
-  CHECK(types.items[259].as_i64() == 1);
-  CHECK(tokens.items[260].as_string() == "he");
-  CHECK(scores.items[260].as_f64() == -1.0);
-  CHECK(tokens.items[511].as_string() == "\xE2\x80\x8A");  // U+200A, kept as it is
-  CHECK(scores.items[511].as_f64() == -252.0);
+  REQUIRE(tokens.size() == 512);
+  CHECK(tokens.string_at(0) == "<unk>");
+  CHECK(tokens.string_at(1) == "<s>");
+  CHECK(tokens.string_at(2) == "</s>");
+  CHECK(types[0].as_i64() == 2);
+  CHECK(types[1].as_i64() == 3);
+  CHECK(types[2].as_i64() == 3);
+  CHECK(tokens.string_at(3) == "<0x00>");
+  CHECK(types[3].as_i64() == 6);
+  CHECK(tokens.string_at(258) == "<0xFF>");
+  CHECK(types[258].as_i64() == 6);
+  CHECK(tokens.string_at(259) == "\xE2\x96\x81t");  // " t" in the file
+  CHECK(types[259].as_i64() == 1);
+  CHECK(tokens.string_at(260) == "he");
+  CHECK(scores[260].as_f64() == -1.0);
+  CHECK(tokens.string_at(511) == "\xE2\x80\x8A");  // U+200A, kept as it is
+  CHECK(scores[511].as_f64() == -252.0);
   CHECK(g.metadata.get_int("tokenizer.ggml.unknown_token_id") == 0);
   CHECK(g.metadata.get_int("tokenizer.ggml.bos_token_id") == 1);
   CHECK(g.metadata.get_int("tokenizer.ggml.eos_token_id") == 2);
@@ -376,16 +376,16 @@ TEST_CASE("llama2.c tokens: empty pieces are control, only exact <0xNN> is a byt
   const Array& tokens = array_of(g, "tokenizer.ggml.tokens");
   const Array& types = array_of(g, "tokenizer.ggml.token_type");
   const Array& scores = array_of(g, "tokenizer.ggml.scores");
-  REQUIRE(tokens.items.size() == 9);
-  CHECK(types.items[3].as_i64() == 3);
-  CHECK(types.items[4].as_i64() == 1);
-  CHECK(types.items[5].as_i64() == 6);
-  CHECK(tokens.items[6].as_string() ==
+  REQUIRE(tokens.size() == 9);
+  CHECK(types[3].as_i64() == 3);
+  CHECK(types[4].as_i64() == 1);
+  CHECK(types[5].as_i64() == 6);
+  CHECK(tokens.string_at(6) ==
         "a\xE2\x96\x81"
         "b");
-  CHECK(scores.items[6].as_f64() == -3.5);
-  CHECK(tokens.items[7].as_string() == "[PAD7]");
-  CHECK(types.items[8].as_i64() == 5);
+  CHECK(scores[6].as_f64() == -3.5);
+  CHECK(tokens.string_at(7) == "[PAD7]");
+  CHECK(types[8].as_i64() == 5);
 }
 
 TEST_CASE("token lists are padded to the embedding rows and never longer", "[tokenizer]") {
@@ -393,9 +393,9 @@ TEST_CASE("token lists are padded to the embedding rows and never longer", "[tok
   Graph g;
   attach_from_folder(g, folder, 330);
   const Array& tokens = array_of(g, "tokenizer.ggml.tokens");
-  REQUIRE(tokens.items.size() == 330);
-  CHECK(tokens.items[329].as_string() == "[PAD329]");
-  CHECK(array_of(g, "tokenizer.ggml.token_type").items[329].as_i64() == 5);
+  REQUIRE(tokens.size() == 330);
+  CHECK(tokens.string_at(329) == "[PAD329]");
+  CHECK(array_of(g, "tokenizer.ggml.token_type")[329].as_i64() == 5);
 
   Graph before;
   before.metadata.set("tokenizer.ggml.model", Value::string("kept"));
@@ -462,9 +462,9 @@ TEST_CASE("merges in the [a, b] form with spaces are written as byte-level text"
   Graph g;
   attach_file(g, dir.file("tokenizer.json"), 0);
   const Array& merges = array_of(g, "tokenizer.ggml.merges");
-  REQUIRE(merges.items.size() == 2);
-  CHECK(merges.items[0].as_string() == "a b");
-  CHECK(merges.items[1].as_string() ==
+  REQUIRE(merges.size() == 2);
+  CHECK(merges.string_at(0) == "a b");
+  CHECK(merges.string_at(1) ==
         "\xC4\xA0"
         "a b\xC4\xA0"
         "c");
@@ -490,16 +490,16 @@ TEST_CASE("added tokens: special ones are control, others user-defined with spac
   attach_file(g, dir.file("tokenizer.json"), 0);
   const Array& tokens = array_of(g, "tokenizer.ggml.tokens");
   const Array& types = array_of(g, "tokenizer.ggml.token_type");
-  REQUIRE(tokens.items.size() == 10);
-  CHECK(types.items[5].as_i64() == 3);
-  CHECK(types.items[6].as_i64() == 3);
-  CHECK(tokens.items[7].as_string() == " word");
-  CHECK(types.items[7].as_i64() == 4);
+  REQUIRE(tokens.size() == 10);
+  CHECK(types[5].as_i64() == 3);
+  CHECK(types[6].as_i64() == 3);
+  CHECK(tokens.string_at(7) == " word");
+  CHECK(types[7].as_i64() == 4);
   // "ab" moved from id 2 to the added id 9, as transformers lists it: id 2 is left empty.
-  CHECK(tokens.items[2].as_string() == "[PAD2]");
-  CHECK(types.items[2].as_i64() == 5);
-  CHECK(tokens.items[8].as_string() == "[PAD8]");
-  CHECK(tokens.items[9].as_string() == "ab");
+  CHECK(tokens.string_at(2) == "[PAD2]");
+  CHECK(types[2].as_i64() == 5);
+  CHECK(tokens.string_at(8) == "[PAD8]");
+  CHECK(tokens.string_at(9) == "ab");
 }
 
 TEST_CASE("post-processor templates decide add_bos, add_eos and add_sep", "[tokenizer]") {
@@ -558,8 +558,8 @@ TEST_CASE("chat templates: jinja files, named lists, names made key-safe", "[tok
   CHECK(string_of(g, "tokenizer.chat_template.rag") == "rag");
   CHECK(string_of(g, "tokenizer.chat_template.tool_use") == "tools");
   const Array& names = array_of(g, "tokenizer.chat_templates");
-  REQUIRE(names.items.size() == 2);
-  CHECK(names.items[0].as_string() == "rag");
+  REQUIRE(names.size() == 2);
+  CHECK(names.string_at(0) == "rag");
 
   config["chat_template"] = Json::array({{{"name", "caf\xC3\xA9 mode"}, {"template", "x"}},
                                          {{"name", "default"}, {"template", nullptr}}});
@@ -586,9 +586,9 @@ TEST_CASE("SentencePiece added tokens and llama-only keys", "[tokenizer]") {
   Graph g = graph_for("llama");
   Warnings w;
   REQUIRE(attach_from_folder(g, folder, 364, w.fn()));
-  CHECK(array_of(g, "tokenizer.ggml.tokens").items[363].as_string() == "<x>");
-  CHECK(array_of(g, "tokenizer.ggml.token_type").items[363].as_i64() == 4);
-  CHECK(array_of(g, "tokenizer.ggml.scores").items[363].as_f64() == -1000.0);
+  CHECK(array_of(g, "tokenizer.ggml.tokens").string_at(363) == "<x>");
+  CHECK(array_of(g, "tokenizer.ggml.token_type")[363].as_i64() == 4);
+  CHECK(array_of(g, "tokenizer.ggml.scores")[363].as_f64() == -1000.0);
   CHECK(w.any_containing("999"));
 
   write_json(folder + "/added_tokens.json", {{"<x>", "363"}});
@@ -665,23 +665,23 @@ TEST_CASE("Phi-3's added tokens: special flag only, text as written, tokenizer.j
   CHECK(w.any_containing("replacing token 362 '<only_here>' with '<tj>'"));
   const Array& tokens = array_of(phi3, "tokenizer.ggml.tokens");
   const Array& types = array_of(phi3, "tokenizer.ggml.token_type");
-  CHECK(types.items[360].as_i64() == 3);  // marked special
-  CHECK(tokens.items[361].as_string() ==
+  CHECK(types[360].as_i64() == 3);  // marked special
+  CHECK(tokens.string_at(361) ==
         "\xE2\x96\x81"
         "extra");
-  CHECK(types.items[361].as_i64() == 4);
-  CHECK(types.items[363].as_i64() == 4);
-  CHECK(tokens.items[362].as_string() == "<tj>");
-  CHECK(types.items[362].as_i64() == 3);
-  CHECK(array_of(phi3, "tokenizer.ggml.scores").items[362].as_f64() == -1000.0);
+  CHECK(types[361].as_i64() == 4);
+  CHECK(types[363].as_i64() == 4);
+  CHECK(tokens.string_at(362) == "<tj>");
+  CHECK(types[362].as_i64() == 3);
+  CHECK(array_of(phi3, "tokenizer.ggml.scores")[362].as_f64() == -1000.0);
   CHECK(phi3.metadata.find("tokenizer.ggml.add_space_prefix") == nullptr);
 
   // The generic rules, for the same folder.
   Graph llama = graph_for("llama");
   REQUIRE(attach_from_folder(llama, folder, 364));
-  CHECK(array_of(llama, "tokenizer.ggml.tokens").items[361].as_string() == " extra");
-  CHECK(array_of(llama, "tokenizer.ggml.token_type").items[363].as_i64() == 3);
-  CHECK(array_of(llama, "tokenizer.ggml.tokens").items[362].as_string() == "<only_here>");
+  CHECK(array_of(llama, "tokenizer.ggml.tokens").string_at(361) == " extra");
+  CHECK(array_of(llama, "tokenizer.ggml.token_type")[363].as_i64() == 3);
+  CHECK(array_of(llama, "tokenizer.ggml.tokens").string_at(362) == "<only_here>");
 
   write_json(folder + "/tokenizer.json", {{"added_tokens", Json::array({{{"id", "362"}}})}});
   CHECK_THROWS_WITH(attach_from_folder(phi3, folder, 364),

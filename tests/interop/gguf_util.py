@@ -199,8 +199,10 @@ def typed_tree_from_inspect(v):
     if t == "array":
         arr = v.get("array_value", {})
         assert set(v) == {"type", "array_value"}, f"array Value with other fields: {v}"
-        return ("array", arr.get("elem_type", ""),
-                [typed_tree_from_inspect(i) for i in arr.get("items", [])])
+        elem = arr.get("elem_type", "")
+        if elem in ("string", "array"):
+            return ("array", elem, [typed_tree_from_inspect(i) for i in arr.get("items", [])])
+        return ("array", elem, [(elem, x) for x in su.packed_items(arr)])
     x = su.value_of(v)
     unsigned = t in ("u8", "u16", "u32", "u64")
     signed = t in ("i8", "i16", "i32", "i64")

@@ -244,8 +244,31 @@ def value_of(v):
             return float(x.replace("Infinity", "inf"))
         return float(x)
     if field == "array_value":
-        return [value_of(i) for i in x.get("items", [])]
+        if x.get("elem_type") in ("string", "array"):
+            return [value_of(i) for i in x.get("items", [])]
+        return packed_items(x)
     return x
+
+
+# Where graph.proto packs each number and bool array, by element type.
+PACKED_FIELD = {"u8": "ints", "i8": "ints", "u16": "ints", "i16": "ints", "u32": "ints",
+                "i32": "ints", "i64": "ints", "u64": "uints", "f32": "floats", "f64": "floats",
+                "bool": "bools"}
+
+
+def packed_items(arr):
+    """The Python values of a number or bool ArrayValue (strict about which field holds them)."""
+    elem = arr.get("elem_type")
+    field = PACKED_FIELD[elem]
+    others = [k for k in ("items", "ints", "uints", "floats", "bools") if k != field and k in arr]
+    assert not others, f"{elem} array with fields {others}: {arr}"
+    xs = arr.get(field, [])
+    if field in ("ints", "uints"):
+        assert all(isinstance(x, str) for x in xs), f"64-bit {field} should be JSON strings: {arr}"
+        return [int(x) for x in xs]
+    if field == "floats":
+        return [float(x.replace("Infinity", "inf")) if isinstance(x, str) else float(x) for x in xs]
+    return list(xs)
 
 
 def inspect(owl, path, *flags):

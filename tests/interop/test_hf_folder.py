@@ -182,7 +182,10 @@ def test_inspect_folder_config_metadata(owl, hf_folder):
         if isinstance(val, list):
             arr = v["array_value"]
             assert arr.get("elem_type") == expected_value_type(val[0]), (key, v)
-            assert [i.get("type") for i in arr["items"]] == [expected_value_type(x) for x in val]
+            if "items" in arr:
+                assert [i.get("type") for i in arr["items"]] == [expected_value_type(x) for x in val]
+            else:
+                assert [type(x) for x in su.packed_items(arr)] == [type(x) for x in val], (key, v)
     # Spot checks that do not go through the generic code above.
     assert meta["hf.config.rope_scaling.factor"] == {"type": "f64", "float_value": 8.0}
     assert meta["hf.config.rms_norm_eps"]["float_value"] == 1e-05

@@ -40,8 +40,8 @@ std::vector<std::string> words(PreTokenizer rules, const std::string& text) {
 }
 
 Value strings(const std::vector<std::string>& items) {
-  Array a{ValueType::STRING, {}};
-  for (const auto& s : items) a.items.push_back(Value::string(s));
+  Array a(ValueType::STRING);
+  for (const auto& s : items) a.push_back(Value::string(s));
   return Value::array(std::move(a));
 }
 
@@ -55,8 +55,8 @@ Graph tiny_bpe(const std::string& pre) {
                                                    "\xc4\xa0"
                                                    "a",
                                                    "aa", "<x>", "<|im_end|>", "<ctl>"}));
-  Array types{ValueType::I32, {}};
-  for (int t : {1, 1, 1, 1, 1, 1, 1, 1, 1, 4, 4, 3}) types.items.push_back(Value::i32(t));
+  Array types(ValueType::I32);
+  for (int t : {1, 1, 1, 1, 1, 1, 1, 1, 1, 4, 4, 3}) types.push_back(Value::i32(t));
   g.metadata.set("tokenizer.ggml.token_type", Value::array(types));
   g.metadata.set("tokenizer.ggml.merges", strings({"b c", "a b", "\xc4\xa0 a", "a a"}));
   return g;
