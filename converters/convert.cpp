@@ -96,6 +96,7 @@ std::vector<std::string> write_safetensors(Graph& g, const std::string& output,
     if (is_quantized(*opt.dtype))
       throw UsageError("safetensors stores float types: use --dtype f32, f16 or bf16");
     cast_float_tensors(g, *opt.dtype);
+    hf::set_config_dtype(g, *opt.dtype);
   }
   safetensors::WriteOptions w;
   w.shard_bytes = opt.shard_bytes;

@@ -6,6 +6,7 @@
 #include "converters/arch/norm_shift.h"
 #include "converters/arch/permute.h"
 #include "converters/arch/tensor_names.h"
+#include "formats/hf/config_writer.h"
 #include "formats/io/error.h"
 
 namespace owl::arch {
@@ -21,17 +22,6 @@ Dims gguf_dims(const GgufView& v) {
     throw UsageError("the GGUF's " + v.arch() + " block/embedding/head counts are inconsistent");
   d.head_dim = v.opt_int("attention.key_length").value_or(d.hidden / d.heads);
   return d;
-}
-
-std::string_view torch_dtype(ElemType t) {
-  switch (t) {
-    case ElemType::F16:
-      return "float16";
-    case ElemType::BF16:
-      return "bfloat16";
-    default:
-      return "float32";
-  }
 }
 
 void write_tokenizer_ids(const Metadata& md, ConfigWriter& cw) {
@@ -72,7 +62,7 @@ void gguf_to_hf(Graph& g) {
   if (!embd || embd->shape.size() != 2) throw UsageError("the GGUF has no 2-D token_embd.weight");
   cw.integer("vocab_size", static_cast<int64_t>(embd->shape[0]));
   cw.boolean("tie_word_embeddings", g.find("output.weight") == nullptr);
-  cw.string("torch_dtype", std::string(torch_dtype(embd->type)));
+  cw.string("torch_dtype", std::string(hf::torch_dtype_name(embd->type)));
   write_tokenizer_ids(g.metadata, cw);
 
   std::vector<Tensor> tensors;

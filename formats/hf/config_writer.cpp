@@ -46,6 +46,24 @@ Json config_json(const Graph& g) {
   return config;
 }
 
+std::string_view torch_dtype_name(ElemType t) {
+  switch (t) {
+    case ElemType::F16:
+      return "float16";
+    case ElemType::BF16:
+      return "bfloat16";
+    default:
+      return "float32";
+  }
+}
+
+void set_config_dtype(Graph& g, ElemType t) {
+  for (const char* name : {"torch_dtype", "dtype"}) {
+    const std::string key = std::string(kConfigPrefix) + name;
+    if (g.metadata.find(key)) g.metadata.set(key, Value::string(std::string(torch_dtype_name(t))));
+  }
+}
+
 void write_config(const Graph& g, const std::string& path) {
   AtomicFile f(path);
   f.write(config_json(g).dump(2) + "\n");

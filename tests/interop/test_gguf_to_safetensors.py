@@ -191,3 +191,29 @@ def test_quantized_gguf(owl, tmp_path):
         assert dtype in ("F32", "F16", "BF16"), (hf_name, dtype)
         if dtype == "F32":
             assert np.array_equal(as_array(dtype, shape, data), ref[gguf_name]), hf_name
+
+
+TORCH_NAMES = {"f32": "float32", "f16": "float16", "bf16": "bfloat16"}
+
+
+@pytest.mark.parametrize("dtype", ["f16", "bf16"])
+def test_dtype_of_the_weights_is_the_dtype_config_json_declares(owl, tmp_path, dtype):
+    """`--dtype` on the way back to Hugging Face: config.json's torch_dtype names what the
+    weights became, not what the GGUF held (F32 here)."""
+    src = gu.hf_copy("tiny-llama", tmp_path)
+    mid = gu.convert(owl, src, tmp_path / "mid" / "m.gguf", "--dtype", "f32")
+    out_dir = tmp_path / "out"
+    gu.convert(owl, mid, out_dir / "model.safetensors", "--dtype", dtype)
+    matrices = {d for d, shape, _ in su.read_reference(out_dir / "model.safetensors").values()
+                if len(shape) == 2}
+    assert matrices == {dtype.upper()}
+    assert json.loads((out_dir / "config.json").read_text())["torch_dtype"] == TORCH_NAMES[dtype]
+
+
+def test_a_folder_cast_to_f32_says_float32(owl, tmp_path):
+    """Hugging Face (BF16) -> safetensors F32 in another folder: the copied config follows."""
+    src = gu.hf_copy("tiny-llama", tmp_path)
+    out_dir = tmp_path / "out"
+    gu.convert(owl, src, out_dir / "model.safetensors", "--dtype", "f32")
+    config = json.loads((out_dir / "config.json").read_text())
+    assert config["torch_dtype"] == "float32"
