@@ -14,6 +14,15 @@ void to_gguf(Graph& g) {
   throw UsageError("no config.json: cannot tell the architecture");
 }
 
+void check_convertible(const Graph& g) {
+  if (g.format == "llama2c") return;
+  for (const auto& [key, value] : g.metadata)
+    if (key.starts_with(hf::kConfigPrefix)) {
+      hf_family(g);
+      return;
+    }
+}
+
 void to_hf(Graph& g) {
   gguf_to_hf(g);
 }

@@ -25,6 +25,10 @@ namespace owl::arch {
 // config.json for missing or out-of-range values, or a tensor that has no place in the model.
 void to_gguf(Graph& g);
 
+// Throws what to_gguf would for an architecture owl does not convert, so that a command can say
+// so before its expensive work (a 262k-token tokenizer takes seconds to read).
+void check_convertible(const Graph& g);
+
 // The reverse for the same families: GGUF names to Hugging Face names, the q/k row order and
 // Gemma's norm shift undone, and hf.config.* keys (model_type, architectures, hidden_size, ...,
 // torch_dtype, tie_word_embeddings) from which a writer can emit a config.json transformers

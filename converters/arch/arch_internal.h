@@ -5,7 +5,12 @@
 
 namespace owl::arch {
 
+struct Family;
+
 void hf_to_gguf(Graph& g);
+// The family of a graph read from a Hugging Face folder; InputError naming config.json when owl
+// does not convert its architecture.
+const Family& hf_family(const Graph& g);
 void llama2c_to_gguf(Graph& g);
 void gguf_to_hf(Graph& g);
 

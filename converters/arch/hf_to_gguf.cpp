@@ -151,20 +151,23 @@ bool is_source_key(std::string_view key) {
 
 }  // namespace
 
-void hf_to_gguf(Graph& g) {
+const Family& hf_family(const Graph& g) {
   const std::string config_path = config_path_of(g);
   const HParams probe(g.metadata, config_path, {});
-  const Family* family = family_for_config(probe);
-  if (!family) {
-    std::string name = "?";
-    if (const Value* a = probe.find("architectures");
-        a && a->type() == ValueType::ARRAY && !a->as_array().empty())
-      name = a->as_array()[0].to_display();
-    else if (auto t = probe.opt_string("model_type"))
-      name = *t;
-    throw InputError(config_path,
-                     "unsupported architecture " + name + "; owl converts " + supported_list());
-  }
+  if (const Family* family = family_for_config(probe)) return *family;
+  std::string name = "?";
+  if (const Value* a = probe.find("architectures");
+      a && a->type() == ValueType::ARRAY && !a->as_array().empty())
+    name = a->as_array()[0].to_display();
+  else if (auto t = probe.opt_string("model_type"))
+    name = *t;
+  throw InputError(config_path,
+                   "unsupported architecture " + name + "; owl converts " + supported_list());
+}
+
+void hf_to_gguf(Graph& g) {
+  const std::string config_path = config_path_of(g);
+  const Family* family = &hf_family(g);
   HParams hp(g.metadata, config_path,
              std::vector<HParamDefault>(family->defaults.begin(), family->defaults.end()));
   const Dims dims = read_dims(hp, *family);

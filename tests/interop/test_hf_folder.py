@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+import gguf_util as gu
 import stutil as su
 
 CONFIG = {
@@ -314,4 +315,24 @@ def test_bad_shard_size(owl, in_dir, out_dir, size):
     su.write_reference(src, {"x": ("U8", [4], b"abcd")})
     r = owl("convert", src, "-o", out_dir / "g.safetensors", "--shard-size", size)
     assert r.returncode != 0, r.describe()
+    assert os.listdir(out_dir) == []
+
+
+def test_an_unsupported_architecture_is_named_before_its_tokenizer_is_read(owl, tmp_path):
+    """all-MiniLM's BertModel with its WordPiece tokenizer: the error is the architecture (in
+    config.json), not the tokenizer owl would have read first."""
+    src = gu.hf_copy("tiny-llama3", tmp_path)
+    config = json.loads((src / "config.json").read_text())
+    config.update(architectures=["BertModel"], model_type="bert")
+    (src / "config.json").write_text(json.dumps(config))
+    tok = json.loads((src / "tokenizer.json").read_text())
+    tok["model"] = {"type": "WordPiece", "vocab": {"[UNK]": 0, "a": 1}, "unk_token": "[UNK]",
+                    "continuing_subword_prefix": "##", "max_input_chars_per_word": 100}
+    (src / "tokenizer.json").write_text(json.dumps(tok))
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    r = owl("convert", src, "-o", out_dir / "m.gguf")
+    assert r.returncode == 2, r.describe()
+    assert r.stderr.startswith(f"owl: error: {src / 'config.json'}: unsupported architecture "
+                               '"BertModel"'), r.stderr
     assert os.listdir(out_dir) == []
