@@ -46,11 +46,28 @@ SpmTokenizer::SpmTokenizer(const Graph& g) : byte_ids_(256, -1) {
   if (const Value* v = g.metadata.find("tokenizer.ggml.add_space_prefix");
       v && v->type() == ValueType::BOOL)
     add_space_prefix_ = v->as_bool();
+  user_defined_ = user_defined_tokens(g);
 }
 
 std::vector<int32_t> SpmTokenizer::encode(std::string_view text) const {
+  std::vector<int32_t> out;
+  bool after_token = true;  // the start of the text counts as following a token
+  for (const Fragment& f : split_on_tokens(text, user_defined_)) {
+    if (f.token >= 0) {
+      out.push_back(f.token);
+      after_token = true;
+    } else {
+      encode_text(text.substr(f.begin, f.size), add_space_prefix_ && after_token, out);
+      after_token = false;
+    }
+  }
+  return out;
+}
+
+void SpmTokenizer::encode_text(std::string_view text, bool space_prefix,
+                               std::vector<int32_t>& out) const {
   std::string s;
-  if (add_space_prefix_ && !text.empty()) s += kSpaceMarker;
+  if (space_prefix) s += kSpaceMarker;
   for (char c : text) c == ' ' ? s += kSpaceMarker : s += c;
 
   // Symbols as a linked list of byte ranges; merges join a symbol with its right neighbour.
@@ -97,7 +114,6 @@ std::vector<int32_t> SpmTokenizer::encode(std::string_view text) const {
     try_pair(b.left);
   }
 
-  std::vector<int32_t> out;
   for (int i = sym.empty() ? -1 : 0; i >= 0; i = sym[i].next) {
     const std::string piece = s.substr(sym[i].begin, sym[i].len);
     auto it = ids_.find(piece);
@@ -107,7 +123,6 @@ std::vector<int32_t> SpmTokenizer::encode(std::string_view text) const {
     }
     for (unsigned char c : piece) out.push_back(byte_ids_[c] >= 0 ? byte_ids_[c] : unk_);
   }
-  return out;
 }
 
 std::vector<int32_t> tokenize_text(const Graph& g, std::string_view text) {

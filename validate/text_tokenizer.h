@@ -8,11 +8,15 @@
 #include <vector>
 
 #include "converters/graph.h"
+#include "validate/user_defined_tokens.h"
 
 namespace owl::validate {
 
 // SentencePiece-style vocabularies (tokenizer.ggml.model "llama"): the highest-scoring merge of
 // adjacent pieces first, as llama.cpp's SPM tokenizer does, with byte fallback (<0xNN>).
+// User-defined tokens (Gemma's runs of spaces and HTML tags) are found in the text first, as
+// llama.cpp does for every tokenizer model; the text after one of them gets the space prefix
+// again, as the text at the start does.
 class SpmTokenizer {
  public:
   // Throws UsageError when the model carries no usable vocabulary.
@@ -20,6 +24,9 @@ class SpmTokenizer {
   std::vector<int32_t> encode(std::string_view text) const;
 
  private:
+  void encode_text(std::string_view text, bool space_prefix, std::vector<int32_t>& out) const;
+
+  std::vector<TextToken> user_defined_;
   std::unordered_map<std::string, int32_t> ids_;
   std::vector<float> scores_;
   int32_t unk_ = 0;

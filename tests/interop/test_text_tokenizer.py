@@ -101,3 +101,46 @@ def test_unicode_table_is_generated_from_unicode_15_1():
     r = subprocess.run([sys.executable, str(REPO / "tools" / "gen_unicode_tables.py"), "--check"],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+# Pieces of llama-spm's vocabulary made user-defined in a copy, as Gemma's vocabulary has
+# user-defined tokens inside a SentencePiece model: llama.cpp finds them in the text first, and
+# the text after each one gets the space prefix again.
+SPM_USER_DEFINED = ["et", "st", "ch", "ro", "il", "de", "ct", "am", "ol", "im", "ot", "ad", "ut",
+                    "ing", "(", "12", "日", "ñ"]
+
+
+def test_user_defined_tokens_in_a_sentencepiece_vocabulary(owl, tmp_path, vocab_folder,
+                                                           dump_tokens_supported):
+    import shutil
+
+    import gguf
+    from llama_cpp import Llama
+
+    src = vocab_folder / "ggml-vocab-llama-spm.gguf"
+    if not src.is_file():
+        pytest.skip(f"{src} not found")
+    vocab = tmp_path / "spm-user-defined.gguf"
+    shutil.copyfile(src, vocab)
+    r = gguf.GGUFReader(vocab, "r+")
+    tokens, types = r.fields["tokenizer.ggml.tokens"], r.fields["tokenizer.ggml.token_type"]
+    ids = {bytes(tokens.parts[tokens.data[i]]).decode(): i for i in range(len(tokens.data))}
+    chosen = [t for t in SPM_USER_DEFINED if t in ids]
+    assert len(chosen) >= 12, chosen
+    for t in chosen:
+        types.parts[types.data[ids[t]]][0] = gguf.TokenType.USER_DEFINED
+    del r
+
+    text = varied_text(src)
+    text_file = tmp_path / "text.txt"
+    text_file.write_bytes(text)
+    ids_file = tmp_path / "ids.txt"
+    res = owl("validate", vocab, vocab, "--text", text_file, "--dump-tokens", ids_file)
+    assert res.returncode == 0, res.describe()
+    got = [int(x) for x in ids_file.read_text().split()]
+    want = Llama(model_path=str(vocab), vocab_only=True, verbose=False).tokenize(
+        text, add_bos=False, special=False)
+    assert sum(1 for i in want if i in {ids[t] for t in chosen}) > 100
+    assert got == want, (
+        "first difference at token "
+        f"{next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))}")

@@ -193,3 +193,21 @@ TEST_CASE("a BPE model without merges cannot tokenize text", "[validate][tokeniz
   g.metadata.erase("tokenizer.ggml.merges");
   CHECK_THROWS_WITH(tokenize_text(g, "a"), Catch::Contains("tokenizer.ggml.merges"));
 }
+
+TEST_CASE("SentencePiece: user-defined tokens first, and the space prefix again after each",
+          "[validate][tokenizer]") {
+  Graph g;
+  g.metadata.set("tokenizer.ggml.model", Value::string("llama"));
+  //                                              0        1    2    3           4      5
+  g.metadata.set("tokenizer.ggml.tokens",
+                 strings({"<unk>", "a", "b", "\xe2\x96\x81", "  ", "<t>"}));
+  Array scores(ValueType::F32), types(ValueType::I32);
+  for (int i = 0; i < 6; ++i) scores.push_back(Value::f32(0));
+  for (int t : {2, 1, 1, 1, 4, 4}) types.push_back(Value::i32(t));
+  g.metadata.set("tokenizer.ggml.scores", Value::array(scores));
+  g.metadata.set("tokenizer.ggml.token_type", Value::array(types));
+  // The run of two spaces is found as it is; "a" and "b" after a token get "▁" first.
+  CHECK(tokenize_text(g, "a  b<t>a") == std::vector<int32_t>{3, 1, 4, 3, 2, 5, 3, 1});
+  g.metadata.set("tokenizer.ggml.add_space_prefix", Value::boolean(false));
+  CHECK(tokenize_text(g, "a  b<t>a") == std::vector<int32_t>{1, 4, 2, 5, 1});
+}
