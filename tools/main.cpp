@@ -9,6 +9,7 @@
 #include "formats/io/error.h"
 #include "formats/io/utf8.h"
 #include "tools/commands.h"
+#include "tools/omp_wait_policy.h"
 
 namespace {
 
@@ -33,6 +34,7 @@ int usage_error(CLI::App& app, const CLI::ParseError& e) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  owl::prefer_passive_omp_waits(argc, argv);
   CLI::App app{
       "owl (open-weights lab): convert, quantize and verify open-weight model checkpoints"};
   app.set_version_flag("--version", "owl 0.1.0");
