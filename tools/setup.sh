@@ -9,7 +9,7 @@ OWL_BUILD="${OWL_BUILD:-$OWL_ROOT/build}"
 # libFuzzer runtimes (libclang-rt-14-dev) for the ASan/UBSan unit tests and the fuzz targets.
 OWL_APT_PACKAGES=(build-essential cmake pkg-config libprotobuf-dev protobuf-compiler libzstd-dev
   libxxhash-dev libcli11-dev nlohmann-json3-dev catch2 libomp-dev python3 python3-pip python3-venv time strace
-  clang libclang-rt-14-dev)
+  clang libclang-rt-14-dev libyaml-cpp-dev)
 
 # Bold only on a terminal: escape codes in a log file are noise.
 owl_log() {

@@ -3,6 +3,7 @@
 // data in lazy transforms, and rewrite the metadata; nothing is read until a writer pulls it.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -23,7 +24,8 @@ namespace owl::arch {
 // Throws UsageError for an architecture owl does not convert (naming it and the supported
 // ones) and for a graph with neither config.json nor a llama2.c header; InputError naming
 // config.json for missing or out-of-range values, or a tensor that has no place in the model.
-void to_gguf(Graph& g);
+// What is only skipped (a model card owl cannot read) goes to `warn`, if set.
+void to_gguf(Graph& g, const std::function<void(const std::string&)>& warn = {});
 
 // Throws what to_gguf would for an architecture owl does not convert, so that a command can say
 // so before its expensive work (a 262k-token tokenizer takes seconds to read).

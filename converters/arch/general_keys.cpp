@@ -115,10 +115,12 @@ void card_entries(const FrontMatter& card, std::initializer_list<const char*> ke
   if (!out) out.emplace();
   if (v->kind == CardValue::Kind::scalar) out->push_back(entry_from_id(v->scalar, total_params));
   if (v->kind != CardValue::Kind::list) return;
+  // Every item counts, as in the reference: a mapping gives its keys, anything else (a list,
+  // null) an entry with none.
   for (const auto& item : v->items) {
     if (item.scalar) {
       out->push_back(entry_from_id(*item.scalar, total_params));
-    } else if (!item.mapping.empty()) {
+    } else {
       Entry e;
       for (const auto& [k, val] : item.mapping) e[k] = val;
       out->push_back(std::move(e));
@@ -198,7 +200,7 @@ void write_entries(Metadata& out, const char* prefix, const std::vector<Entry>& 
           Value::u32(static_cast<uint32_t>(entries.size())));
   for (size_t i = 0; i < entries.size(); ++i) {
     for (const char* k : kEntryKeys) {
-      if (auto it = entries[i].find(k); it != entries[i].end())
+      if (auto it = entries[i].find(k); it != entries[i].end() && !it->second.empty())
         out.set(std::string("general.") + prefix + "." + std::to_string(i) + "." + k,
                 Value::string(it->second));
     }
@@ -254,23 +256,31 @@ void write_general_keys(Metadata& out, const ModelFolder& folder, const FrontMat
       {"general.source.uuid", &f.source_uuid},
       {"general.source.repo_url", &f.source_repo_url},
   };
+  // gguf-py's writer drops empty strings and lists; so does owl.
   for (const auto& [key, value] : kWritten)
-    if (*value) out.set(key, Value::string(**value));
+    if (*value && !(*value)->empty()) out.set(key, Value::string(**value));
   if (f.base_models) write_entries(out, "base_model", *f.base_models);
   if (f.datasets) write_entries(out, "dataset", *f.datasets);
-  if (f.tags) out.set("general.tags", string_array(*f.tags));
-  if (f.languages) out.set("general.languages", string_array(*f.languages));
+  if (f.tags && !f.tags->empty()) out.set("general.tags", string_array(*f.tags));
+  if (f.languages && !f.languages->empty())
+    out.set("general.languages", string_array(*f.languages));
 }
 
 void write_general_keys(Metadata& out, const ModelFolder& folder, const Metadata& config,
-                        uint64_t total_params) {
+                        uint64_t total_params, const Warn& warn) {
   FrontMatter card;
   Metadata generation;
   if (!folder.path.empty()) {
     const fs::path dir(folder.path);
     std::error_code ec;
-    if (fs::is_regular_file(dir / "README.md", ec))
-      card = read_front_matter((dir / "README.md").string());
+    if (fs::is_regular_file(dir / "README.md", ec)) {
+      // A model card is documentation: llama.cpp stops on one PyYAML refuses, owl goes on.
+      try {
+        card = read_front_matter((dir / "README.md").string());
+      } catch (const InputError& e) {
+        if (warn) warn(std::string(e.what()) + "; the model card is ignored");
+      }
+    }
     if (fs::is_regular_file(dir / "generation_config.json", ec)) {
       // The reference skips a generation_config.json it cannot parse; so does owl.
       try {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "converters/arch/model_card.h"
@@ -16,12 +17,16 @@ struct ModelFolder {
   std::string name;  // its last component ("Qwen2.5-7B-Instruct")
 };
 
+// Receives a warning (a model card that is ignored); the conversion goes on.
+using Warn = std::function<void(const std::string&)>;
+
 // Writes general.type, the sampling defaults, general.name, ..., general.languages into
 // `out`, in the reference's order. `config` holds the hf.config.* keys; `total_params` is the
 // output's parameter count (for the size label). Reads README.md and generation_config.json
-// from the folder when they exist.
+// from the folder when they exist. A README.md that cannot be read or whose front matter is not
+// YAML owl accepts never stops a conversion: `warn` (if set) is told, and the card is ignored.
 void write_general_keys(Metadata& out, const ModelFolder& folder, const Metadata& config,
-                        uint64_t total_params);
+                        uint64_t total_params, const Warn& warn = {});
 
 // The same from already-read inputs, for tests.
 void write_general_keys(Metadata& out, const ModelFolder& folder, const FrontMatter& card,

@@ -165,7 +165,7 @@ const Family& hf_family(const Graph& g) {
                    "unsupported architecture " + name + "; owl converts " + supported_list());
 }
 
-void hf_to_gguf(Graph& g) {
+void hf_to_gguf(Graph& g, const std::function<void(const std::string&)>& warn) {
   const std::string config_path = config_path_of(g);
   const Family* family = &hf_family(g);
   HParams hp(g.metadata, config_path,
@@ -206,7 +206,7 @@ void hf_to_gguf(Graph& g) {
 
   uint64_t total = 0;
   for (const Tensor& t : tensors) total = checked_add(total, t.elements()).value_or(UINT64_MAX);
-  write_general_keys(out, folder, g.metadata, total);
+  write_general_keys(out, folder, g.metadata, total, warn);
   KeyWriter kw(out, std::string(family->gguf_arch), config_path);
   family->write_keys(hp, dims, kw);
   kw.closing_general_keys();

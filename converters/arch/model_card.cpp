@@ -1,285 +1,241 @@
 #include "converters/arch/model_card.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <fstream>
+#include <unordered_set>
 
+#include "converters/arch/yaml_tree.h"
 #include "formats/io/error.h"
 #include "formats/io/read_files.h"
+#include "formats/io/utf8.h"
 
 namespace owl::arch {
 namespace {
 
-struct Line {
-  size_t number;  // 1-based, in README.md
-  std::string text;
-};
+using yaml::Node;
 
-size_t indent_of(const std::string& s) {
-  size_t i = 0;
-  while (i < s.size() && s[i] == ' ') ++i;
-  return i;
+// The length of the line break at s[i], as Python's str.splitlines() sees them (gguf-py splits
+// the card with it, so a form feed or U+2028 ends a front-matter line there too); 0 if none.
+size_t line_break_at(std::string_view s, size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  if (c == '\r') return i + 1 < s.size() && s[i + 1] == '\n' ? 2 : 1;
+  if (c == '\n' || c == 0x0b || c == 0x0c || c == 0x1c || c == 0x1d || c == 0x1e) return 1;
+  const std::string_view rest = s.substr(i);
+  if (rest.starts_with("\xc2\x85") || rest.starts_with("\xe2\x80\xa8") ||
+      rest.starts_with("\xe2\x80\xa9"))
+    return rest[0] == '\xc2' ? 2 : 3;
+  return 0;
 }
 
-bool blank_or_comment(const std::string& s) {
-  const size_t i = indent_of(s);
-  return i == s.size() || s[i] == '#';
-}
-
-std::string trim(std::string_view s) {
-  size_t b = 0, e = s.size();
-  while (b < e && (s[b] == ' ' || s[b] == '\t')) ++b;
-  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t')) --e;
-  return std::string(s.substr(b, e - b));
-}
-
-class Parser {
- public:
-  Parser(std::vector<Line> lines, const std::string& file)
-      : lines_(std::move(lines)), file_(file) {}
-
-  FrontMatter run() {
-    FrontMatter fm;
-    while (pos_ < lines_.size()) {
-      const Line& line = lines_[pos_];
-      if (blank_or_comment(line.text)) {
-        ++pos_;
-        continue;
-      }
-      if (indent_of(line.text) != 0) fail(line, "is indented but belongs to no key");
-      auto [key, rest] = split_key(line);
-      ++pos_;
-      fm.set(std::move(key), rest.empty() ? block_value(0) : inline_value(rest, line));
+std::vector<std::string_view> split_lines(std::string_view text) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  for (size_t i = 0; i < text.size();) {
+    if (const size_t n = line_break_at(text, i)) {
+      out.push_back(text.substr(start, i - start));
+      i += n;
+      start = i;
+    } else {
+      ++i;
     }
+  }
+  if (start < text.size()) out.push_back(text.substr(start));
+  return out;
+}
+
+void replace_all(std::string& s, std::string_view from, std::string_view to) {
+  for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size()))
+    s.replace(p, from.size(), to);
+}
+
+// PyYAML refuses a stream holding a character outside YAML's printable set (C0 controls but tab
+// and line breaks, DEL, C1 controls but NEL, U+FFFE/U+FFFF) or bytes that are not UTF-8 (Python
+// cannot decode the card). The offending line is named, counted as README lines.
+void check_characters(std::string_view yaml, const std::string& file) {
+  size_t line = 2;
+  for (size_t i = 0; i < yaml.size();) {
+    const size_t n = utf8_sequence_length(yaml.substr(i));
+    if (n == 0)
+      throw InputError(file, "front matter line " + std::to_string(line) + " is not UTF-8");
+    uint32_t cp = static_cast<unsigned char>(yaml[i]);
+    if (n > 1) {
+      cp &= 0x7fu >> n;
+      for (size_t k = 1; k < n; ++k)
+        cp = (cp << 6) | (static_cast<unsigned char>(yaml[i + k]) & 0x3f);
+    }
+    const bool printable = cp == '\t' || cp == '\n' || (cp >= 0x20 && cp <= 0x7e) || cp == 0x85 ||
+                           (cp >= 0xa0 && cp <= 0xfffd) || cp >= 0x10000;
+    if (!printable) {
+      char hex[16];
+      std::snprintf(hex, sizeof hex, "U+%04X", static_cast<unsigned>(cp));
+      throw InputError(file, "front matter line " + std::to_string(line) + " holds " + hex +
+                                 ", which YAML does not allow");
+    }
+    if (cp == '\n') ++line;
+    i += n;
+  }
+}
+
+// Reads values out of the tree. Aliases share nodes, so a card of a few KB could name a
+// mapping of thousands of keys thousands of times, or a long scalar as often: every node looked
+// at and every byte copied out is counted.
+class Reader {
+ public:
+  Reader(const yaml::Tree& tree, const std::string& file) : tree_(tree), file_(file) {}
+
+  FrontMatter top_level() {
+    FrontMatter fm;
+    if (!tree_.root) return fm;
+    const Node& root = node(*tree_.root);
+    // Empty or only comments: PyYAML gives None, which gguf-py reads as no card.
+    if (root.kind == Node::Kind::null) return fm;
+    if (root.kind != Node::Kind::mapping)
+      throw InputError(file_, "front matter is a YAML " + kind_name(root) + ", not a mapping");
+    for (const auto& [key, value] : entries(*tree_.root))
+      fm.set(copy_text(tree_.nodes[key]), card_value(value));
     return fm;
   }
 
  private:
-  [[noreturn]] void fail(const Line& line, const std::string& what) const {
-    throw InputError(file_, "front matter line " + std::to_string(line.number) + " " + what);
+  using Pairs = std::vector<std::pair<uint32_t, uint32_t>>;  // key node, value node
+
+  const Node& node(uint32_t id) {
+    if (++visits_ > kMaxFrontMatterVisits)
+      throw InputError(file_, "front matter's aliases expand past " +
+                                  std::to_string(kMaxFrontMatterVisits) + " nodes");
+    return tree_.nodes[id];
   }
 
-  // "key: rest" -> {key, rest}; quoted keys are allowed.
-  std::pair<std::string, std::string> split_key(const Line& line) const {
-    const std::string& s = line.text;
-    size_t colon = std::string::npos;
-    if (!s.empty() && (s[0] == '"' || s[0] == '\'')) {
-      size_t end = 0;
-      std::string key = quoted(s, 0, end, line);
-      if (end >= s.size() || s[end] != ':') fail(line, "has a quoted key without ':' after it");
-      return {key, trim(std::string_view(s).substr(end + 1))};
-    }
-    for (size_t i = 0; i < s.size(); ++i) {
-      if (s[i] == ':' && (i + 1 == s.size() || s[i + 1] == ' ')) {
-        colon = i;
-        break;
-      }
-    }
-    if (colon == std::string::npos || colon == 0) fail(line, "is not 'key: value'");
-    return {trim(std::string_view(s).substr(0, colon)),
-            trim(std::string_view(s).substr(colon + 1))};
+  // A scalar's text, counted as it is copied (or hashed) out.
+  const std::string& copy_text(const Node& n) {
+    text_bytes_ += n.text.size();
+    if (text_bytes_ > kMaxTextBytes)
+      throw InputError(file_, "front matter's aliases expand past " +
+                                  std::to_string(kMaxTextBytes) + " bytes of text");
+    return n.text;
   }
 
-  // A quoted string starting at s[start]; `end` is set past the closing quote.
-  std::string quoted(const std::string& s, size_t start, size_t& end, const Line& line) const {
-    const char q = s[start];
-    std::string out;
-    for (size_t i = start + 1; i < s.size(); ++i) {
-      const char c = s[i];
-      if (q == '\'' && c == '\'') {
-        if (i + 1 < s.size() && s[i + 1] == '\'') {  // '' is a literal quote
-          out += '\'';
-          ++i;
-          continue;
+  static std::string kind_name(const Node& n) {
+    switch (n.kind) {
+      case Node::Kind::null:
+        return "null";
+      case Node::Kind::scalar:
+        return "scalar";
+      case Node::Kind::sequence:
+        return "list";
+      case Node::Kind::mapping:
+        return "mapping";
+    }
+    return "value";
+  }
+
+  static bool is_merge_key(const Node& key) {
+    return key.kind == Node::Kind::scalar && key.plain && key.text == "<<";
+  }
+
+  // Appends a mapping's entries in the order PyYAML's safe_load enters them into a dict (a
+  // later one replacing an earlier one): first the entries `<<` merge keys (YAML 1.1) bring
+  // in, from a list of mappings the last first so that the first wins, then the mapping's own.
+  // Keys that are not scalars make PyYAML fail ("unhashable key").
+  void pairs(uint32_t id, size_t merge_depth, Pairs& out) {
+    const std::vector<uint32_t>& kids = node(id).children;
+    for (size_t i = 0; i + 1 < kids.size(); i += 2) {
+      if (!is_merge_key(node(kids[i]))) continue;
+      // PyYAML flattens merged mappings recursively; a cycle would not end there either.
+      if (merge_depth >= kMaxMergeDepth)
+        throw InputError(file_, "front matter merges (<<) nest too deep");
+      const Node& value = node(kids[i + 1]);
+      if (value.kind == Node::Kind::mapping) {
+        pairs(kids[i + 1], merge_depth + 1, out);
+      } else if (value.kind == Node::Kind::sequence) {
+        for (size_t k = value.children.size(); k-- > 0;) {
+          const uint32_t m = value.children[k];
+          if (node(m).kind != Node::Kind::mapping)
+            throw InputError(file_, "front matter merges (<<) a list item that is no mapping");
+          pairs(m, merge_depth + 1, out);
         }
-        end = i + 1;
-        return out;
-      }
-      if (q == '"' && c == '\\' && i + 1 < s.size()) {
-        const char e = s[++i];
-        out += e == 'n' ? '\n' : e == 't' ? '\t' : e;
-        continue;
-      }
-      if (q == '"' && c == '"') {
-        end = i + 1;
-        return out;
-      }
-      out += c;
-    }
-    fail(line, "has an unterminated quoted string");
-  }
-
-  // A scalar (plain or quoted) with nothing but a comment after it.
-  CardValue scalar(const std::string& text, const Line& line) const {
-    CardValue v;
-    if (text[0] == '"' || text[0] == '\'') {
-      size_t end = 0;
-      v.scalar = quoted(text, 0, end, line);
-      const std::string after = trim(std::string_view(text).substr(end));
-      if (!after.empty() && after[0] != '#') fail(line, "has text after a quoted string");
-      v.kind = CardValue::Kind::scalar;
-      return v;
-    }
-    std::string plain = text;
-    if (auto hash = plain.find(" #"); hash != std::string::npos)
-      plain = trim(plain.substr(0, hash));
-    if (plain.empty() || plain == "~" || plain == "null" || plain == "Null" || plain == "NULL")
-      return v;
-    v.kind = CardValue::Kind::scalar;
-    v.scalar = plain;
-    return v;
-  }
-
-  CardValue inline_value(const std::string& rest, const Line& line) {
-    if (rest[0] == '#') return block_value(0);
-    if (rest[0] == '[') return flow_list(rest, line);
-    if (rest[0] == '{') return {CardValue::Kind::other, {}, {}};
-    if (rest[0] == '|' || rest[0] == '>') {
-      skip_deeper(0);
-      return {CardValue::Kind::other, {}, {}};
-    }
-    return scalar(rest, line);
-  }
-
-  // [a, "b", 'c'] on one line.
-  CardValue flow_list(const std::string& text, const Line& line) const {
-    CardValue v{CardValue::Kind::list, {}, {}};
-    size_t i = 1;
-    auto skip_spaces = [&] {
-      while (i < text.size() && text[i] == ' ') ++i;
-    };
-    skip_spaces();
-    if (i < text.size() && text[i] == ']') return v;
-    while (true) {
-      skip_spaces();
-      if (i >= text.size()) fail(line, "has an unterminated [list]");
-      std::string item;
-      if (text[i] == '"' || text[i] == '\'') {
-        size_t end = 0;
-        item = quoted(text, i, end, line);
-        i = end;
       } else {
-        const size_t start = i;
-        while (i < text.size() && text[i] != ',' && text[i] != ']') ++i;
-        item = trim(std::string_view(text).substr(start, i - start));
+        throw InputError(file_, "front matter merges (<<) a " + kind_name(value));
       }
-      if (v.items.size() >= kMaxListItems)
-        fail(line, "has a list longer than " + std::to_string(kMaxListItems) + " items");
-      v.items.push_back({item, {}});
-      skip_spaces();
-      if (i >= text.size()) fail(line, "has an unterminated [list]");
-      if (text[i] == ']') break;
-      if (text[i] != ',')
-        fail(line, "has '" + std::string(1, text[i]) + "' where ',' or ']' should be");
-      ++i;
     }
-    const std::string after = trim(std::string_view(text).substr(i + 1));
-    if (!after.empty() && after[0] != '#') fail(line, "has text after a [list]");
+    for (size_t i = 0; i + 1 < kids.size(); i += 2) {
+      const Node& key = node(kids[i]);
+      if (is_merge_key(key)) continue;
+      if (key.kind == Node::Kind::sequence || key.kind == Node::Kind::mapping)
+        throw InputError(file_, "front matter has a " + kind_name(key) + " as a key");
+      out.emplace_back(kids[i], kids[i + 1]);
+    }
+  }
+
+  // The mapping's distinct scalar keys (as nodes) with their last values, in first-seen order.
+  // Null keys are left out (owl reads none). Keys are compared by node first, so that a key
+  // shared through aliases is hashed as text once.
+  Pairs entries(uint32_t id) {
+    Pairs all;
+    pairs(id, 0, all);
+    std::unordered_set<uint32_t> seen_nodes;
+    std::unordered_set<std::string_view> seen_text;
+    Pairs out;
+    for (size_t i = all.size(); i-- > 0;) {
+      const auto [key_id, value_id] = all[i];
+      if (!seen_nodes.insert(key_id).second) continue;
+      const Node& key = tree_.nodes[key_id];
+      if (key.kind != Node::Kind::scalar) continue;
+      if (seen_text.insert(copy_text(key)).second) out.emplace_back(key_id, value_id);
+    }
+    // Walked from the end, so that the last value wins; the order is the last occurrences'
+    // (a Python dict keeps the first, which matters nowhere owl looks).
+    std::reverse(out.begin(), out.end());
+    return out;
+  }
+
+  CardValue card_value(uint32_t id) {
+    const Node& n = node(id);
+    CardValue v;
+    switch (n.kind) {
+      case Node::Kind::null:
+        break;
+      case Node::Kind::scalar:
+        v.kind = CardValue::Kind::scalar;
+        v.scalar = copy_text(n);
+        break;
+      case Node::Kind::mapping:
+        v.kind = CardValue::Kind::other;
+        break;
+      case Node::Kind::sequence:
+        v.kind = CardValue::Kind::list;
+        if (n.children.size() > kMaxListItems)
+          throw InputError(file_, "front matter has a list longer than " +
+                                      std::to_string(kMaxListItems) + " items");
+        for (uint32_t item : n.children) v.items.push_back(list_item(item));
+        break;
+    }
     return v;
   }
 
-  // The value of "key:" with nothing after it: a "- item" list, a nested mapping, or null.
-  CardValue block_value(size_t key_indent) {
-    size_t next = pos_;
-    while (next < lines_.size() && blank_or_comment(lines_[next].text)) ++next;
-    if (next >= lines_.size()) return {};
-    const std::string& first = lines_[next].text;
-    const size_t ind = indent_of(first);
-    const bool dash = first.compare(ind, 2, "- ") == 0 || first.substr(ind) == "-";
-    if (dash && ind >= key_indent) return block_list(ind);
-    if (ind > key_indent) {
-      skip_deeper(key_indent);
-      return {CardValue::Kind::other, {}, {}};
-    }
-    return {};
-  }
-
-  CardValue block_list(size_t dash_indent) {
-    CardValue v{CardValue::Kind::list, {}, {}};
-    while (pos_ < lines_.size()) {
-      const Line& line = lines_[pos_];
-      if (blank_or_comment(line.text)) {
-        ++pos_;
-        continue;
-      }
-      const size_t ind = indent_of(line.text);
-      if (ind != dash_indent || line.text.compare(ind, 1, "-") != 0) break;
-      if (v.items.size() >= kMaxListItems)
-        fail(line, "ends a list longer than " + std::to_string(kMaxListItems) + " items");
-      const std::string rest = trim(std::string_view(line.text).substr(ind + 1));
-      ++pos_;
-      v.items.push_back(list_item(rest, line, ind));
-    }
-    return v;
-  }
-
-  CardValue::Item list_item(const std::string& rest, const Line& line, size_t dash_indent) {
+  CardValue::Item list_item(uint32_t id) {
+    const Node& n = node(id);
     CardValue::Item item;
-    if (rest.empty()) return item;
-    // "- key: value" starts a mapping whose further keys are indented past the dash.
-    const bool mapping = rest[0] != '"' && rest[0] != '\'' && rest[0] != '[' &&
-                         (rest.find(": ") != std::string::npos || rest.back() == ':');
-    if (!mapping) {
-      if (rest[0] == '[' || rest[0] == '{') return item;  // nested lists are not model-card facts
-      CardValue s = scalar(rest, line);
-      if (s.kind == CardValue::Kind::scalar) item.scalar = s.scalar;
-      return item;
-    }
-    add_pair(item, rest, line);
-    while (pos_ < lines_.size()) {
-      const Line& l = lines_[pos_];
-      if (blank_or_comment(l.text)) {
-        ++pos_;
-        continue;
-      }
-      if (indent_of(l.text) <= dash_indent) break;
-      ++pos_;
-      add_pair(item, trim(l.text), l);
+    if (n.kind == Node::Kind::scalar) item.scalar = copy_text(n);
+    if (n.kind != Node::Kind::mapping) return item;
+    for (const auto& [key, value_id] : entries(id)) {
+      const Node& value = node(value_id);
+      if (value.kind == Node::Kind::scalar)
+        item.mapping.emplace_back(copy_text(tree_.nodes[key]), copy_text(value));
     }
     return item;
   }
 
-  // One "key: value" of a list item's mapping; deeper structure (lists, mappings) is skipped.
-  void add_pair(CardValue::Item& item, const std::string& text, const Line& line) {
-    const size_t colon = text.find(':');
-    if (text[0] == '-' || text[0] == '"' || text[0] == '\'' || colon == std::string::npos ||
-        (colon + 1 < text.size() && text[colon + 1] != ' '))
-      return;
-    std::string key = trim(std::string_view(text).substr(0, colon));
-    std::string value = trim(std::string_view(text).substr(colon + 1));
-    if (value.empty()) {
-      skip_deeper(indent_of(line.text));
-      return;
-    }
-    CardValue v = scalar(value, line);
-    if (v.kind == CardValue::Kind::scalar)
-      item.mapping.emplace_back(std::move(key), std::move(v.scalar));
-  }
-
-  // Skips the lines indented deeper than `indent` (a block scalar or a nested mapping).
-  void skip_deeper(size_t indent) {
-    while (pos_ < lines_.size() &&
-           (blank_or_comment(lines_[pos_].text) || indent_of(lines_[pos_].text) > indent))
-      ++pos_;
-  }
-
-  std::vector<Line> lines_;
+  static constexpr size_t kMaxMergeDepth = 8;
+  // Text hashed or copied out of the tree: a card's own text is at most kMaxFrontMatterBytes,
+  // and a key is counted twice (hashed, then copied).
+  static constexpr size_t kMaxTextBytes = 4 * kMaxFrontMatterBytes;
+  const yaml::Tree& tree_;
   const std::string& file_;
-  size_t pos_ = 0;
+  size_t visits_ = 0;
+  size_t text_bytes_ = 0;
 };
-
-// Lines split as Python's str.splitlines() splits a card: on \n, \r\n and \r.
-std::vector<std::string> split_lines(std::string_view text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '\n' || text[i] == '\r') {
-      out.emplace_back(text.substr(start, i - start));
-      if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
-      start = i + 1;
-    }
-  }
-  if (start < text.size()) out.emplace_back(text.substr(start));
-  return out;
-}
 
 }  // namespace
 
@@ -300,29 +256,26 @@ void FrontMatter::set(std::string key, CardValue v) {
 }
 
 FrontMatter parse_front_matter(std::string_view text, const std::string& file) {
-  const std::vector<std::string> all = split_lines(text);
-  if (all.empty() || all[0] != "---") return {};
-  std::vector<Line> lines;
-  size_t bytes = 0;
-  bool closed = false;
-  for (size_t i = 1; i < all.size(); ++i) {
-    if (all[i] == "---") {
-      closed = true;
-      break;
-    }
-    bytes += all[i].size() + 1;
-    if (bytes > kMaxFrontMatterBytes || lines.size() >= kMaxFrontMatterLines) {
+  const std::vector<std::string_view> lines = split_lines(text);
+  if (lines.empty() || lines[0] != "---") return {};
+  // Up to the closing "---", or to the end when there is none, as gguf-py reads it.
+  std::string yaml;
+  for (size_t i = 1; i < lines.size() && lines[i] != "---"; ++i) {
+    if (yaml.size() + lines[i].size() + 1 > kMaxFrontMatterBytes || i > kMaxFrontMatterLines) {
       throw InputError(file, "front matter is longer than " + std::to_string(kMaxFrontMatterBytes) +
                                  " bytes or " + std::to_string(kMaxFrontMatterLines) + " lines");
     }
-    std::string line = all[i];
-    // Tabs are not YAML indentation, but some cards use them; read them as two spaces.
-    for (size_t p = line.find('\t'); p != std::string::npos; p = line.find('\t', p + 2))
-      line.replace(p, 1, "  ");
-    lines.push_back({i + 1, std::move(line)});
+    yaml.append(lines[i]).push_back('\n');
   }
-  if (!closed) throw InputError(file, "front matter opened with '---' on line 1 is never closed");
-  return Parser(std::move(lines), file).run();
+  // gguf-py's two fixes before safe_load, kept so that the same text is parsed: YAML 1.1 would
+  // read a list item `no` (Norway's language code) as false, and tabs are not YAML indentation
+  // (some cards indent with them). The first changes nothing owl reads, as owl keeps scalars as
+  // text, except where "- no" ends a line inside a longer scalar, which gguf-py alters too.
+  replace_all(yaml, "- no\n", "- \"no\"\n");
+  replace_all(yaml, "\t", "  ");
+  check_characters(yaml, file);
+  const yaml::Tree tree = yaml::parse(yaml, file, 2);
+  return Reader(tree, file).top_level();
 }
 
 FrontMatter read_front_matter(const std::string& path) {

@@ -11,15 +11,18 @@
 
 namespace owl::arch {
 
-// One front-matter value, in the subset model cards use: a scalar, a list of scalars, or a
-// list whose items are small mappings (base_model entries given as {name: ..., ...}).
+// One top-level front-matter value, in the shapes the general.* keys read: a scalar, a list of
+// scalars, or a list whose items are small mappings (base_model entries given as {name: ...}).
+// Scalars keep their text: owl writes strings, where PyYAML would type `1.0` as a float.
 struct CardValue {
   enum class Kind { null, scalar, list, other };
   Kind kind = Kind::null;
   std::string scalar;
   struct Item {
-    std::optional<std::string> scalar;                         // "- meta-llama/Llama-3.1-8B"
-    std::vector<std::pair<std::string, std::string>> mapping;  // "- name: ...\n  organization: ..."
+    // "- meta-llama/Llama-3.1-8B"; none for any other item (a mapping, a list, null).
+    std::optional<std::string> scalar;
+    // A mapping item's scalar values ("- name: ...\n  organization: ..."); others are skipped.
+    std::vector<std::pair<std::string, std::string>> mapping;
   };
   std::vector<Item> items;
 };
@@ -36,16 +39,18 @@ class FrontMatter {
   std::vector<std::pair<std::string, CardValue>> entries_;
 };
 
-// Limits that keep a hostile card cheap to read.
+// Limits that keep a hostile card cheap to read (yaml_tree.h bounds nesting and node count).
 inline constexpr uint64_t kMaxFrontMatterBytes = 256u << 10;
 inline constexpr size_t kMaxFrontMatterLines = 8192;
 inline constexpr size_t kMaxListItems = 4096;
+// Nodes visited while reading values: aliases may share a node many times over.
+inline constexpr size_t kMaxFrontMatterVisits = size_t{1} << 20;
 
-// Parses README.md text. No front matter (the first line is not "---") gives an empty result.
-// Malformed front matter (never closed, an unterminated quote or list, a line that is not
-// `key: value`, over a limit) throws InputError naming `file`. Constructs model cards do not
-// use for the keys owl reads (nested mappings, block scalars, flow mappings) are kept as
-// Kind::other and ignored.
+// Parses README.md text as llama.cpp's gguf-py (metadata.py) does: the lines after a first
+// "---" line up to the next one (or the end) are YAML, read with yaml-cpp. No front matter
+// gives an empty result. Anything else that PyYAML's safe_load would refuse or that is not a
+// mapping (malformed YAML, a second document, characters YAML forbids, over a limit) throws
+// InputError naming `file`; callers treat that as a card to ignore, never as fatal.
 FrontMatter parse_front_matter(std::string_view text, const std::string& file);
 
 // Reads the front matter of `path` (at most kMaxFrontMatterBytes of the file are looked at).

@@ -128,7 +128,8 @@ void write_index_seed(const fs::path& out, const fs::path& model) {
 }
 
 // README.md model cards with the front-matter shapes owl reads (scalars, lists, flow lists,
-// lists of mappings) and those it skips (nested mappings, block scalars).
+// lists of mappings, block scalars, continued and multi-line quoted values), those it skips
+// (nested mappings), YAML's anchors, aliases and merge keys, and the committed fixture cards.
 void write_model_card_seeds(const fs::path& out) {
   fs::create_directories(out);
   owl::test::write_bytes((out / "card.md").string(),
@@ -146,6 +147,16 @@ void write_model_card_seeds(const fs::path& out) {
   owl::test::write_bytes((out / "base_models.md").string(),
                          "---\nbase_model:\n- org/a\n- org/b\nbase_model_relation: finetune\n"
                          "pipeline_tag: text-generation\n---\n");
+  owl::test::write_bytes((out / "yaml.md").string(),
+                         "---\ndescription: a line that\n  continues\n"
+                         "name: \"quoted over\n  two lines \\u00e9\"\n"
+                         "license_link: >-\n  folded\n  text\n"
+                         "base: &b {name: B, organization: O}\n"
+                         "base_model: [*b, {<<: *b, version: v2}]\n"
+                         "? complex\n: key\n"
+                         "tags: !!seq [a, !!str 1]\n---\n");
+  for (const auto& e : fs::directory_iterator(fs::path(OWL_TEST_DATA) / "model_cards"))
+    if (e.path().extension() == ".md") fs::copy_file(e.path(), out / e.path().filename());
 }
 
 }  // namespace
