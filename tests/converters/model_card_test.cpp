@@ -268,7 +268,10 @@ void check_like_pyyaml(const arch::FrontMatter& fm, const Json& want) {
           CHECK(item.scalar == value[i].get<std::string>());
         } else if (value[i].is_object()) {
           CHECK_FALSE(item.scalar);
-          for (const auto& [k, v] : value[i].items()) {
+          for (const auto& entry : value[i].items()) {
+            // Not structured bindings: clang 14 cannot capture them in the lambda below.
+            const std::string k = entry.key();
+            const auto& v = entry.value();
             if (!v.is_string()) continue;  // owl keeps the scalar values only
             const auto it = std::find_if(item.mapping.begin(), item.mapping.end(),
                                          [&](const auto& kv) { return kv.first == k; });
