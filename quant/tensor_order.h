@@ -1,0 +1,31 @@
+// The order llama.cpp takes tensors in when it quantizes. Its model loader keeps the tensors in a
+// map sorted by layer (the number in "blk.N.", -1 for the others), then by name, and
+// llama-quantize walks that map: its per-layer counters count in that order, and it writes the
+// output's tensors in that order, whatever order the input file had them in (without
+// --keep-split, which owl does not offer, split inputs make no difference).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "converters/graph.h"
+
+namespace owl {
+
+// The layer llama.cpp's loader sorts `name` under: what sscanf(name, "blk.%d.", &layer) leaves
+// in a layer that starts at -1.
+int32_t llama_sort_layer(std::string_view name);
+
+// True when llama.cpp's loader puts a tensor named `a` before one named `b`.
+bool llama_tensor_before(std::string_view a, std::string_view b);
+
+// The indexes of g.tensors in llama.cpp's order.
+std::vector<size_t> llama_tensor_order(const Graph& g);
+
+// Reorders g.tensors into llama.cpp's order, so that a quantized file lists and stores its
+// tensors as llama-quantize's does.
+void sort_tensors_like_llama(Graph& g);
+
+}  // namespace owl
