@@ -68,15 +68,11 @@ def dump_tokens_supported(owl):
         pytest.skip("owl validate has no --dump-tokens option to print the ids of --text")
 
 
-@pytest.mark.parametrize("name", VOCABS)
-def test_full_vocabularies_tokenize_as_llama_cpp(owl, tmp_path, vocab_folder, dump_tokens_supported,
-                                                  name):
+def check_same_ids(owl, tmp_path, vocab, text, what):
+    """`owl validate --dump-tokens` gives llama.cpp's ids for `text` (no BOS, special tokens not
+    parsed); returns them."""
     from llama_cpp import Llama
 
-    vocab = vocab_folder / f"ggml-vocab-{name}.gguf"
-    if not vocab.is_file():
-        pytest.skip(f"{vocab} not found")
-    text = varied_text(vocab)
     text_file = tmp_path / "text.txt"
     text_file.write_bytes(text)
     ids_file = tmp_path / "ids.txt"
@@ -85,9 +81,19 @@ def test_full_vocabularies_tokenize_as_llama_cpp(owl, tmp_path, vocab_folder, du
     got = [int(x) for x in ids_file.read_text().split()]
     want = Llama(model_path=str(vocab), vocab_only=True, verbose=False).tokenize(
         text, add_bos=False, special=False)
-    assert len(got) == len(want) and got == want, (
-        f"{name}: first difference at token "
+    assert got == want, (
+        f"{what}: first difference at token "
         f"{next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))}")
+    return want
+
+
+@pytest.mark.parametrize("name", VOCABS)
+def test_full_vocabularies_tokenize_as_llama_cpp(owl, tmp_path, vocab_folder, dump_tokens_supported,
+                                                  name):
+    vocab = vocab_folder / f"ggml-vocab-{name}.gguf"
+    if not vocab.is_file():
+        pytest.skip(f"{vocab} not found")
+    check_same_ids(owl, tmp_path, vocab, varied_text(vocab), name)
 
 
 def test_unicode_table_is_generated_from_unicode_15_1():
@@ -115,7 +121,6 @@ def test_user_defined_tokens_in_a_sentencepiece_vocabulary(owl, tmp_path, vocab_
     import shutil
 
     import gguf
-    from llama_cpp import Llama
 
     src = vocab_folder / "ggml-vocab-llama-spm.gguf"
     if not src.is_file():
@@ -131,16 +136,5 @@ def test_user_defined_tokens_in_a_sentencepiece_vocabulary(owl, tmp_path, vocab_
         types.parts[types.data[ids[t]]][0] = gguf.TokenType.USER_DEFINED
     del r
 
-    text = varied_text(src)
-    text_file = tmp_path / "text.txt"
-    text_file.write_bytes(text)
-    ids_file = tmp_path / "ids.txt"
-    res = owl("validate", vocab, vocab, "--text", text_file, "--dump-tokens", ids_file)
-    assert res.returncode == 0, res.describe()
-    got = [int(x) for x in ids_file.read_text().split()]
-    want = Llama(model_path=str(vocab), vocab_only=True, verbose=False).tokenize(
-        text, add_bos=False, special=False)
+    want = check_same_ids(owl, tmp_path, vocab, varied_text(src), "llama-spm, user-defined")
     assert sum(1 for i in want if i in {ids[t] for t in chosen}) > 100
-    assert got == want, (
-        "first difference at token "
-        f"{next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))}")
