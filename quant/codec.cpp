@@ -102,6 +102,23 @@ void quantize_row(ElemType t, std::span<const float> x, std::span<std::byte> out
   codec.quantize(x.data(), out.data(), x.size());
 }
 
+void quantize_row_weighted(ElemType t, std::span<const float> x, std::span<std::byte> out,
+                           std::span<const float> weights) {
+  const BlockCodec& codec = block_codec(t);
+  if (!codec.quantize_weighted) return quantize_row(t, x, out);
+  const size_t n = weights.size();
+  if (n == 0 || x.size() % n != 0)
+    throw std::invalid_argument("quantize_row_weighted: the input is not whole rows of " +
+                                std::to_string(n) + " values");
+  const uint64_t blocks = whole_blocks(t, n, "quantize_row_weighted");
+  const size_t row_bytes = blocks * type_info(t).block_bytes;
+  if (out.size() != x.size() / n * row_bytes)
+    throw std::invalid_argument("quantize_row_weighted: output size does not match the input");
+  if (const size_t bad = first_non_finite(x); bad != x.size()) throw NonFiniteValue(bad, x[bad]);
+  for (size_t r = 0; r < x.size() / n; ++r)
+    codec.quantize_weighted(x.data() + r * n, out.data() + r * row_bytes, n, weights.data());
+}
+
 void dequantize_row(ElemType t, std::span<const std::byte> in, std::span<float> y) {
   const BlockCodec& codec = block_codec(t);
   if (!codec.dequantize)

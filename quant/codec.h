@@ -16,6 +16,11 @@ namespace owl {
 // the input is finite. They do not check; quantize_row / dequantize_row below do.
 using QuantizeRowFn = void (*)(const float* x, std::byte* out, size_t n);
 using DequantizeRowFn = void (*)(const std::byte* in, float* y, size_t n);
+// An importance-weighted quantizer (ggml's `quantize_*` given `quant_weights` from an imatrix):
+// `x` is ONE row of `n` values and `weights` its `n` per-column importances. Rows of a tensor
+// share the weights, so the caller loops over rows.
+using QuantizeWeightedRowFn = void (*)(const float* x, std::byte* out, size_t n,
+                                       const float* weights);
 
 struct BlockCodec {
   QuantizeRowFn quantize = nullptr;      // null: owl cannot produce this type
@@ -23,6 +28,9 @@ struct BlockCodec {
   // The quantizer gives the same bytes as ggml's reference (llama-quantize without an imatrix).
   // Every dequantizer gives the same floats as ggml's.
   bool quantize_matches_ggml = false;
+  // Null where ggml ignores the importance matrix for this type (Q8_0, the float types) or owl
+  // has no weighted path yet; quantize_row_weighted then uses `quantize`.
+  QuantizeWeightedRowFn quantize_weighted = nullptr;
 };
 
 // The codec of `t`; both functions are null for the plain types and for block types without one.
@@ -56,6 +64,11 @@ size_t first_non_finite(std::span<const float> x);
 // Throws NonFiniteValue for a NaN or infinity, UsageError if owl has no quantizer for `t`, and
 // std::invalid_argument if x is not whole blocks or `out` is not exactly their size.
 void quantize_row(ElemType t, std::span<const float> x, std::span<std::byte> out);
+
+// As quantize_row, with the importance matrix's per-column weights of one row: `x` holds whole
+// rows of weights.size() values. Also throws std::invalid_argument if it does not.
+void quantize_row_weighted(ElemType t, std::span<const float> x, std::span<std::byte> out,
+                           std::span<const float> weights);
 
 // Dequantizes whole blocks; any bytes are accepted (a NaN scale gives NaN weights, as in ggml).
 // Throws UsageError if owl has no dequantizer for `t`, std::invalid_argument on a size mismatch.
