@@ -74,6 +74,11 @@ void run_scan(const InspectArgs& a) {
     std::printf("%-14s%s\n%-14s%s\n", "path", printable(t).c_str(), "format",
                 printable(report.format).c_str());
     print_globals(report.globals);
+    if (!report.broken.empty()) {
+      // The globals above are those before the break; what follows it cannot be read.
+      std::printf("%-14s%s\n", "broken", printable(report.broken).c_str());
+      unreadable.push_back(std::filesystem::path(t).filename().string());
+    }
     std::printf("\n");
     for (const auto& u : report.globals)
       if (u.kind == pytorch::GlobalKind::Refused) refused.push_back(u.name);

@@ -580,6 +580,8 @@ bool ScanReport::any_refused() const {
 ScanReport scan_checkpoint(std::span<const std::byte> bytes, const std::string& file) {
   ScanReport r;
   const auto head = bytes.first(std::min<size_t>(bytes.size(), 32));
+  // A broken stream ends the scan of its file: nothing after the break can be located.
+  struct Broken {};
   auto merge = [&](const Pickle& p) {
     for (const auto& u : p.globals) {
       auto it = std::find_if(r.globals.begin(), r.globals.end(),
@@ -589,21 +591,29 @@ ScanReport scan_checkpoint(std::span<const std::byte> bytes, const std::string& 
       else
         it->count += u.count;
     }
+    if (!p.broken.empty()) {
+      r.broken = p.broken;
+      throw Broken{};
+    }
   };
-  if (looks_like_zip(head)) {
-    r.format = "pytorch zip";
-    const ZipArchive zip = ZipArchive::parse(bytes, file);
-    const ZipEntry& pkl = require_data_pkl(zip);
-    merge(unpickle(zip.data(pkl), file, UnpickleMode::Scan, pkl.name));
-    return r;
-  }
-  if (looks_like_legacy(head)) {
-    r.format = "pytorch legacy";
-    const Input in = borrowed(bytes, file);
-    uint64_t pos = 0;
-    check_legacy_header(in, pos, UnpickleMode::Scan, merge);
-    merge(next_pickle(in, pos, UnpickleMode::Scan, "main pickle"));
-    merge(next_pickle(in, pos, UnpickleMode::Scan, "storage key list"));
+  try {
+    if (looks_like_zip(head)) {
+      r.format = "pytorch zip";
+      const ZipArchive zip = ZipArchive::parse(bytes, file);
+      const ZipEntry& pkl = require_data_pkl(zip);
+      merge(unpickle(zip.data(pkl), file, UnpickleMode::Scan, pkl.name));
+      return r;
+    }
+    if (looks_like_legacy(head)) {
+      r.format = "pytorch legacy";
+      const Input in = borrowed(bytes, file);
+      uint64_t pos = 0;
+      check_legacy_header(in, pos, UnpickleMode::Scan, merge);
+      merge(next_pickle(in, pos, UnpickleMode::Scan, "main pickle"));
+      merge(next_pickle(in, pos, UnpickleMode::Scan, "storage key list"));
+      return r;
+    }
+  } catch (const Broken&) {
     return r;
   }
   throw InputError(

@@ -64,6 +64,8 @@ Graph read_index(const std::string& index_path);
 struct ScanReport {
   std::string format;  // "pytorch zip" or "pytorch legacy"
   std::vector<GlobalUse> globals;
+  // Why a pickle stream broke before its STOP ("" if none did); `globals` holds what came first.
+  std::string broken;
   bool any_refused() const;
 };
 ScanReport scan_checkpoint(std::span<const std::byte> bytes, const std::string& file);

@@ -816,7 +816,13 @@ Pickle unpickle(std::span<const std::byte> bytes, const std::string& file, Unpic
   Pickle out;
   const std::string label = what.empty() ? file : file + ": " + std::string(what);
   Machine m(bytes, label, mode, out);
-  m.run();
+  try {
+    m.run();
+  } catch (const InputError& e) {
+    if (mode != UnpickleMode::Scan) throw;
+    out.root = nullptr;
+    out.broken = e.what();
+  }
   return out;
 }
 

@@ -98,6 +98,9 @@ struct Pickle {
   Ref root = nullptr;
   std::vector<GlobalUse> globals;
   uint64_t end_offset = 0;  // the byte after STOP (legacy files hold several pickles in a row)
+  // Scan mode only: why the stream could not be read to its STOP (truncated, malformed, over a
+  // limit); `globals` then holds what came before the break and `root` is null.
+  std::string broken;
   std::deque<Object> arena;
 
   bool any_refused() const;
@@ -110,7 +113,9 @@ enum class UnpickleMode : uint8_t {
 
 // Reads one pickle from the start of `bytes` up to its STOP; bytes after STOP are left alone.
 // `file` (and `what`, e.g. "archive/data.pkl") name the input in errors. Throws only
-// InputError, on malformed, truncated, over-limit or refused input.
+// InputError, on malformed, truncated, over-limit or refused input; in scan mode a stream that
+// breaks is returned with `broken` set instead, since a scanner must still report the globals
+// before the break (deliberately broken pickles have slipped past scanners that gave up).
 Pickle unpickle(std::span<const std::byte> bytes, const std::string& file,
                 UnpickleMode mode = UnpickleMode::Strict, std::string_view what = "pickle");
 

@@ -134,3 +134,16 @@ TEST_CASE("protocol 0 text opcodes", "[pytorch][unpickler]") {
   CHECK(p.root->items[2]->real == 2.5);
   CHECK(p.root->items[3]->kind == Object::Kind::Bool);
 }
+
+TEST_CASE("scan mode keeps the globals before a break and says where it broke",
+          "[pytorch][unpickler]") {
+  // os.system("id") is reduced (Python would run it), then a byte that is no opcode.
+  PickleBuilder b;
+  b.proto().global("os", "system").str("id").op(0x85).reduce().op(0xff);
+  const Pickle p = run(b.bytes(), UnpickleMode::Scan);
+  REQUIRE(p.globals.size() == 1);
+  CHECK(p.globals[0].name == "os.system");
+  CHECK(p.root == nullptr);
+  CHECK_THAT(p.broken, Contains("unknown pickle opcode 0xff"));
+  CHECK_THROWS_WITH(run(b.bytes()), Contains("os.system"));  // strict mode still refuses
+}

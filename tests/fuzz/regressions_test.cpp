@@ -9,6 +9,7 @@
 
 #include "formats/pytorch/checkpoint.h"
 #include "tests/fuzz/fuzz_common.h"
+#include "tests/fuzz/fuzz_scan_input.h"
 #include "tests/fuzz/targets.h"
 #include "tests/test_util.h"
 
@@ -16,11 +17,15 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The PyTorch targets take bytes, not paths; these two replay as the targets parse.
+// The targets that take bytes, not paths, replay as they parse.
 bool replay_bytes(const std::string& target, const std::string& input) {
   const auto bytes = std::as_bytes(std::span(input.data(), input.size()));
   if (target == "fuzz_unpickler") {
     owl::fuzz::read_checkpoint(bytes, owl::pytorch::parse_legacy_checkpoint);
+    return true;
+  }
+  if (target == "fuzz_scan") {
+    owl::fuzz::scan_input(input);
     return true;
   }
   if (target == "fuzz_zip_checkpoint") {
