@@ -61,6 +61,8 @@ constexpr std::array kTypes = {
     TypeInfo{TQ2_0, "TQ2_0", Quantized, 256, 66, 35, "", true},
     TypeInfo{MXFP4, "MXFP4", Quantized, 32, 17, 39, "", true},
     TypeInfo{NVFP4, "NVFP4", Quantized, 64, 36, 40, "", true},
+    TypeInfo{Q1_0, "Q1_0", Quantized, 128, 18, 41, "", true},
+    TypeInfo{Q2_0, "Q2_0", Quantized, 64, 18, 42, "", true},
 };
 
 bool iequal(std::string_view a, std::string_view b) {

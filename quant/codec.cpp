@@ -8,6 +8,7 @@
 #include "quant/iquants.h"
 #include "quant/kquants.h"
 #include "quant/legacy.h"
+#include "quant/lowbit.h"
 #include "quant/ternary.h"
 
 namespace owl {
@@ -38,6 +39,8 @@ constexpr Entry kCodecs[] = {
     {ElemType::TQ2_0, {quantize_tq2_0, dequantize_tq2_0, true}},
     {ElemType::MXFP4, {quantize_mxfp4, dequantize_mxfp4, true}},
     {ElemType::NVFP4, {quantize_nvfp4, dequantize_nvfp4, true}},
+    {ElemType::Q1_0, {quantize_q1_0, dequantize_q1_0, true}},
+    {ElemType::Q2_0, {quantize_q2_0, dequantize_q2_0, true}},
     {ElemType::IQ4_NL, {quantize_iq4_nl, dequantize_iq4_nl, true}},
     {ElemType::IQ4_XS, {quantize_iq4_xs, dequantize_iq4_xs, true}},
     // ggml quantizes these only with an importance matrix or a codebook search: read-only here.

@@ -332,6 +332,7 @@ std::optional<ElemType> smaller_block_type(ElemType t) {
     case ElemType::IQ3_S:
     case ElemType::IQ4_XS:
       return ElemType::IQ4_NL;
+    case ElemType::Q2_0:
     case ElemType::Q2_K:
     case ElemType::Q3_K:
     case ElemType::TQ1_0:

@@ -16,6 +16,13 @@ TEST_CASE("ggml block types have ggml's ids and block sizes") {
   CHECK(type_from_name("q4_k") == ElemType::Q4_K);
   CHECK(type_from_safetensors("F8_E4M3") == ElemType::F8_E4M3);
   CHECK(!type_from_safetensors("Q4_0"));
+  // The newest two (llama.cpp 0.3.36): 1.125 and 2.25 bits per weight.
+  CHECK(type_from_ggml_id(41) == ElemType::Q1_0);
+  CHECK(type_from_ggml_id(42) == ElemType::Q2_0);
+  CHECK(type_info(ElemType::Q1_0).block_elems == 128);
+  CHECK(type_info(ElemType::Q1_0).block_bytes * 8.0 / 128 == 1.125);
+  CHECK(type_info(ElemType::Q2_0).block_elems == 64);
+  CHECK(type_info(ElemType::Q2_0).block_bytes * 8.0 / 64 == 2.25);
 }
 
 TEST_CASE("byte sizes follow blocks and refuse partial rows and overflow") {

@@ -87,6 +87,8 @@ TEST_CASE("fallbacks go to the 32-block type llama.cpp names", "[recipe]") {
   CHECK(smaller_block_type(T::IQ2_XXS) == T::IQ4_NL);
   CHECK(smaller_block_type(T::Q8_0) == T::Q8_0);  // already 32: the caller takes F16
   CHECK_FALSE(smaller_block_type(T::Q8_K));
+  CHECK(smaller_block_type(T::Q2_0) == T::Q4_0);  // block 64
+  CHECK_FALSE(smaller_block_type(T::Q1_0));       // block 128: llama.cpp names none
 }
 
 TEST_CASE("use_more_bits picks the first and last eighth and every third layer between",
