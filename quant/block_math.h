@@ -41,6 +41,19 @@ inline uint8_t to_uint8_x86(float x) {
   return static_cast<uint8_t>(truncate_x86(x));
 }
 
+// sum(x^2) over `n` values, added in order as ggml's loops add it.
+inline float sum_squares(const float* x, size_t n) {
+  float sum = 0;
+  for (size_t i = 0; i < n; ++i) sum += x[i] * x[i];
+  return sum;
+}
+
+// ggml's importance of each weight under an importance matrix: the matrix's column weight `qw`
+// times the weight's size measured against the row's (or super-block's) variance `sigma2`.
+inline void importance_weights(const float* x, const float* qw, float sigma2, size_t n, float* w) {
+  for (size_t i = 0; i < n; ++i) w[i] = qw[i] * std::sqrt(sigma2 + x[i] * x[i]);
+}
+
 // Little-endian fields of a block.
 inline float load_f16(const std::byte* p) {
   uint16_t h;

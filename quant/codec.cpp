@@ -21,28 +21,32 @@ struct Entry {
 };
 
 // Every quantizer here reproduces ggml's llama-quantize path without an importance matrix, and
-// every dequantizer ggml's; tests/quant/codec_test.cpp holds each to ggml's own bytes.
+// every dequantizer ggml's; tests/quant/codec_test.cpp holds each to ggml's own bytes. The
+// weighted quantizers reproduce ggml's path with one (tests/interop/test_weighted_codecs.py).
+// Where the weighted column is null ggml ignores the importance matrix for the type: its
+// `quantize_<type>` never reads quant_weights (Q8_0, TQ1_0, TQ2_0, MXFP4, NVFP4, Q1_0, Q2_0), or
+// it is an activation type that ggml_quantize_chunk does not produce at all (Q8_1, Q8_K).
 constexpr Entry kCodecs[] = {
-    {ElemType::Q4_0, {quantize_q4_0, dequantize_q4_0, true}},
-    {ElemType::Q4_1, {quantize_q4_1, dequantize_q4_1, true}},
-    {ElemType::Q5_0, {quantize_q5_0, dequantize_q5_0, true}},
-    {ElemType::Q5_1, {quantize_q5_1, dequantize_q5_1, true}},
-    {ElemType::Q8_0, {quantize_q8_0, dequantize_q8_0, true}},
-    {ElemType::Q8_1, {quantize_q8_1, dequantize_q8_1, true}},
-    {ElemType::Q2_K, {quantize_q2_K, dequantize_q2_K, true}},
-    {ElemType::Q3_K, {quantize_q3_K, dequantize_q3_K, true}},
-    {ElemType::Q4_K, {quantize_q4_K, dequantize_q4_K, true}},
-    {ElemType::Q5_K, {quantize_q5_K, dequantize_q5_K, true}},
-    {ElemType::Q6_K, {quantize_q6_K, dequantize_q6_K, true}},
-    {ElemType::Q8_K, {quantize_q8_K, dequantize_q8_K, true}},
-    {ElemType::TQ1_0, {quantize_tq1_0, dequantize_tq1_0, true}},
-    {ElemType::TQ2_0, {quantize_tq2_0, dequantize_tq2_0, true}},
-    {ElemType::MXFP4, {quantize_mxfp4, dequantize_mxfp4, true}},
-    {ElemType::NVFP4, {quantize_nvfp4, dequantize_nvfp4, true}},
-    {ElemType::Q1_0, {quantize_q1_0, dequantize_q1_0, true}},
-    {ElemType::Q2_0, {quantize_q2_0, dequantize_q2_0, true}},
-    {ElemType::IQ4_NL, {quantize_iq4_nl, dequantize_iq4_nl, true}},
-    {ElemType::IQ4_XS, {quantize_iq4_xs, dequantize_iq4_xs, true}},
+    {ElemType::Q4_0, {quantize_q4_0, dequantize_q4_0, true, quantize_q4_0_weighted}},
+    {ElemType::Q4_1, {quantize_q4_1, dequantize_q4_1, true, quantize_q4_1_weighted}},
+    {ElemType::Q5_0, {quantize_q5_0, dequantize_q5_0, true, quantize_q5_0_weighted}},
+    {ElemType::Q5_1, {quantize_q5_1, dequantize_q5_1, true, quantize_q5_1_weighted}},
+    {ElemType::Q8_0, {quantize_q8_0, dequantize_q8_0, true, nullptr}},
+    {ElemType::Q8_1, {quantize_q8_1, dequantize_q8_1, true, nullptr}},
+    {ElemType::Q2_K, {quantize_q2_K, dequantize_q2_K, true, quantize_q2_K_weighted}},
+    {ElemType::Q3_K, {quantize_q3_K, dequantize_q3_K, true, quantize_q3_K_weighted}},
+    {ElemType::Q4_K, {quantize_q4_K, dequantize_q4_K, true, quantize_q4_K_weighted}},
+    {ElemType::Q5_K, {quantize_q5_K, dequantize_q5_K, true, quantize_q5_K_weighted}},
+    {ElemType::Q6_K, {quantize_q6_K, dequantize_q6_K, true, quantize_q6_K_weighted}},
+    {ElemType::Q8_K, {quantize_q8_K, dequantize_q8_K, true, nullptr}},
+    {ElemType::TQ1_0, {quantize_tq1_0, dequantize_tq1_0, true, nullptr}},
+    {ElemType::TQ2_0, {quantize_tq2_0, dequantize_tq2_0, true, nullptr}},
+    {ElemType::MXFP4, {quantize_mxfp4, dequantize_mxfp4, true, nullptr}},
+    {ElemType::NVFP4, {quantize_nvfp4, dequantize_nvfp4, true, nullptr}},
+    {ElemType::Q1_0, {quantize_q1_0, dequantize_q1_0, true, nullptr}},
+    {ElemType::Q2_0, {quantize_q2_0, dequantize_q2_0, true, nullptr}},
+    {ElemType::IQ4_NL, {quantize_iq4_nl, dequantize_iq4_nl, true, quantize_iq4_nl_weighted}},
+    {ElemType::IQ4_XS, {quantize_iq4_xs, dequantize_iq4_xs, true, quantize_iq4_xs_weighted}},
     // ggml quantizes these only with an importance matrix or a codebook search: read-only here.
     {ElemType::IQ2_XXS, {nullptr, dequantize_iq2_xxs, false}},
     {ElemType::IQ2_XS, {nullptr, dequantize_iq2_xs, false}},

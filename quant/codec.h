@@ -28,8 +28,8 @@ struct BlockCodec {
   // The quantizer gives the same bytes as ggml's reference (llama-quantize without an imatrix).
   // Every dequantizer gives the same floats as ggml's.
   bool quantize_matches_ggml = false;
-  // Null where ggml ignores the importance matrix for this type (Q8_0, the float types) or owl
-  // has no weighted path yet; quantize_row_weighted then uses `quantize`.
+  // Null where ggml's quantizer never reads the importance matrix for this type (the table in
+  // codec.cpp names them); quantize_row_weighted then uses `quantize`, as ggml does.
   QuantizeWeightedRowFn quantize_weighted = nullptr;
 };
 

@@ -41,24 +41,22 @@ uint8_t nearest_level(float x) {
   return static_cast<uint8_t>(x - kLevels[hi - 1] < kLevels[hi] - x ? hi - 1 : hi);
 }
 
-// The x^2-weighted least-squares scale of a group of 32 for the levels `id` picks: returns
+// The weighted least-squares scale of a group of 32 for the levels `id` picks: returns
 // sum(w q x) and sum(w q^2) through the references.
-void level_fit(const float* x, float id, float& sumqx, float& sumq2, uint8_t* L) {
+void level_fit(const float* x, const float* w, float id, float& sumqx, float& sumq2) {
   sumqx = 0;
   sumq2 = 0;
   for (size_t j = 0; j < kGroup; ++j) {
-    const uint8_t l = nearest_level(id * x[j]);
-    if (L) L[j] = l;
-    const float q = kLevels[l];
-    const float w = x[j] * x[j];
-    sumqx += w * q * x[j];
-    sumq2 += w * q * q;
+    const float q = kLevels[nearest_level(id * x[j])];
+    sumqx += w[j] * q * x[j];
+    sumq2 += w[j] * q * q;
   }
 }
 
-// The best scale of a group of 32 weights (0 for an all-zero group): start from the one that
-// maps the signed largest weight onto the lowest level, refit, then try 15 nearby inverse scales.
-float group_scale(const float* x) {
+// The best scale of a group of 32 weights (0 for an all-zero group), each weight counting by
+// `w`: start from the one that maps the signed largest weight onto the lowest level, refit, then
+// try 15 nearby inverse scales.
+float group_scale(const float* x, const float* w) {
   float amax = 0, max = 0;
   for (size_t j = 0; j < kGroup; ++j) {
     if (std::fabs(x[j]) > amax) {
@@ -68,17 +66,32 @@ float group_scale(const float* x) {
   }
   if (amax < kq::kGroupMaxEps) return 0;
   float sumqx, sumq2;
-  level_fit(x, 1 / (-max / kLevels[0]), sumqx, sumq2, nullptr);
+  level_fit(x, w, 1 / (-max / kLevels[0]), sumqx, sumq2);
   float d = sumq2 > 0 ? sumqx / sumq2 : 0.f;
   float best = d * sumqx;
   for (int t = -kScaleTries; t <= kScaleTries; ++t) {
-    level_fit(x, static_cast<float>(t + kLevels[0]) / max, sumqx, sumq2, nullptr);
+    level_fit(x, w, static_cast<float>(t + kLevels[0]) / max, sumqx, sumq2);
     if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
       d = sumqx / sumq2;
       best = d * sumqx;
     }
   }
   return d;
+}
+
+// The weights of a group of 32 without an importance matrix (x^2), or with one (`qw`, measured
+// against the super-block's variance `sigma2`).
+void group_weights(const float* x, const float* qw, float sigma2, float* w) {
+  if (qw) {
+    block::importance_weights(x, qw, sigma2, kGroup, w);
+  } else {
+    for (size_t j = 0; j < kGroup; ++j) w[j] = x[j] * x[j];
+  }
+}
+
+// ggml's variance of a super-block of `n` values (n = 32 for IQ4_NL, 256 for IQ4_XS).
+float superblock_variance(const float* x, size_t n) {
+  return block::sum_squares(x, n) * (2.f / static_cast<float>(n));
 }
 
 // Weight j and j + 16 of each group of 32 share a byte: low nibble, high nibble.
@@ -97,9 +110,14 @@ void unpack_levels(const std::byte* qs, float d, float* y) {
 
 }  // namespace
 
-void quantize_iq4_nl(const float* x, std::byte* out, size_t n) {
+namespace {
+
+// `qw`: the importance matrix's weights for these `n` values, or null.
+void quantize_iq4_nl_blocks(const float* x, std::byte* out, size_t n, const float* qw) {
   for (size_t b = 0; b < n / kGroup; ++b, x += kGroup, out += kIQ4_NLBlockBytes) {
-    const float d = group_scale(x);
+    float w[kGroup];
+    group_weights(x, qw ? qw + b * kGroup : nullptr, qw ? superblock_variance(x, kGroup) : 0, w);
+    const float d = group_scale(x, w);
     store_f16(out, d);
     const float id = d != 0 ? 1 / d : 0;
     uint8_t L[kGroup];
@@ -108,18 +126,34 @@ void quantize_iq4_nl(const float* x, std::byte* out, size_t n) {
   }
 }
 
+}  // namespace
+
+void quantize_iq4_nl(const float* x, std::byte* out, size_t n) {
+  quantize_iq4_nl_blocks(x, out, n, nullptr);
+}
+
+void quantize_iq4_nl_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
+  quantize_iq4_nl_blocks(x, out, n, weights);
+}
+
 void dequantize_iq4_nl(const std::byte* in, float* y, size_t n) {
   for (size_t b = 0; b < n / kGroup; ++b, in += kIQ4_NLBlockBytes, y += kGroup)
     unpack_levels(in + 2, load_f16(in), y);
 }
 
-void quantize_iq4_xs(const float* x, std::byte* out, size_t n) {
+namespace {
+
+void quantize_iq4_xs_blocks(const float* x, std::byte* out, size_t n, const float* qw) {
   constexpr size_t kGroups = kSuperBlock / kGroup;
   for (size_t b = 0; b < n / kSuperBlock; ++b, x += kSuperBlock, out += kIQ4_XSBlockBytes) {
+    const float* qw_block = qw ? qw + b * kSuperBlock : nullptr;
+    const float sigma2 = qw ? superblock_variance(x, kSuperBlock) : 0;
     float scales[kGroups];
     float max_scale = 0, amax_scale = 0;
     for (size_t g = 0; g < kGroups; ++g) {
-      scales[g] = group_scale(x + kGroup * g);
+      float w[kGroup];
+      group_weights(x + kGroup * g, qw_block ? qw_block + kGroup * g : nullptr, sigma2, w);
+      scales[g] = group_scale(x + kGroup * g, w);
       if (std::fabs(scales[g]) > amax_scale) {
         amax_scale = std::fabs(scales[g]);
         max_scale = scales[g];
@@ -147,6 +181,16 @@ void quantize_iq4_xs(const float* x, std::byte* out, size_t n) {
     std::memcpy(out + 4, scales_l, sizeof scales_l);
     pack_levels(L, kSuperBlock, out + 8);
   }
+}
+
+}  // namespace
+
+void quantize_iq4_xs(const float* x, std::byte* out, size_t n) {
+  quantize_iq4_xs_blocks(x, out, n, nullptr);
+}
+
+void quantize_iq4_xs_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
+  quantize_iq4_xs_blocks(x, out, n, weights);
 }
 
 void dequantize_iq4_xs(const std::byte* in, float* y, size_t n) {

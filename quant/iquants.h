@@ -5,7 +5,9 @@
 // The quantizers reproduce what llama-quantize runs for these types without an importance matrix
 // (ggml's `quantize_iq4_nl` / `quantize_iq4_xs` with no weights: seven scale tries each side,
 // which the `quantize_row_*_ref` functions do not do), bit for bit, for finite input and `n` a
-// multiple of the block. The dequantizers reproduce ggml's `dequantize_row_iq4_*`.
+// multiple of the block. The `_weighted` ones reproduce the same functions given an importance
+// matrix: `x` is one row of `n` values, `weights` its n column importances. The dequantizers
+// reproduce ggml's `dequantize_row_iq4_*`.
 #pragma once
 
 #include <cstddef>
@@ -18,9 +20,11 @@ inline constexpr size_t kIQ4_NLBlockBytes = 18;   // f16 d, 16 bytes of level in
 inline constexpr size_t kIQ4_XSBlockBytes = 136;  // f16 d, 8 6-bit sub-scales, level indices
 
 void quantize_iq4_nl(const float* x, std::byte* out, size_t n);
+void quantize_iq4_nl_weighted(const float* x, std::byte* out, size_t n, const float* weights);
 void dequantize_iq4_nl(const std::byte* in, float* y, size_t n);
 
 void quantize_iq4_xs(const float* x, std::byte* out, size_t n);
+void quantize_iq4_xs_weighted(const float* x, std::byte* out, size_t n, const float* weights);
 void dequantize_iq4_xs(const std::byte* in, float* y, size_t n);
 
 // The grid types (quant/iq_grid_dequant.cpp): owl reads them as ggml's `dequantize_row_*` does.

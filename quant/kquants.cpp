@@ -88,70 +88,72 @@ int unpack_scale_q3(const std::byte* s, size_t j) {
   return low | (high << 4);
 }
 
-// --- The group searches of one super-block: the scalar reference, or eight groups at a time ---
-
-// `groups` affine searches on consecutive groups of `n` weights.
-void search_affine(bool fast, size_t groups, int n, int nmax, const float* x, const float* weights,
-                   uint8_t* L, float* scales, float* neg_mins, const kq::AffineSearch& search) {
-  if (fast) {
-    for (size_t g = 0; g < groups; g += kq::x86::kLanes) {
-      kq::x86::affine_scale_search_x8(n, nmax, x + g * n, weights + g * n, L + g * n, neg_mins + g,
-                                      scales + g, search);
-    }
-    return;
+// Each group's total importance: how much its scale and min count when they are quantized.
+template <size_t kGroups>
+void group_sums(const float* weights, size_t group, float (&sums)[kGroups]) {
+  for (size_t j = 0; j < kGroups; ++j) {
+    float sum = 0;
+    for (size_t l = 0; l < group; ++l) sum += weights[group * j + l];
+    sums[j] = sum;
   }
-  for (size_t g = 0; g < groups; ++g) {
-    uint8_t scratch[kq::x86::kMaxGroup];
-    scales[g] = kq::affine_scale_search(n, nmax, x + g * n, weights + g * n, L + g * n,
-                                        &neg_mins[g], scratch, search);
-  }
-}
-
-// `groups` symmetric (Q6_K) searches on consecutive groups of `n` weights.
-void search_symmetric(bool fast, size_t groups, int n, int nmax, const float* x, int8_t* L,
-                      float* scales) {
-  if (fast) {
-    for (size_t g = 0; g < groups; g += kq::x86::kLanes)
-      kq::x86::symmetric_scale_search_x8(n, nmax, x + g * n, L + g * n, scales + g);
-    return;
-  }
-  for (size_t g = 0; g < groups; ++g)
-    scales[g] = kq::symmetric_scale_search(n, nmax, x + g * n, L + g * n);
 }
 
 // --- Q4_K and Q5_K share everything but the quant width ---
 
-// The group scales and mins of a Q4_K/Q5_K super-block, quantized to six bits against the
-// largest of each, then the weights requantized against those rounded scales.
-void quantize_affine_superblock(bool fast, const float* x, int nmax, const kq::AffineSearch& search,
+// The group scales and mins of a Q4_K/Q5_K super-block, quantized to six bits, then the weights
+// requantized against those rounded scales. Without an importance matrix (`qw` null) each weight
+// counts by its magnitude plus its group's RMS and the six-bit levels are taken against the
+// largest scale and min; with one, each counts by its importance and the levels come from an
+// importance-weighted search. ggml's Q5_K clamps those levels to 63 and its Q4_K does not: they
+// differ only for a wrapped (negative) level, `clamp_levels` chooses.
+void quantize_affine_superblock(bool fast, const float* x, const float* qw, int nmax,
+                                const kq::AffineSearch& search, bool clamp_levels,
                                 std::byte* d_dmin, std::byte* packed_scales, uint8_t* L) {
   constexpr size_t kGroup = 32, kGroups = kQK / kGroup;
-  // Each weight counts by its magnitude plus the group's RMS.
   float weights[kQK];
-  for (size_t j = 0; j < kGroups; ++j) {
-    const float* xg = x + kGroup * j;
-    float sum_x2 = 0;
-    for (size_t l = 0; l < kGroup; ++l) sum_x2 += xg[l] * xg[l];
-    const float av_x = std::sqrt(sum_x2 / kGroup);
-    for (size_t l = 0; l < kGroup; ++l) weights[kGroup * j + l] = av_x + std::fabs(xg[l]);
+  if (qw) {
+    const float sigma2 = 2 * block::sum_squares(x, kQK) / kQK;
+    block::importance_weights(x, qw, sigma2, kQK, weights);
+  } else {
+    for (size_t j = 0; j < kGroups; ++j) {
+      const float* xg = x + kGroup * j;
+      const float av_x = std::sqrt(block::sum_squares(xg, kGroup) / kGroup);
+      for (size_t l = 0; l < kGroup; ++l) weights[kGroup * j + l] = av_x + std::fabs(xg[l]);
+    }
   }
   float scales[kGroups], mins[kGroups];
-  search_affine(fast, kGroups, kGroup, nmax, x, weights, L, scales, mins, search);
-  float max_scale = 0, max_min = 0;
-  for (size_t j = 0; j < kGroups; ++j) {
-    if (scales[j] > max_scale) max_scale = scales[j];
-    if (mins[j] > max_min) max_min = mins[j];
-  }
-  const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
-  const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+  kq::affine_scale_search_groups(fast, kGroups, kGroup, nmax, x, weights, L, scales, mins,
+                                 qw ? kq::kWeightedAffineSearch : search);
   uint8_t ls[kGroups], lm[kGroups];
-  for (size_t j = 0; j < kGroups; ++j) {
-    ls[j] = std::min<uint8_t>(63, static_cast<uint8_t>(nearest_int(inv_scale * scales[j])));
-    lm[j] = std::min<uint8_t>(63, static_cast<uint8_t>(nearest_int(inv_min * mins[j])));
+  if (qw) {
+    float sw[kGroups];
+    group_sums(weights, kGroup, sw);
+    const float d = kq::nonnegative_scale_search(kGroups, 63, scales, sw, ls);
+    const float dmin = kq::nonnegative_scale_search(kGroups, 63, mins, sw, lm);
+    if (clamp_levels) {
+      for (size_t j = 0; j < kGroups; ++j) {
+        ls[j] = std::min<uint8_t>(63, ls[j]);
+        lm[j] = std::min<uint8_t>(63, lm[j]);
+      }
+    }
+    store_f16(d_dmin, d);
+    store_f16(d_dmin + 2, dmin);
+  } else {
+    float max_scale = 0, max_min = 0;
+    for (size_t j = 0; j < kGroups; ++j) {
+      if (scales[j] > max_scale) max_scale = scales[j];
+      if (mins[j] > max_min) max_min = mins[j];
+    }
+    const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
+    const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+    for (size_t j = 0; j < kGroups; ++j) {
+      ls[j] = std::min<uint8_t>(63, static_cast<uint8_t>(nearest_int(inv_scale * scales[j])));
+      lm[j] = std::min<uint8_t>(63, static_cast<uint8_t>(nearest_int(inv_min * mins[j])));
+    }
+    store_f16(d_dmin, max_scale / 63.f);
+    store_f16(d_dmin + 2, max_min / 63.f);
   }
   pack_scale_min_6bit(ls, lm, packed_scales);
-  store_f16(d_dmin, max_scale / 63.f);
-  store_f16(d_dmin + 2, max_min / 63.f);
 
   const float d_all = load_f16(d_dmin), dmin_all = load_f16(d_dmin + 2);
   for (size_t j = 0; j < kGroups; ++j) {
@@ -193,37 +195,69 @@ void dequantize_affine_superblock(const std::byte* d_dmin, const std::byte* pack
 
 namespace {
 
-void quantize_q2_K_blocks(bool fast, const float* x, std::byte* out, size_t n) {
-  constexpr size_t kGroup = 16, kGroups = kQK / kGroup;
+// Q2_K's group scales and mins without an importance matrix: 4-bit levels against the largest
+// of each.
+void q2_levels_plain(const float* scales, const float* mins, std::byte* out, uint8_t* sc) {
+  constexpr size_t kGroups = kQK / 16;
   constexpr float kScaleLevels = 15.f;
-  const kq::AffineSearch search{-0.5f, 0.1f, 15, true};
+  float max_scale = 0, max_min = 0;
+  for (size_t j = 0; j < kGroups; ++j) {
+    if (scales[j] > max_scale) max_scale = scales[j];
+    if (mins[j] > max_min) max_min = mins[j];
+  }
+  std::fill(sc, sc + kGroups, uint8_t{0});
+  if (max_scale > 0) {
+    const float iscale = kScaleLevels / max_scale;
+    for (size_t j = 0; j < kGroups; ++j)
+      sc[j] = static_cast<uint8_t>(nearest_int(iscale * scales[j]));
+    store_f16(out + q2::kD, max_scale / kScaleLevels);
+  } else {
+    store_f16(out + q2::kD, 0.f);
+  }
+  if (max_min > 0) {
+    const float iscale = kScaleLevels / max_min;
+    for (size_t j = 0; j < kGroups; ++j)
+      sc[j] = static_cast<uint8_t>(sc[j] | (nearest_int(iscale * mins[j]) << 4));
+    store_f16(out + q2::kDmin, max_min / kScaleLevels);
+  } else {
+    store_f16(out + q2::kDmin, 0.f);
+  }
+}
+
+// With an importance matrix: the levels of the scales and of the mins each from a search
+// weighted by the groups' total importance `sw`.
+void q2_levels_weighted(const float* scales, const float* mins, const float* sw, std::byte* out,
+                        uint8_t* sc) {
+  constexpr size_t kGroups = kQK / 16;
+  uint8_t ls[kGroups], lm[kGroups];
+  store_f16(out + q2::kD, kq::nonnegative_scale_search(kGroups, 15, scales, sw, ls));
+  store_f16(out + q2::kDmin, kq::nonnegative_scale_search(kGroups, 15, mins, sw, lm));
+  for (size_t j = 0; j < kGroups; ++j) sc[j] = static_cast<uint8_t>(ls[j] | (lm[j] << 4));
+}
+
+// `qw`: the importance matrix's weights for these `n` values, or null.
+void quantize_q2_K_blocks(bool fast, const float* x, std::byte* out, size_t n, const float* qw) {
+  constexpr size_t kGroup = 16, kGroups = kQK / kGroup;
+  const kq::AffineSearch plain_search{-0.5f, 0.1f, 15, true};
   for (size_t b = 0; b < n / kQK; ++b, x += kQK, out += kQ2_KBlockBytes) {
     uint8_t L[kQK];
     float weights[kQK];
-    for (size_t i = 0; i < kQK; ++i) weights[i] = std::fabs(x[i]);
+    if (qw) {
+      const float sigma2 = block::sum_squares(x, kQK) / kQK;
+      block::importance_weights(x, qw + b * kQK, sigma2, kQK, weights);
+    } else {
+      for (size_t i = 0; i < kQK; ++i) weights[i] = std::fabs(x[i]);
+    }
     float scales[kGroups], mins[kGroups];
-    search_affine(fast, kGroups, kGroup, 3, x, weights, L, scales, mins, search);
-    float max_scale = 0, max_min = 0;
-    for (size_t j = 0; j < kGroups; ++j) {
-      if (scales[j] > max_scale) max_scale = scales[j];
-      if (mins[j] > max_min) max_min = mins[j];
-    }
-    uint8_t sc[kGroups] = {};
-    if (max_scale > 0) {
-      const float iscale = kScaleLevels / max_scale;
-      for (size_t j = 0; j < kGroups; ++j)
-        sc[j] = static_cast<uint8_t>(nearest_int(iscale * scales[j]));
-      store_f16(out + q2::kD, max_scale / kScaleLevels);
+    kq::affine_scale_search_groups(fast, kGroups, kGroup, 3, x, weights, L, scales, mins,
+                                   qw ? kq::kWeightedAffineSearch : plain_search);
+    uint8_t sc[kGroups];
+    if (qw) {
+      float sw[kGroups];
+      group_sums(weights, kGroup, sw);
+      q2_levels_weighted(scales, mins, sw, out, sc);
     } else {
-      store_f16(out + q2::kD, 0.f);
-    }
-    if (max_min > 0) {
-      const float iscale = kScaleLevels / max_min;
-      for (size_t j = 0; j < kGroups; ++j)
-        sc[j] = static_cast<uint8_t>(sc[j] | (nearest_int(iscale * mins[j]) << 4));
-      store_f16(out + q2::kDmin, max_min / kScaleLevels);
-    } else {
-      store_f16(out + q2::kDmin, 0.f);
+      q2_levels_plain(scales, mins, out, sc);
     }
     std::memcpy(out + q2::kScales, sc, kGroups);
 
@@ -243,7 +277,11 @@ void quantize_q2_K_blocks(bool fast, const float* x, std::byte* out, size_t n) {
 }  // namespace
 
 void quantize_q2_K(const float* x, std::byte* out, size_t n) {
-  quantize_q2_K_blocks(kq::x86::has_avx2(), x, out, n);
+  quantize_q2_K_blocks(kq::x86::has_avx2(), x, out, n, nullptr);
+}
+
+void quantize_q2_K_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
+  quantize_q2_K_blocks(kq::x86::has_avx2(), x, out, n, weights);
 }
 
 void dequantize_q2_K(const std::byte* in, float* y, size_t n) {
@@ -267,38 +305,80 @@ void dequantize_q2_K(const std::byte* in, float* y, size_t n) {
 
 // --- Q3_K ---
 
-void quantize_q3_K(const float* x, std::byte* out, size_t n) {
+namespace {
+
+// Sixteen 6-bit scale levels (0..63, 32 meaning 0) into Q3_K's 12 bytes; unpack_scale_q3 reads
+// them.
+void pack_scales_q3(const int* levels, std::byte* out) {
+  uint8_t packed[12] = {};
+  for (size_t j = 0; j < 16; ++j) {
+    const int l = levels[j];
+    if (j < 8) {
+      packed[j] = static_cast<uint8_t>(l & 0xf);
+    } else {
+      packed[j - 8] = static_cast<uint8_t>(packed[j - 8] | ((l & 0xf) << 4));
+    }
+    packed[8 + j % 4] = static_cast<uint8_t>(packed[8 + j % 4] | ((l >> 4) << (2 * (j / 4))));
+  }
+  std::memcpy(out, packed, 12);
+}
+
+// Q3_K's group scales without an importance matrix: each group's own 3-bit search, the levels
+// against the scale of largest magnitude.
+void q3_scales_plain(const float* x, std::byte* out, int8_t* L) {
+  constexpr size_t kGroup = 16, kGroups = kQK / kGroup;
+  float scales[kGroups];
+  float max_scale = 0, amax = 0;
+  for (size_t j = 0; j < kGroups; ++j) {
+    scales[j] = kq::q3_scale_search(kGroup, 4, x + kGroup * j, L + kGroup * j);
+    const float scale = std::fabs(scales[j]);
+    if (scale > amax) {
+      amax = scale;
+      max_scale = scales[j];
+    }
+  }
+  int levels[kGroups] = {};
+  if (max_scale != 0) {
+    const float iscale = -32.f / max_scale;
+    for (size_t j = 0; j < kGroups; ++j) {
+      const int8_t rounded = static_cast<int8_t>(nearest_int(iscale * scales[j]));
+      levels[j] = std::max(-32, std::min(31, int{rounded})) + 32;
+    }
+    pack_scales_q3(levels, out + q3::kScales);
+    store_f16(out + q3::kD, 1 / iscale);
+  } else {
+    std::memset(out + q3::kScales, 0, 12);
+    store_f16(out + q3::kD, 0.f);
+  }
+}
+
+// With an importance matrix: each group's symmetric search weighted by importance, then the
+// levels from a search over the scales weighted by the groups' total importance.
+void q3_scales_weighted(bool fast, const float* x, const float* qw, std::byte* out, int8_t* L) {
+  constexpr size_t kGroup = 16, kGroups = kQK / kGroup;
+  float weights[kQK];
+  const float sigma2 = 2 * block::sum_squares(x, kQK) / kQK;
+  block::importance_weights(x, qw, sigma2, kQK, weights);
+  float scales[kGroups], sw[kGroups];
+  group_sums(weights, kGroup, sw);
+  kq::symmetric_scale_search_groups(fast, kGroups, kGroup, 4, x, weights, L, scales);
+  int8_t ls[kGroups];
+  const float d = kq::symmetric_scale_search(kGroups, 32, scales, sw, ls);
+  int levels[kGroups];
+  for (size_t j = 0; j < kGroups; ++j) levels[j] = ls[j];
+  pack_scales_q3(levels, out + q3::kScales);
+  store_f16(out + q3::kD, d);
+}
+
+void quantize_q3_K_blocks(bool fast, const float* x, std::byte* out, size_t n, const float* qw) {
   constexpr size_t kGroup = 16, kGroups = kQK / kGroup;
   for (size_t b = 0; b < n / kQK; ++b, x += kQK, out += kQ3_KBlockBytes) {
     int8_t L[kQK];
-    float scales[kGroups];
-    float max_scale = 0, amax = 0;
-    for (size_t j = 0; j < kGroups; ++j) {
-      scales[j] = kq::q3_scale_search(kGroup, 4, x + kGroup * j, L + kGroup * j);
-      const float scale = std::fabs(scales[j]);
-      if (scale > amax) {
-        amax = scale;
-        max_scale = scales[j];
-      }
-    }
-    uint8_t packed[12] = {};
-    if (max_scale != 0) {
-      const float iscale = -32.f / max_scale;
-      for (size_t j = 0; j < kGroups; ++j) {
-        const int8_t rounded = static_cast<int8_t>(nearest_int(iscale * scales[j]));
-        const int l = std::max(-32, std::min(31, int{rounded})) + 32;
-        if (j < 8) {
-          packed[j] = static_cast<uint8_t>(l & 0xf);
-        } else {
-          packed[j - 8] = static_cast<uint8_t>(packed[j - 8] | ((l & 0xf) << 4));
-        }
-        packed[8 + j % 4] = static_cast<uint8_t>(packed[8 + j % 4] | ((l >> 4) << (2 * (j / 4))));
-      }
-      store_f16(out + q3::kD, 1 / iscale);
+    if (qw) {
+      q3_scales_weighted(fast, x, qw + b * kQK, out, L);
     } else {
-      store_f16(out + q3::kD, 0.f);
+      q3_scales_plain(x, out, L);
     }
-    std::memcpy(out + q3::kScales, packed, 12);
 
     const float d_all = load_f16(out + q3::kD);
     for (size_t j = 0; j < kGroups; ++j) {
@@ -320,6 +400,16 @@ void quantize_q3_K(const float* x, std::byte* out, size_t n) {
     std::memcpy(out + q3::kHmask, hmask, 32);
     pack_2bit(low, out + q3::kQs);
   }
+}
+
+}  // namespace
+
+void quantize_q3_K(const float* x, std::byte* out, size_t n) {
+  quantize_q3_K_blocks(false, x, out, n, nullptr);
+}
+
+void quantize_q3_K_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
+  quantize_q3_K_blocks(kq::x86::has_avx2(), x, out, n, weights);
 }
 
 void dequantize_q3_K(const std::byte* in, float* y, size_t n) {
@@ -350,11 +440,12 @@ void dequantize_q3_K(const std::byte* in, float* y, size_t n) {
 
 namespace {
 
-void quantize_q4_K_blocks(bool fast, const float* x, std::byte* out, size_t n) {
+void quantize_q4_K_blocks(bool fast, const float* x, std::byte* out, size_t n, const float* qw) {
   const kq::AffineSearch search{-1.f, 0.1f, 20, false};
   for (size_t b = 0; b < n / kQK; ++b, x += kQK, out += kQ4_KBlockBytes) {
     uint8_t L[kQK];
-    quantize_affine_superblock(fast, x, 15, search, out + q4::kD, out + q4::kScales, L);
+    quantize_affine_superblock(fast, x, qw ? qw + b * kQK : nullptr, 15, search, false,
+                               out + q4::kD, out + q4::kScales, L);
     std::byte* qs = out + q4::kQs;
     for (size_t g = 0; g < kQK; g += 64) {
       for (size_t l = 0; l < 32; ++l)
@@ -366,7 +457,11 @@ void quantize_q4_K_blocks(bool fast, const float* x, std::byte* out, size_t n) {
 }  // namespace
 
 void quantize_q4_K(const float* x, std::byte* out, size_t n) {
-  quantize_q4_K_blocks(kq::x86::has_avx2(), x, out, n);
+  quantize_q4_K_blocks(kq::x86::has_avx2(), x, out, n, nullptr);
+}
+
+void quantize_q4_K_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
+  quantize_q4_K_blocks(kq::x86::has_avx2(), x, out, n, weights);
 }
 
 void dequantize_q4_K(const std::byte* in, float* y, size_t n) {
@@ -378,11 +473,12 @@ void dequantize_q4_K(const std::byte* in, float* y, size_t n) {
 
 namespace {
 
-void quantize_q5_K_blocks(bool fast, const float* x, std::byte* out, size_t n) {
+void quantize_q5_K_blocks(bool fast, const float* x, std::byte* out, size_t n, const float* qw) {
   const kq::AffineSearch search{-0.5f, 0.1f, 15, false};
   for (size_t b = 0; b < n / kQK; ++b, x += kQK, out += kQ5_KBlockBytes) {
     uint8_t L[kQK];
-    quantize_affine_superblock(fast, x, 31, search, out + q5::kD, out + q5::kScales, L);
+    quantize_affine_superblock(fast, x, qw ? qw + b * kQK : nullptr, 31, search, true, out + q5::kD,
+                               out + q5::kScales, L);
     // The low nibbles are laid out as Q4_K's; the fifth bit of weight e is bit e / 32 of qh[e %
     // 32].
     uint8_t qh[32] = {};
@@ -401,7 +497,11 @@ void quantize_q5_K_blocks(bool fast, const float* x, std::byte* out, size_t n) {
 }  // namespace
 
 void quantize_q5_K(const float* x, std::byte* out, size_t n) {
-  quantize_q5_K_blocks(kq::x86::has_avx2(), x, out, n);
+  quantize_q5_K_blocks(kq::x86::has_avx2(), x, out, n, nullptr);
+}
+
+void quantize_q5_K_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
+  quantize_q5_K_blocks(kq::x86::has_avx2(), x, out, n, weights);
 }
 
 void dequantize_q5_K(const std::byte* in, float* y, size_t n) {
@@ -413,12 +513,15 @@ void dequantize_q5_K(const std::byte* in, float* y, size_t n) {
 
 namespace {
 
-void quantize_q6_K_blocks(bool fast, const float* x, std::byte* out, size_t n) {
+// With an importance matrix (`qw`) each group's search weighs by it directly (ggml's Q6_K does
+// not scale it by the weights' size, as the other k-quants do).
+void quantize_q6_K_blocks(bool fast, const float* x, std::byte* out, size_t n, const float* qw) {
   constexpr size_t kGroup = 16, kGroups = kQK / kGroup;
   for (size_t b = 0; b < n / kQK; ++b, x += kQK, out += kQ6_KBlockBytes) {
     int8_t L[kQK];
     float scales[kGroups];
-    search_symmetric(fast, kGroups, kGroup, 32, x, L, scales);
+    kq::symmetric_scale_search_groups(fast, kGroups, kGroup, 32, x, qw ? qw + b * kQK : nullptr, L,
+                                      scales);
     float max_scale = 0, max_abs_scale = 0;
     for (size_t j = 0; j < kGroups; ++j) {
       const float abs_scale = std::fabs(scales[j]);
@@ -466,7 +569,11 @@ void quantize_q6_K_blocks(bool fast, const float* x, std::byte* out, size_t n) {
 }  // namespace
 
 void quantize_q6_K(const float* x, std::byte* out, size_t n) {
-  quantize_q6_K_blocks(kq::x86::has_avx2(), x, out, n);
+  quantize_q6_K_blocks(kq::x86::has_avx2(), x, out, n, nullptr);
+}
+
+void quantize_q6_K_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
+  quantize_q6_K_blocks(kq::x86::has_avx2(), x, out, n, weights);
 }
 
 void dequantize_q6_K(const std::byte* in, float* y, size_t n) {
@@ -537,16 +644,31 @@ void dequantize_q8_K(const std::byte* in, float* y, size_t n) {
 namespace scalar {
 
 void quantize_q2_K(const float* x, std::byte* out, size_t n) {
-  quantize_q2_K_blocks(false, x, out, n);
+  quantize_q2_K_blocks(false, x, out, n, nullptr);
 }
 void quantize_q4_K(const float* x, std::byte* out, size_t n) {
-  quantize_q4_K_blocks(false, x, out, n);
+  quantize_q4_K_blocks(false, x, out, n, nullptr);
 }
 void quantize_q5_K(const float* x, std::byte* out, size_t n) {
-  quantize_q5_K_blocks(false, x, out, n);
+  quantize_q5_K_blocks(false, x, out, n, nullptr);
 }
 void quantize_q6_K(const float* x, std::byte* out, size_t n) {
-  quantize_q6_K_blocks(false, x, out, n);
+  quantize_q6_K_blocks(false, x, out, n, nullptr);
+}
+void quantize_q2_K_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
+  quantize_q2_K_blocks(false, x, out, n, weights);
+}
+void quantize_q3_K_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
+  quantize_q3_K_blocks(false, x, out, n, weights);
+}
+void quantize_q4_K_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
+  quantize_q4_K_blocks(false, x, out, n, weights);
+}
+void quantize_q5_K_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
+  quantize_q5_K_blocks(false, x, out, n, weights);
+}
+void quantize_q6_K_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
+  quantize_q6_K_blocks(false, x, out, n, weights);
 }
 
 }  // namespace scalar

@@ -157,10 +157,16 @@ OWL_AVX2 void affine_scale_search_x8(int n, int nmax, const float* x, const floa
   _mm256_storeu_ps(scales, select(flat, zero, scale));
 }
 
-OWL_AVX2 void symmetric_scale_search_x8(int n, int nmax, const float* x, int8_t* L, float* scales) {
+OWL_AVX2 void symmetric_scale_search_x8(int n, int nmax, const float* x, const float* weights,
+                                        int8_t* L, float* scales) {
   check_group_size(n);
-  __m256 xt[kMaxGroup];
+  __m256 xt[kMaxGroup], wt[kMaxGroup];
   transpose_in(n, x, xt);
+  if (weights) {
+    transpose_in(n, weights, wt);
+  } else {
+    for (int i = 0; i < n; ++i) wt[i] = _mm256_mul_ps(xt[i], xt[i]);
+  }
   const __m256 zero = _mm256_setzero_ps();
 
   __m256 amax = zero, max = zero;
@@ -172,7 +178,7 @@ OWL_AVX2 void symmetric_scale_search_x8(int n, int nmax, const float* x, int8_t*
   }
   const __m256 all_zero = _mm256_cmp_ps(amax, _mm256_set1_ps(kGroupMaxEps), _CMP_LT_OQ);
 
-  // The quants `iscale` gives and their x^2-weighted sums sum(w x l), sum(w l^2).
+  // The quants `iscale` gives and their weighted sums sum(w x l), sum(w l^2).
   const auto fit = [&](__m256 iscale, __m256i* q, __m256& sumlx, __m256& suml2) OWL_AVX2 {
     sumlx = zero;
     suml2 = zero;
@@ -180,7 +186,7 @@ OWL_AVX2 void symmetric_scale_search_x8(int n, int nmax, const float* x, int8_t*
       const __m256 xi = xt[i];
       q[i] = clamp(nearest_int(_mm256_mul_ps(iscale, xi)), -nmax, nmax - 1);
       const __m256 l = _mm256_cvtepi32_ps(q[i]);
-      const __m256 w = _mm256_mul_ps(xi, xi);
+      const __m256 w = wt[i];
       sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(_mm256_mul_ps(w, xi), l));
       suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(w, l), l));
     }

@@ -19,7 +19,9 @@ bool has_avx2();
 void affine_scale_search_x8(int n, int nmax, const float* x, const float* weights, uint8_t* L,
                             float* neg_min, float* scales, const AffineSearch& search);
 
-// Eight `symmetric_scale_search` calls on the groups x + j * n, quants to L + j * n.
-void symmetric_scale_search_x8(int n, int nmax, const float* x, int8_t* L, float* scales);
+// Eight `symmetric_scale_search` calls on the groups x + j * n, with weights + j * n (or x^2
+// where `weights` is null), quants to L + j * n.
+void symmetric_scale_search_x8(int n, int nmax, const float* x, const float* weights, int8_t* L,
+                               float* scales);
 
 }  // namespace owl::kq::x86

@@ -6,6 +6,8 @@
 #include <cstring>
 
 #include "quant/block_math.h"
+#include "quant/kquants_search.h"
+#include "quant/kquants_search_x86.h"
 
 namespace owl {
 
@@ -68,7 +70,110 @@ void store_nibbles(std::byte* out, const uint8_t* q) {
     out[j] = static_cast<std::byte>((q[j] & 0x0f) | ((q[j + kHalf] & 0x0f) << 4));
 }
 
+// ggml's legacy types measure each weight's importance against the variance of the whole row.
+float row_variance(const float* x, size_t n) {
+  return block::sum_squares(x, n) / static_cast<float>(n);
+}
+
+// The weighted paths search eight blocks at a time: the AVX2 searches' lanes.
+constexpr size_t kChunk = kq::x86::kLanes;
+
+// The weighted paths of the affine types (Q4_1, Q5_1): the searched scale and -min of each block
+// go to its two f16 fields, its quants to `store_quants`.
+template <typename StoreQuants>
+void quantize_affine_weighted(bool fast, const float* x, std::byte* out, size_t n, const float* qw,
+                              int nmax, size_t block_bytes, StoreQuants store_quants) {
+  const float sigma2 = row_variance(x, n);
+  const size_t blocks = n / kQK;
+  for (size_t b = 0; b < blocks; b += kChunk) {
+    const size_t count = std::min(kChunk, blocks - b);
+    float w[kChunk * kQK], scales[kChunk], neg_mins[kChunk];
+    uint8_t L[kChunk * kQK];
+    block::importance_weights(x + b * kQK, qw + b * kQK, sigma2, count * kQK, w);
+    kq::affine_scale_search_groups(fast, count, kQK, nmax, x + b * kQK, w, L, scales, neg_mins,
+                                   kq::kWeightedAffineSearch);
+    for (size_t k = 0; k < count; ++k) {
+      std::byte* block = out + (b + k) * block_bytes;
+      store_f16(block, scales[k]);
+      store_f16(block + 2, -neg_mins[k]);
+      store_quants(block, L + k * kQK);
+    }
+  }
+}
+
+// The weighted paths of the symmetric types (Q4_0, Q5_0).
+template <typename StoreQuants>
+void quantize_symmetric_weighted(bool fast, const float* x, std::byte* out, size_t n,
+                                 const float* qw, int nmax, size_t block_bytes,
+                                 StoreQuants store_quants) {
+  const float sigma2 = row_variance(x, n);
+  const size_t blocks = n / kQK;
+  for (size_t b = 0; b < blocks; b += kChunk) {
+    const size_t count = std::min(kChunk, blocks - b);
+    float w[kChunk * kQK], scales[kChunk];
+    int8_t L[kChunk * kQK];
+    block::importance_weights(x + b * kQK, qw + b * kQK, sigma2, count * kQK, w);
+    kq::symmetric_scale_search_groups(fast, count, kQK, nmax, x + b * kQK, w, L, scales);
+    for (size_t k = 0; k < count; ++k) {
+      std::byte* block = out + (b + k) * block_bytes;
+      store_f16(block, scales[k]);
+      uint8_t q[kQK];
+      for (size_t j = 0; j < kQK; ++j) q[j] = static_cast<uint8_t>(L[k * kQK + j]);
+      store_quants(block, q);
+    }
+  }
+}
+
+void q4_0_quants(std::byte* block, const uint8_t* q) {
+  store_nibbles(block + 2, q);
+}
+void q4_1_quants(std::byte* block, const uint8_t* q) {
+  store_nibbles(block + 4, q);
+}
+void q5_0_quants(std::byte* block, const uint8_t* q) {
+  store_high_bits(block + 2, q);
+  store_nibbles(block + 6, q);
+}
+void q5_1_quants(std::byte* block, const uint8_t* q) {
+  store_high_bits(block + 4, q);
+  store_nibbles(block + 8, q);
+}
+
 }  // namespace
+
+void quantize_q4_0_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
+  quantize_symmetric_weighted(kq::x86::has_avx2(), x, out, n, weights, 8, kQ4_0BlockBytes,
+                              q4_0_quants);
+}
+void quantize_q4_1_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
+  quantize_affine_weighted(kq::x86::has_avx2(), x, out, n, weights, 15, kQ4_1BlockBytes,
+                           q4_1_quants);
+}
+void quantize_q5_0_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
+  quantize_symmetric_weighted(kq::x86::has_avx2(), x, out, n, weights, 16, kQ5_0BlockBytes,
+                              q5_0_quants);
+}
+void quantize_q5_1_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
+  quantize_affine_weighted(kq::x86::has_avx2(), x, out, n, weights, 31, kQ5_1BlockBytes,
+                           q5_1_quants);
+}
+
+namespace scalar {
+
+void quantize_q4_0_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
+  quantize_symmetric_weighted(false, x, out, n, weights, 8, kQ4_0BlockBytes, q4_0_quants);
+}
+void quantize_q4_1_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
+  quantize_affine_weighted(false, x, out, n, weights, 15, kQ4_1BlockBytes, q4_1_quants);
+}
+void quantize_q5_0_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
+  quantize_symmetric_weighted(false, x, out, n, weights, 16, kQ5_0BlockBytes, q5_0_quants);
+}
+void quantize_q5_1_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
+  quantize_affine_weighted(false, x, out, n, weights, 31, kQ5_1BlockBytes, q5_1_quants);
+}
+
+}  // namespace scalar
 
 void quantize_q4_0(const float* x, std::byte* out, size_t n) {
   for (size_t b = 0; b < n / kQK; ++b, x += kQK, out += kQ4_0BlockBytes) {

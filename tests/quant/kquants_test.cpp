@@ -13,6 +13,7 @@
 #include "quant/kquants.h"
 #include "quant/kquants_search.h"
 #include "quant/kquants_search_x86.h"
+#include "quant/legacy.h"
 
 using namespace owl;
 
@@ -47,7 +48,7 @@ TEST_CASE("the symmetric search recovers an exact grid", "[quant]") {
   float x[16];
   for (int i = 0; i < 16; ++i) x[i] = 0.125f * static_cast<float>(levels[i]);
   int8_t L[16];
-  const float scale = kq::symmetric_scale_search(16, 32, x, L);
+  const float scale = kq::symmetric_scale_search(16, 32, x, nullptr, L);
   CHECK(scale == Approx(0.125f).epsilon(1e-6));
   for (int i = 0; i < 16; ++i) CHECK(L[i] == levels[i] + 32);
 }
@@ -228,14 +229,20 @@ TEST_CASE("the AVX2 searches give the scalar searches' bits", "[quant]") {
         }
         REQUIRE(std::memcmp(fast_L, slow_L, 8 * n) == 0);
       }
-      int8_t fast_q[256], slow_q[256];
-      float fast_scales[8];
-      kq::x86::symmetric_scale_search_x8(n, 32, xg, fast_q, fast_scales);
-      for (int j = 0; j < 8; ++j) {
-        const float slow_scale = kq::symmetric_scale_search(n, 32, xg + j * n, slow_q + j * n);
-        REQUIRE(std::memcmp(&slow_scale, &fast_scales[j], 4) == 0);
+      // Without importance weights (x^2) and with them.
+      for (const float* weights : std::initializer_list<const float*>{nullptr, w.data()}) {
+        for (int nmax : {4, 32}) {
+          int8_t fast_q[256], slow_q[256];
+          float fast_scales[8];
+          kq::x86::symmetric_scale_search_x8(n, nmax, xg, weights, fast_q, fast_scales);
+          for (int j = 0; j < 8; ++j) {
+            const float slow_scale = kq::symmetric_scale_search(
+                n, nmax, xg + j * n, weights ? weights + j * n : nullptr, slow_q + j * n);
+            REQUIRE(std::memcmp(&slow_scale, &fast_scales[j], 4) == 0);
+          }
+          REQUIRE(std::memcmp(fast_q, slow_q, 8 * n) == 0);
+        }
       }
-      REQUIRE(std::memcmp(fast_q, slow_q, 8 * n) == 0);
     }
   }
 }
@@ -256,4 +263,70 @@ TEST_CASE("the k-quant quantizers give their scalar references' bytes", "[quant]
     p.reference(x.data(), reference.data(), x.size());
     CHECK(fast == reference);
   }
+}
+
+TEST_CASE("the weighted quantizers give their scalar references' bytes", "[quant]") {
+  const std::vector<float> x = awkward_rows(24, 23);
+  // One row of 24 super-blocks; importances that vary widely, with zeros and a zero group.
+  std::mt19937 rng(24);
+  std::lognormal_distribution<float> spread(0, 2);
+  std::vector<float> w(x.size());
+  for (size_t i = 0; i < w.size(); ++i)
+    w[i] = (i % 7 == 3 || (i >= 512 && i < 544)) ? 0 : spread(rng);
+  struct Pair {
+    void (*fast)(const float*, std::byte*, size_t, const float*);
+    void (*reference)(const float*, std::byte*, size_t, const float*);
+    size_t block_elems, block_bytes;
+  };
+  for (const Pair& p :
+       {Pair{quantize_q2_K_weighted, scalar::quantize_q2_K_weighted, 256, kQ2_KBlockBytes},
+        Pair{quantize_q3_K_weighted, scalar::quantize_q3_K_weighted, 256, kQ3_KBlockBytes},
+        Pair{quantize_q4_K_weighted, scalar::quantize_q4_K_weighted, 256, kQ4_KBlockBytes},
+        Pair{quantize_q5_K_weighted, scalar::quantize_q5_K_weighted, 256, kQ5_KBlockBytes},
+        Pair{quantize_q6_K_weighted, scalar::quantize_q6_K_weighted, 256, kQ6_KBlockBytes},
+        Pair{quantize_q4_0_weighted, scalar::quantize_q4_0_weighted, 32, kQ4_0BlockBytes},
+        Pair{quantize_q4_1_weighted, scalar::quantize_q4_1_weighted, 32, kQ4_1BlockBytes},
+        Pair{quantize_q5_0_weighted, scalar::quantize_q5_0_weighted, 32, kQ5_0BlockBytes},
+        Pair{quantize_q5_1_weighted, scalar::quantize_q5_1_weighted, 32, kQ5_1BlockBytes}}) {
+    // The whole row, and for the legacy types a row whose last blocks do not fill eight lanes.
+    for (size_t n : {x.size(), p.block_elems == 32 ? x.size() - 3 * 32 : x.size()}) {
+      std::vector<std::byte> fast(n / p.block_elems * p.block_bytes), reference(fast.size());
+      p.fast(x.data(), fast.data(), n, w.data());
+      p.reference(x.data(), reference.data(), n, w.data());
+      CHECK(fast == reference);
+    }
+  }
+}
+
+TEST_CASE("the symmetric search weighs by x^2 when given no weights", "[quant]") {
+  const std::vector<float> x = awkward_rows(1, 25);
+  for (size_t g = 0; g < x.size(); g += 16) {
+    float x2[16];
+    for (int i = 0; i < 16; ++i) x2[i] = x[g + i] * x[g + i];
+    int8_t plain[16], weighted[16];
+    const float a = kq::symmetric_scale_search(16, 32, &x[g], nullptr, plain);
+    const float b = kq::symmetric_scale_search(16, 32, &x[g], x2, weighted);
+    REQUIRE(std::memcmp(&a, &b, 4) == 0);
+    REQUIRE(std::memcmp(plain, weighted, 16) == 0);
+  }
+}
+
+TEST_CASE("the non-negative search recovers an exact grid and ignores zero weights", "[quant]") {
+  // Eight group scales on the grid 0.5 * l: the fit is exact.
+  const int levels[8] = {15, 0, 3, 7, 11, 1, 14, 15};
+  float x[8], w[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  for (int i = 0; i < 8; ++i) x[i] = 0.5f * static_cast<float>(levels[i]);
+  uint8_t L[8];
+  CHECK(kq::nonnegative_scale_search(8, 15, x, w, L) == 0.5f);
+  for (int i = 0; i < 8; ++i) CHECK(L[i] == levels[i]);
+
+  // A value off the grid whose weight is zero does not move the scale.
+  x[2] = 1.3f;
+  w[2] = 0;
+  CHECK(kq::nonnegative_scale_search(8, 15, x, w, L) == Approx(0.5f).epsilon(1e-6));
+
+  // Values below ggml's all-zero threshold give scale 0 and zero quants.
+  float tiny[8] = {1e-16f, 0, 0, 0, 0, 0, 0, 0};
+  CHECK(kq::nonnegative_scale_search(8, 15, tiny, w, L) == 0.0f);
+  for (int i = 0; i < 8; ++i) CHECK(L[i] == 0);
 }
