@@ -6,10 +6,8 @@
 // ROWS.f32 holds whole rows of ROW_WIDTH little-endian floats; WEIGHTS.f32, when given, the
 // importance matrix's ROW_WIDTH column weights, and the rows go through quantize_row_weighted.
 #include <cstdio>
-#include <cstring>
 #include <exception>
 #include <fstream>
-#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -20,13 +18,15 @@
 namespace {
 
 std::vector<float> read_floats(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw std::runtime_error(path + ": cannot open");
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (bytes.size() % sizeof(float) != 0)
+  const auto size = static_cast<size_t>(in.tellg());
+  if (size % sizeof(float) != 0)
     throw std::runtime_error(path + ": size is not a whole number of floats");
-  std::vector<float> v(bytes.size() / sizeof(float));
-  std::memcpy(v.data(), bytes.data(), bytes.size());
+  std::vector<float> v(size / sizeof(float));
+  in.seekg(0);
+  if (!in.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(size)))
+    throw std::runtime_error(path + ": cannot read");
   return v;
 }
 
