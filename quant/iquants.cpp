@@ -5,7 +5,9 @@
 #include <cstring>
 
 #include "quant/block_math.h"
+#include "quant/iquants_x86.h"
 #include "quant/kquants_search.h"
+#include "quant/kquants_search_x86.h"
 
 namespace owl {
 
@@ -16,9 +18,7 @@ using block::u8;
 
 namespace {
 
-// The 16 levels of IQ4_NL and IQ4_XS, ascending.
-constexpr int8_t kLevels[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
-                                1,    13,   25,  38,  53,  69,  89,  113};
+constexpr const int8_t* kLevels = kIQ4Levels;
 constexpr int kLevelCount = 16;
 constexpr size_t kGroup = 32;
 constexpr size_t kSuperBlock = 256;
@@ -94,6 +94,17 @@ float superblock_variance(const float* x, size_t n) {
   return block::sum_squares(x, n) * (2.f / static_cast<float>(n));
 }
 
+// The scales of `groups` consecutive groups of 32 (weights likewise): eight at a time with AVX2
+// where `fast`, the rest one by one.
+void group_scales(bool fast, size_t groups, const float* x, const float* w, float* scales) {
+  size_t g = 0;
+  if (fast) {
+    for (; g + kq::x86::kLanes <= groups; g += kq::x86::kLanes)
+      iq4::x86::group_scales_x8(x + g * kGroup, w + g * kGroup, scales + g);
+  }
+  for (; g < groups; ++g) scales[g] = group_scale(x + g * kGroup, w + g * kGroup);
+}
+
 // Weight j and j + 16 of each group of 32 share a byte: low nibble, high nibble.
 void pack_levels(const uint8_t* L, size_t n, std::byte* qs) {
   for (size_t g = 0; g < n / kGroup; ++g)
@@ -112,28 +123,40 @@ void unpack_levels(const std::byte* qs, float d, float* y) {
 
 namespace {
 
-// `qw`: the importance matrix's weights for these `n` values, or null.
-void quantize_iq4_nl_blocks(const float* x, std::byte* out, size_t n, const float* qw) {
-  for (size_t b = 0; b < n / kGroup; ++b, x += kGroup, out += kIQ4_NLBlockBytes) {
-    float w[kGroup];
-    group_weights(x, qw ? qw + b * kGroup : nullptr, qw ? superblock_variance(x, kGroup) : 0, w);
-    const float d = group_scale(x, w);
-    store_f16(out, d);
-    const float id = d != 0 ? 1 / d : 0;
-    uint8_t L[kGroup];
-    for (size_t j = 0; j < kGroup; ++j) L[j] = nearest_level(id * x[j]);
-    pack_levels(L, kGroup, out + 2);
+// `qw`: the importance matrix's weights for these `n` values, or null. Blocks are searched eight
+// at a time.
+void quantize_iq4_nl_blocks(bool fast, const float* x, std::byte* out, size_t n, const float* qw) {
+  constexpr size_t kChunk = kq::x86::kLanes;
+  const size_t blocks = n / kGroup;
+  for (size_t b = 0; b < blocks; b += kChunk) {
+    const size_t count = std::min(kChunk, blocks - b);
+    const float* xb = x + b * kGroup;
+    float w[kChunk * kGroup], scales[kChunk];
+    for (size_t k = 0; k < count; ++k) {
+      const float* xk = xb + k * kGroup;
+      group_weights(xk, qw ? qw + (b + k) * kGroup : nullptr,
+                    qw ? superblock_variance(xk, kGroup) : 0, w + k * kGroup);
+    }
+    group_scales(fast, count, xb, w, scales);
+    for (size_t k = 0; k < count; ++k) {
+      std::byte* block = out + (b + k) * kIQ4_NLBlockBytes;
+      store_f16(block, scales[k]);
+      const float id = scales[k] != 0 ? 1 / scales[k] : 0;
+      uint8_t L[kGroup];
+      for (size_t j = 0; j < kGroup; ++j) L[j] = nearest_level(id * xb[k * kGroup + j]);
+      pack_levels(L, kGroup, block + 2);
+    }
   }
 }
 
 }  // namespace
 
 void quantize_iq4_nl(const float* x, std::byte* out, size_t n) {
-  quantize_iq4_nl_blocks(x, out, n, nullptr);
+  quantize_iq4_nl_blocks(kq::x86::has_avx2(), x, out, n, nullptr);
 }
 
 void quantize_iq4_nl_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
-  quantize_iq4_nl_blocks(x, out, n, weights);
+  quantize_iq4_nl_blocks(kq::x86::has_avx2(), x, out, n, weights);
 }
 
 void dequantize_iq4_nl(const std::byte* in, float* y, size_t n) {
@@ -143,17 +166,19 @@ void dequantize_iq4_nl(const std::byte* in, float* y, size_t n) {
 
 namespace {
 
-void quantize_iq4_xs_blocks(const float* x, std::byte* out, size_t n, const float* qw) {
+void quantize_iq4_xs_blocks(bool fast, const float* x, std::byte* out, size_t n, const float* qw) {
   constexpr size_t kGroups = kSuperBlock / kGroup;
   for (size_t b = 0; b < n / kSuperBlock; ++b, x += kSuperBlock, out += kIQ4_XSBlockBytes) {
     const float* qw_block = qw ? qw + b * kSuperBlock : nullptr;
     const float sigma2 = qw ? superblock_variance(x, kSuperBlock) : 0;
-    float scales[kGroups];
+    float w[kSuperBlock], scales[kGroups];
+    for (size_t g = 0; g < kGroups; ++g) {
+      group_weights(x + kGroup * g, qw_block ? qw_block + kGroup * g : nullptr, sigma2,
+                    w + kGroup * g);
+    }
+    group_scales(fast, kGroups, x, w, scales);
     float max_scale = 0, amax_scale = 0;
     for (size_t g = 0; g < kGroups; ++g) {
-      float w[kGroup];
-      group_weights(x + kGroup * g, qw_block ? qw_block + kGroup * g : nullptr, sigma2, w);
-      scales[g] = group_scale(x + kGroup * g, w);
       if (std::fabs(scales[g]) > amax_scale) {
         amax_scale = std::fabs(scales[g]);
         max_scale = scales[g];
@@ -186,12 +211,29 @@ void quantize_iq4_xs_blocks(const float* x, std::byte* out, size_t n, const floa
 }  // namespace
 
 void quantize_iq4_xs(const float* x, std::byte* out, size_t n) {
-  quantize_iq4_xs_blocks(x, out, n, nullptr);
+  quantize_iq4_xs_blocks(kq::x86::has_avx2(), x, out, n, nullptr);
 }
 
 void quantize_iq4_xs_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
-  quantize_iq4_xs_blocks(x, out, n, weights);
+  quantize_iq4_xs_blocks(kq::x86::has_avx2(), x, out, n, weights);
 }
+
+namespace scalar {
+
+void quantize_iq4_nl(const float* x, std::byte* out, size_t n) {
+  quantize_iq4_nl_blocks(false, x, out, n, nullptr);
+}
+void quantize_iq4_nl_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
+  quantize_iq4_nl_blocks(false, x, out, n, weights);
+}
+void quantize_iq4_xs(const float* x, std::byte* out, size_t n) {
+  quantize_iq4_xs_blocks(false, x, out, n, nullptr);
+}
+void quantize_iq4_xs_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
+  quantize_iq4_xs_blocks(false, x, out, n, weights);
+}
+
+}  // namespace scalar
 
 void dequantize_iq4_xs(const std::byte* in, float* y, size_t n) {
   for (size_t b = 0; b < n / kSuperBlock; ++b, in += kIQ4_XSBlockBytes) {

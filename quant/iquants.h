@@ -16,6 +16,9 @@
 namespace owl {
 
 inline constexpr size_t kIQ4_NLBlockElems = 32;
+// The 16 levels of IQ4_NL and IQ4_XS, ascending (ggml's kvalues_iq4nl).
+inline constexpr int8_t kIQ4Levels[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                          1,    13,   25,  38,  53,  69,  89,  113};
 inline constexpr size_t kIQ4_NLBlockBytes = 18;   // f16 d, 16 bytes of level indices
 inline constexpr size_t kIQ4_XSBlockBytes = 136;  // f16 d, 8 6-bit sub-scales, level indices
 
@@ -25,6 +28,15 @@ void dequantize_iq4_nl(const std::byte* in, float* y, size_t n);
 
 void quantize_iq4_xs(const float* x, std::byte* out, size_t n);
 void quantize_iq4_xs_weighted(const float* x, std::byte* out, size_t n, const float* weights);
+
+// The scalar references of the four quantizers above, which search eight groups of 32 at a time
+// where the CPU has AVX2 (the two give the same bytes; tests hold them equal).
+namespace scalar {
+void quantize_iq4_nl(const float* x, std::byte* out, size_t n);
+void quantize_iq4_nl_weighted(const float* x, std::byte* out, size_t n, const float* weights);
+void quantize_iq4_xs(const float* x, std::byte* out, size_t n);
+void quantize_iq4_xs_weighted(const float* x, std::byte* out, size_t n, const float* weights);
+}  // namespace scalar
 void dequantize_iq4_xs(const std::byte* in, float* y, size_t n);
 
 // The grid types (quant/iq_grid_dequant.cpp): owl reads them as ggml's `dequantize_row_*` does.

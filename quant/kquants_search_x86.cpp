@@ -4,9 +4,7 @@
 
 #include <stdexcept>
 
-// AVX2 alone, deliberately without FMA: a fused multiply-add would round differently from the
-// scalar reference (and ggml). This file is also built with -ffp-contract=off.
-#define OWL_AVX2 __attribute__((target("avx2")))
+#include "quant/avx2_lanes.h"
 
 namespace owl::kq::x86 {
 
@@ -17,48 +15,16 @@ bool has_avx2() {
 
 namespace {
 
+using avx2::abs;
+using avx2::any;
+using avx2::clamp;
+using avx2::nearest_int;
+using avx2::negate;
+using avx2::select;
+using avx2::transpose_in;
+
 void check_group_size(int n) {
   if (n < 1 || n > kMaxGroup) throw std::logic_error("k-quant search: group size out of range");
-}
-
-// Weight i of each of the eight groups x + j * n, one group per lane.
-OWL_AVX2 inline void transpose_in(int n, const float* x, __m256* t) {
-  for (int i = 0; i < n; ++i) {
-    t[i] = _mm256_setr_ps(x[i], x[n + i], x[2 * n + i], x[3 * n + i], x[4 * n + i], x[5 * n + i],
-                          x[6 * n + i], x[7 * n + i]);
-  }
-}
-
-// block::nearest_int, per lane.
-OWL_AVX2 inline __m256i nearest_int(__m256 v) {
-  const __m256 biased = _mm256_add_ps(v, _mm256_set1_ps(12582912.0f));
-  const __m256i mantissa =
-      _mm256_and_si256(_mm256_castps_si256(biased), _mm256_set1_epi32(0x007fffff));
-  return _mm256_sub_epi32(mantissa, _mm256_set1_epi32(0x00400000));
-}
-
-OWL_AVX2 inline __m256i clamp(__m256i v, int lo, int hi) {
-  return _mm256_min_epi32(_mm256_max_epi32(v, _mm256_set1_epi32(lo)), _mm256_set1_epi32(hi));
-}
-
-OWL_AVX2 inline __m256 abs(__m256 v) {
-  return _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)));
-}
-
-OWL_AVX2 inline __m256 negate(__m256 v) {
-  return _mm256_xor_ps(v, _mm256_set1_ps(-0.0f));
-}
-
-OWL_AVX2 inline __m256 select(__m256 mask, __m256 if_true, __m256 if_false) {
-  return _mm256_blendv_ps(if_false, if_true, mask);
-}
-
-OWL_AVX2 inline __m256i select(__m256 mask, __m256i if_true, __m256i if_false) {
-  return _mm256_blendv_epi8(if_false, if_true, _mm256_castps_si256(mask));
-}
-
-OWL_AVX2 inline bool any(__m256 mask) {
-  return _mm256_movemask_ps(mask) != 0;
 }
 
 template <typename T>
@@ -169,13 +135,8 @@ OWL_AVX2 void symmetric_scale_search_x8(int n, int nmax, const float* x, const f
   }
   const __m256 zero = _mm256_setzero_ps();
 
-  __m256 amax = zero, max = zero;
-  for (int i = 0; i < n; ++i) {
-    const __m256 xi = xt[i], ax = abs(xi);
-    const __m256 larger = _mm256_cmp_ps(ax, amax, _CMP_GT_OQ);
-    amax = select(larger, ax, amax);
-    max = select(larger, xi, max);
-  }
+  __m256 amax;
+  const __m256 max = avx2::signed_absmax(n, xt, amax);
   const __m256 all_zero = _mm256_cmp_ps(amax, _mm256_set1_ps(kGroupMaxEps), _CMP_LT_OQ);
 
   // The quants `iscale` gives and their weighted sums sum(w x l), sum(w l^2).

@@ -9,7 +9,7 @@
 
 namespace owl::kq::x86 {
 
-inline constexpr int kLanes = 8;
+inline constexpr int kLanes = 8;      // avx2::kLanes
 inline constexpr int kMaxGroup = 32;  // the largest group a k-quant searches
 
 bool has_avx2();

@@ -10,6 +10,7 @@
 
 #include "quant/block_math.h"
 #include "quant/float_codec.h"
+#include "quant/iquants.h"
 #include "quant/kquants.h"
 #include "quant/kquants_search.h"
 #include "quant/kquants_search_x86.h"
@@ -247,7 +248,7 @@ TEST_CASE("the AVX2 searches give the scalar searches' bits", "[quant]") {
   }
 }
 
-TEST_CASE("the k-quant quantizers give their scalar references' bytes", "[quant]") {
+TEST_CASE("the k-quant and IQ4 quantizers give their scalar references' bytes", "[quant]") {
   const std::vector<float> x = awkward_rows(96, 22);
   struct Pair {
     void (*fast)(const float*, std::byte*, size_t);
@@ -257,12 +258,19 @@ TEST_CASE("the k-quant quantizers give their scalar references' bytes", "[quant]
   for (const Pair& p : {Pair{quantize_q2_K, scalar::quantize_q2_K, kQ2_KBlockBytes},
                         Pair{quantize_q4_K, scalar::quantize_q4_K, kQ4_KBlockBytes},
                         Pair{quantize_q5_K, scalar::quantize_q5_K, kQ5_KBlockBytes},
-                        Pair{quantize_q6_K, scalar::quantize_q6_K, kQ6_KBlockBytes}}) {
+                        Pair{quantize_q6_K, scalar::quantize_q6_K, kQ6_KBlockBytes},
+                        Pair{quantize_iq4_xs, scalar::quantize_iq4_xs, kIQ4_XSBlockBytes}}) {
     std::vector<std::byte> fast(x.size() / 256 * p.block_bytes), reference(fast.size());
     p.fast(x.data(), fast.data(), x.size());
     p.reference(x.data(), reference.data(), x.size());
     CHECK(fast == reference);
   }
+  // IQ4_NL's blocks are its groups of 32; a row of 189 leaves five outside the AVX2 lanes.
+  const size_t n = 189 * 32;
+  std::vector<std::byte> fast(n / 32 * kIQ4_NLBlockBytes), reference(fast.size());
+  quantize_iq4_nl(x.data(), fast.data(), n);
+  scalar::quantize_iq4_nl(x.data(), reference.data(), n);
+  CHECK(fast == reference);
 }
 
 TEST_CASE("the weighted quantizers give their scalar references' bytes", "[quant]") {
@@ -287,7 +295,9 @@ TEST_CASE("the weighted quantizers give their scalar references' bytes", "[quant
         Pair{quantize_q4_0_weighted, scalar::quantize_q4_0_weighted, 32, kQ4_0BlockBytes},
         Pair{quantize_q4_1_weighted, scalar::quantize_q4_1_weighted, 32, kQ4_1BlockBytes},
         Pair{quantize_q5_0_weighted, scalar::quantize_q5_0_weighted, 32, kQ5_0BlockBytes},
-        Pair{quantize_q5_1_weighted, scalar::quantize_q5_1_weighted, 32, kQ5_1BlockBytes}}) {
+        Pair{quantize_q5_1_weighted, scalar::quantize_q5_1_weighted, 32, kQ5_1BlockBytes},
+        Pair{quantize_iq4_nl_weighted, scalar::quantize_iq4_nl_weighted, 32, kIQ4_NLBlockBytes},
+        Pair{quantize_iq4_xs_weighted, scalar::quantize_iq4_xs_weighted, 256, kIQ4_XSBlockBytes}}) {
     // The whole row, and for the legacy types a row whose last blocks do not fill eight lanes.
     for (size_t n : {x.size(), p.block_elems == 32 ? x.size() - 3 * 32 : x.size()}) {
       std::vector<std::byte> fast(n / p.block_elems * p.block_bytes), reference(fast.size());
