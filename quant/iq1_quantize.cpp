@@ -40,30 +40,6 @@ void split_levels(const int* order, int i1, int i2, int8_t* L) {
   for (int j = 0; j < N; ++j) L[order[j]] = static_cast<int8_t>(j < i1 ? 0 : j < i2 ? 1 : 2);
 }
 
-// ggml's `iq1_find_best_neighbour2`: the candidate nearest to the signed values `x` at `scale`
-// in weighted squared distance, values `shifted[level]`. Writes its levels to `L`. Where every
-// distance overflows, ggml reads past its arrays or aborts; owl takes the first candidate.
-int nearest_shifted(const iq::SearchGrid& g, std::span<const uint16_t> candidates, const float* x,
-                    const float* w, float scale, const float* shifted, int8_t* L) {
-  int best = candidates.empty() ? 0 : candidates[0];
-  float best_d2 = FLT_MAX;
-  for (const uint16_t c : candidates) {
-    const int8_t* p = g.point(c);
-    float d2 = 0;
-    for (int i = 0; i < 8; ++i) {
-      const float diff = scale * shifted[(p[i] - 1) / 2] - x[i];
-      d2 += w[i] * diff * diff;
-    }
-    if (d2 < best_d2) {
-      best_d2 = d2;
-      best = c;
-    }
-  }
-  const int8_t* p = g.point(best);
-  for (int i = 0; i < 8; ++i) L[i] = static_cast<int8_t>((p[i] - 1) / 2);
-  return best;
-}
-
 // The point of each group of 8 levels, its nearest neighbour where the levels are none. Returns
 // whether all were on the grid.
 bool points_of(const iq::SearchGrid& g, int groups, const float* x, const float* w, float scale,
@@ -74,8 +50,7 @@ bool points_of(const iq::SearchGrid& g, int groups, const float* x, const float*
     index[k] = g.index_of(u);
     if (index[k] < 0) {
       all_on_grid = false;
-      index[k] =
-          nearest_shifted(g, g.neighbours(u), x + 8 * k, w + 8 * k, scale, shifted[k], L + 8 * k);
+      index[k] = iq::nearest_neighbour(g, u, x + 8 * k, w + 8 * k, scale, shifted[k], L + 8 * k);
     }
   }
   return all_on_grid;

@@ -1,5 +1,7 @@
 #include "quant/iq_grid_search.h"
 
+#include "quant/iq_grid_search_x86.h"
+
 #include <algorithm>
 #include <cfloat>
 #include <stdexcept>
@@ -39,6 +41,19 @@ bool levels_in_range(uint32_t code, const Shape& s) {
   return true;
 }
 
+// The squared distance of each of `count` points from `pos`.
+template <int Dims>
+void squared_distances(const int8_t* points, size_t count, const int8_t* pos, int* d2) {
+  for (size_t j = 0; j < count; ++j) {
+    int sum = 0;
+    for (int k = 0; k < Dims; ++k) {
+      const int diff = points[j * Dims + k] - pos[k];
+      sum += diff * diff;
+    }
+    d2[j] = sum;
+  }
+}
+
 }  // namespace
 
 SearchGrid::SearchGrid(GridId id) {
@@ -67,17 +82,16 @@ SearchGrid::SearchGrid(GridId id) {
   std::vector<std::pair<int, uint16_t>> near;
   for (uint32_t u = 0; u < code_count; ++u) {
     if (index_[u] >= 0 || !levels_in_range(u, s)) continue;
-    bool seen[kMaxDistance + 1] = {};
-    for (size_t j = 0; j < codes.size(); ++j) {
-      const int8_t* p = point(static_cast<int>(j));
-      int sum = 0;
-      for (int k = 0; k < dims_; ++k) {
-        const int diff = p[k] - static_cast<int>(2 * ((u >> (bits_ * k)) & mask) + 1);
-        sum += diff * diff;
-      }
-      d2[j] = sum;
-      seen[sum] = true;
+    int8_t pos[8];
+    for (int k = 0; k < dims_; ++k)
+      pos[k] = static_cast<int8_t>(2 * ((u >> (bits_ * k)) & mask) + 1);
+    if (dims_ == 8) {
+      squared_distances<8>(points_.data(), codes.size(), pos, d2.data());
+    } else {
+      squared_distances<4>(points_.data(), codes.size(), pos, d2.data());
     }
+    bool seen[kMaxDistance + 1] = {};
+    for (const int d : d2) seen[d] = true;
     int limit = 0;
     for (int d = 0, distinct = 0; d <= kMaxDistance && distinct < s.distances; ++d) {
       if (seen[d]) {
@@ -92,6 +106,17 @@ SearchGrid::SearchGrid(GridId id) {
     first_[u] = static_cast<uint32_t>(neighbour_ids_.size());
     count_[u] = static_cast<uint16_t>(near.size());
     for (const auto& candidate : near) neighbour_ids_.push_back(candidate.second);
+  }
+
+  first_coordinate_.assign(code_count, 0);
+  for (uint32_t u = 0; u < code_count; ++u) {
+    if (count_[u] == 0) continue;
+    first_coordinate_[u] = static_cast<uint32_t>(coordinates_.size());
+    const std::span<const uint16_t> near = neighbours(u);
+    const size_t stride = (near.size() + 7) / 8 * 8;
+    for (int k = 0; k < dims_; ++k)
+      for (size_t j = 0; j < stride; ++j)
+        coordinates_.push_back(j < near.size() ? point(near[j])[k] : int8_t{0});
   }
 }
 
@@ -129,7 +154,7 @@ const SearchGrid& search_grid(GridId id) {
 }
 
 int nearest_candidate(const SearchGrid& g, std::span<const uint16_t> candidates, const float* x,
-                      const float* w, float scale, int8_t* L) {
+                      const float* w, float scale, const float* values, int8_t* L) {
   const int dims = g.dims();
   int best = candidates.empty() ? 0 : candidates[0];
   float best_d2 = FLT_MAX;
@@ -137,7 +162,8 @@ int nearest_candidate(const SearchGrid& g, std::span<const uint16_t> candidates,
     const int8_t* p = g.point(c);
     float d2 = 0;
     for (int i = 0; i < dims; ++i) {
-      const float diff = scale * static_cast<float>(p[i]) - x[i];
+      const float q = values ? values[(p[i] - 1) / 2] : static_cast<float>(p[i]);
+      const float diff = scale * q - x[i];
       d2 += w[i] * diff * diff;
     }
     if (d2 < best_d2) {
@@ -156,7 +182,13 @@ int snap_to_grid(const SearchGrid& g, const float* x, const float* w, float scal
   const int index = g.index_of(u);
   was_on_grid = index >= 0;
   if (was_on_grid) return index;
-  return nearest_candidate(g, g.neighbours(u), x, w, scale, L);
+  return nearest_neighbour(g, u, x, w, scale, nullptr, L);
+}
+
+int nearest_neighbour(const SearchGrid& g, uint32_t code, const float* x, const float* w,
+                      float scale, const float* values, int8_t* L) {
+  if (x86::has_avx2()) return x86::nearest_neighbour_avx2(g, code, x, w, scale, values, L);
+  return nearest_candidate(g, g.neighbours(code), x, w, scale, values, L);
 }
 
 }  // namespace owl::iq

@@ -42,6 +42,14 @@ class SearchGrid {
   // code on the grid or out of range.
   std::span<const uint16_t> neighbours(uint32_t code) const;
 
+  // The neighbours' coordinates (odd numbers) coordinate by coordinate, for searching them
+  // eight at a time: coordinate i of neighbour j is at [i * stride + j], with the stride the
+  // list's length rounded up to a multiple of 8 (the padding is 0).
+  const int8_t* neighbour_coordinates(uint32_t code, size_t& stride) const {
+    stride = (count_[code] + 7u) / 8u * 8u;
+    return &coordinates_[first_coordinate_[code]];
+  }
+
  private:
   int dims_;
   int levels_;
@@ -51,6 +59,8 @@ class SearchGrid {
   std::vector<uint32_t> first_;  // by code: where its neighbour list starts
   std::vector<uint16_t> count_;  // by code: its length
   std::vector<uint16_t> neighbour_ids_;
+  std::vector<uint32_t> first_coordinate_;  // by code
+  std::vector<int8_t> coordinates_;
 };
 
 // Built on first use, once, whichever thread asks first.
@@ -58,10 +68,17 @@ const SearchGrid& search_grid(GridId id);
 
 // The candidate point nearest to `x` at `scale` in weighted squared distance
 // sum(w (scale q - x)^2), the first on ties (ggml's `iq2_find_best_neighbour` and
-// `iq3_find_best_neighbour`, summed in their order). Writes its levels to `L` and returns its
-// index. Where every distance overflows, ggml aborts; owl takes the first candidate.
+// `iq3_find_best_neighbour`, summed in their order), q the point's coordinate 2 l + 1 or, with
+// `values`, values[l] (ggml's `iq1_find_best_neighbour2`). Writes its levels to `L` and returns
+// its index. Where every distance overflows, ggml aborts (or reads past its arrays); owl takes
+// the first candidate.
 int nearest_candidate(const SearchGrid& g, std::span<const uint16_t> candidates, const float* x,
-                      const float* w, float scale, int8_t* L);
+                      const float* w, float scale, const float* values, int8_t* L);
+
+// nearest_candidate over the neighbours of an off-grid `code`, eight at a time where the
+// processor has AVX2.
+int nearest_neighbour(const SearchGrid& g, uint32_t code, const float* x, const float* w,
+                      float scale, const float* values, int8_t* L);
 
 // The levels of `L` snapped to the grid: the point itself when they are one, else the nearest
 // neighbour at `scale` (whose levels replace L's). Returns the point's index and tells whether

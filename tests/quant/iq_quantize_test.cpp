@@ -12,6 +12,7 @@
 
 #include "quant/codec.h"
 #include "quant/iq_grid_search.h"
+#include "quant/iq_grid_search_x86.h"
 #include "quant/iq_grids.h"
 
 using namespace owl;
@@ -223,5 +224,43 @@ TEST_CASE("grid i-quants take zeros, zero weights and huge values without failin
     for (float v : round_trip(t, zeros, ones)) REQUIRE(v == 0.0f);
     CHECK_NOTHROW(round_trip(t, huge, ones));
     CHECK_NOTHROW(round_trip(t, x, no_weight));
+  }
+}
+
+TEST_CASE("the AVX2 neighbour search chooses as the scalar one", "[quant][iq]") {
+  if (!iq::x86::has_avx2()) {
+    WARN("no AVX2 on this machine: nothing to compare");
+    return;
+  }
+  using iq::GridId;
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> unit(0.f, 1.f);
+  const float shifted[3] = {-0.875f, 0.125f, 1.125f};
+  for (GridId id :
+       {GridId::IQ2XXS, GridId::IQ2XS, GridId::IQ2S, GridId::IQ3XXS, GridId::IQ3S, GridId::IQ1S}) {
+    CAPTURE(static_cast<int>(id));
+    const iq::SearchGrid& g = iq::search_grid(id);
+    const uint32_t code_count = 1u << (g.bits() * g.dims());
+    int compared = 0;
+    for (uint32_t u = 0; u < code_count; ++u) {
+      const auto near = g.neighbours(u);
+      if (near.empty()) continue;
+      float x[8], w[8];
+      const int pattern = compared % 4;
+      for (int i = 0; i < 8; ++i) {
+        x[i] = pattern == 1 ? 0.5f * static_cast<float>(i % 3) : 6 * unit(rng) - 1;
+        // Zero weights tie every candidate; the first must win in both.
+        w[i] = pattern == 2 ? 0.f : unit(rng);
+      }
+      const float scale = pattern == 3 ? 1.0f : 0.2f + unit(rng);
+      const float* values = id == GridId::IQ1S && compared % 2 ? shifted : nullptr;
+      int8_t scalar_L[8], avx2_L[8];
+      const int scalar = iq::nearest_candidate(g, near, x, w, scale, values, scalar_L);
+      const int avx2 = iq::x86::nearest_neighbour_avx2(g, u, x, w, scale, values, avx2_L);
+      REQUIRE(avx2 == scalar);
+      REQUIRE(std::equal(scalar_L, scalar_L + g.dims(), avx2_L));
+      ++compared;
+    }
+    CHECK(compared > 1000);
   }
 }
