@@ -1,6 +1,7 @@
 #include "quant/iq_grid_search.h"
 
 #include "quant/iq_grid_search_x86.h"
+#include "quant/kquants_search_x86.h"
 
 #include <algorithm>
 #include <cfloat>
@@ -187,7 +188,7 @@ int snap_to_grid(const SearchGrid& g, const float* x, const float* w, float scal
 
 int nearest_neighbour(const SearchGrid& g, uint32_t code, const float* x, const float* w,
                       float scale, const float* values, int8_t* L) {
-  if (x86::has_avx2()) return x86::nearest_neighbour_avx2(g, code, x, w, scale, values, L);
+  if (kq::x86::has_avx2()) return x86::nearest_neighbour_avx2(g, code, x, w, scale, values, L);
   return nearest_candidate(g, g.neighbours(code), x, w, scale, values, L);
 }
 

@@ -1,19 +1,10 @@
 #include "quant/iq_grid_search_x86.h"
 
-#include <immintrin.h>
-
 #include <cfloat>
 
-// AVX2 alone, deliberately without FMA: a fused multiply-add would round differently from the
-// scalar search (and ggml). This file is also built with -ffp-contract=off.
-#define OWL_AVX2 __attribute__((target("avx2")))
+#include "quant/avx2_lanes.h"
 
 namespace owl::iq::x86 {
-
-bool has_avx2() {
-  static const bool has = __builtin_cpu_supports("avx2");
-  return has;
-}
 
 namespace {
 
@@ -27,8 +18,8 @@ OWL_AVX2 inline __m256 load_coordinates(const int8_t* p) {
 OWL_AVX2 inline __m256 level_values(__m256 p, const float* values) {
   const __m256 low = _mm256_cmp_ps(p, _mm256_set1_ps(1.f), _CMP_EQ_OQ);
   const __m256 mid = _mm256_cmp_ps(p, _mm256_set1_ps(3.f), _CMP_EQ_OQ);
-  const __m256 v = _mm256_blendv_ps(_mm256_set1_ps(values[2]), _mm256_set1_ps(values[1]), mid);
-  return _mm256_blendv_ps(v, _mm256_set1_ps(values[0]), low);
+  const __m256 v = avx2::select(mid, _mm256_set1_ps(values[1]), _mm256_set1_ps(values[2]));
+  return avx2::select(low, _mm256_set1_ps(values[0]), v);
 }
 
 }  // namespace

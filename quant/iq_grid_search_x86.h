@@ -1,6 +1,6 @@
 // AVX2 version of the grid i-quants' neighbour search, eight candidates at a time: lane j sums
 // candidate j's distance operation for operation as the scalar `nearest_candidate` does, so the
-// choice is the same (tests hold them equal). Chosen at run time.
+// choice is the same (tests hold them equal). Chosen at run time (kq::x86::has_avx2).
 #pragma once
 
 #include <cstdint>
@@ -8,8 +8,6 @@
 #include "quant/iq_grid_search.h"
 
 namespace owl::iq::x86 {
-
-bool has_avx2();
 
 // `nearest_candidate` over the neighbours of the off-grid `code`. With `values`, a coordinate
 // of level l counts as values[l] instead of 2 l + 1 (IQ1's shifted values).

@@ -14,6 +14,7 @@
 #include "quant/iq_grid_search.h"
 #include "quant/iq_grid_search_x86.h"
 #include "quant/iq_grids.h"
+#include "quant/kquants_search_x86.h"
 
 using namespace owl;
 
@@ -228,7 +229,7 @@ TEST_CASE("grid i-quants take zeros, zero weights and huge values without failin
 }
 
 TEST_CASE("the AVX2 neighbour search chooses as the scalar one", "[quant][iq]") {
-  if (!iq::x86::has_avx2()) {
+  if (!kq::x86::has_avx2()) {
     WARN("no AVX2 on this machine: nothing to compare");
     return;
   }
