@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 #include "quant/block_math.h"
 
@@ -12,6 +13,7 @@ using block::nearest_int;
 namespace {
 
 constexpr int kMaxValues = 32;
+constexpr int kMaxTrials = 31;  // IQ3_XXS: -15..15
 
 int clamp_level(int l, int levels) {
   return std::max(0, std::min(levels - 1, l));
@@ -81,28 +83,46 @@ float fit_grid_scale(const SearchGrid& g, int n, const float* xval, const float*
                      int8_t* L) {
   const int dims = g.dims();
   const int groups = n / dims;
-  bool on_grid[kMaxValues / 4], trial_on_grid[kMaxValues / 4];
-  int8_t trial_L[kMaxValues];
+  bool on_grid[kMaxValues / 4];
   std::fill(on_grid, on_grid + groups, trials.start_on_grid);
   std::fill(L, L + n, int8_t{0});
 
+  // Every trial's levels first, then the fits of all trials side by side (each trial's sums in
+  // the scalar order, so the compiler may run trials in vector lanes), then the choice in order.
+  const int count = trials.last - trials.first + 1;
+  if (count > kMaxTrials || n > kMaxValues) throw std::logic_error("i-quant scale search too wide");
+  int8_t trial_L[kMaxTrials][kMaxValues];
+  bool trial_on_grid[kMaxTrials][kMaxValues / 4];
+  float q_by_value[kMaxValues][kMaxTrials];  // value i's q = 2 l + 1 in each trial
   const float center = static_cast<float>(2 * g.levels() - 1);
-  float best = 0;
-  for (int t = trials.first; t <= trials.last; ++t) {
-    const float id = (center + static_cast<float>(t) * trials.step) / reference;
+  for (int t = 0; t < count; ++t) {
+    const float id = (center + static_cast<float>(trials.first + t) * trials.step) / reference;
     const float trial_scale = 1 / id;
     for (int k = 0; k < groups; ++k) {
-      round_to_levels(g, xval + dims * k, id, trial_L + dims * k);
-      snap_to_grid(g, xval + dims * k, waux + dims * k, trial_scale, trial_L + dims * k,
-                   trial_on_grid[k]);
+      round_to_levels(g, xval + dims * k, id, trial_L[t] + dims * k);
+      snap_to_grid(g, xval + dims * k, waux + dims * k, trial_scale, trial_L[t] + dims * k,
+                   trial_on_grid[t][k]);
     }
-    float sumqx, sumq2;
-    fit_sums(n, xval, weight, trial_L, sumqx, sumq2);
+    for (int i = 0; i < n; ++i) q_by_value[i][t] = static_cast<float>(2 * trial_L[t][i] + 1);
+  }
+  float trial_sumqx[kMaxTrials] = {}, trial_sumq2[kMaxTrials] = {};
+  for (int i = 0; i < n; ++i) {
+    const float w = weight[i];
+    const float wx = w * xval[i];
+    for (int t = 0; t < count; ++t) {
+      const float q = q_by_value[i][t];
+      trial_sumqx[t] += wx * q;
+      trial_sumq2[t] += w * q * q;
+    }
+  }
+  float best = 0;
+  for (int t = 0; t < count; ++t) {
+    const float sumqx = trial_sumqx[t], sumq2 = trial_sumq2[t];
     if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
       scale = sumqx / sumq2;
       best = scale * sumqx;
-      std::copy(trial_L, trial_L + n, L);
-      std::copy(trial_on_grid, trial_on_grid + groups, on_grid);
+      std::copy(trial_L[t], trial_L[t] + n, L);
+      std::copy(trial_on_grid[t], trial_on_grid[t] + groups, on_grid);
     }
   }
 
