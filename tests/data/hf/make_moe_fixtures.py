@@ -112,7 +112,10 @@ FAMILIES = {
                            **QWEN2_IDS),
                       QWEN2_TOKENIZER),
     "tiny-olmoe": ("OlmoeConfig", "OlmoeForCausalLM",
+                   # llama.cpp's OLMoE sizes k_norm by the hidden size: no grouped-query
+                   # attention, as in the released OLMoE models.
                    dict(vocab_size=mf.QWEN2_CONFIG_VOCAB, intermediate_size=64, num_experts=8,
+                        num_key_value_heads=4,
                         num_experts_per_tok=2, norm_topk_prob=False, rope_theta=10000.0,
                         rms_norm_eps=1e-5, pad_token_id=None, **QWEN2_IDS),
                    QWEN2_TOKENIZER),
@@ -135,7 +138,7 @@ def make_family(folder, config_class, model_class, args, seed):
     import transformers
 
     torch.manual_seed(seed)
-    cfg = getattr(transformers, config_class)(**BASE, **args)
+    cfg = getattr(transformers, config_class)(**{**BASE, **args})
     model = getattr(transformers, model_class)(cfg)
     with torch.no_grad():
         for name, p in model.named_parameters():
