@@ -11,7 +11,6 @@
 #include "converters/arch/slice.h"
 #include "converters/arch/tensor_names.h"
 #include "formats/hf/folder.h"
-#include "formats/io/checked_math.h"
 #include "formats/io/error.h"
 #include "formats/io/mapped_file.h"
 
@@ -215,9 +214,7 @@ void hf_to_gguf(Graph& g, const std::function<void(const std::string&)>& warn) {
   }
   experts.finish();
 
-  uint64_t total = 0;
-  for (const Tensor& t : tensors) total = checked_add(total, t.elements()).value_or(UINT64_MAX);
-  write_general_keys(out, folder, g.metadata, total, warn);
+  write_general_keys(out, folder, g.metadata, count_params(tensors), warn);
   KeyWriter kw(out, std::string(family->gguf_arch), config_path);
   family->write_keys(hp, dims, kw);
   kw.closing_general_keys();

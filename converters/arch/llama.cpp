@@ -152,6 +152,8 @@ extern const Family kMixtralFamily = [] {
   Family f = llama_style(kMixtralArchs, kMixtralTypes, kMixtralDefaults);
   f.names.layers = kMixtralLayer;
   f.experts = {.prefix = "block_sparse_moe.experts.", .stems = kMixtralExperts};
+  // MixtralConfig leaves head_dim None (LlamaConfig fills it in): no key/value length keys.
+  f.head_dim_from_hidden = false;
   return f;
 }();
 
