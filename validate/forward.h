@@ -24,12 +24,24 @@ class Forward {
   std::vector<float> logits(std::span<const int32_t> tokens) const;
 
  private:
+  // A SwiGLU block: down(silu(gate x) * up x).
+  struct Ffn {
+    Weight gate, up, down;
+  };
   struct Layer {
-    Weight attn_norm, wq, wk, wv, wo, bq, bk, bv, q_norm, k_norm, ffn_norm, gate, up, down;
+    Weight attn_norm, wq, wk, wv, wo, bq, bk, bv, q_norm, k_norm, ffn_norm;
+    Ffn ffn;  // dense layers
+    // Mixture-of-experts layers: the router, the stacked experts, and Qwen2-MoE's shared expert
+    // with its one-row sigmoid gate.
+    Weight router;
+    Ffn experts, shared;
+    Weight shared_gate;
   };
 
   void attention(const Layer& l, std::vector<float>& x, uint64_t T) const;
   void feed_forward(const Layer& l, std::vector<float>& x, uint64_t T) const;
+  void experts(const Layer& l, const std::vector<float>& h, uint64_t T,
+               std::vector<float>& x) const;
   void rope(float* v, uint64_t heads, uint64_t T) const;
 
   ModelParams p_;

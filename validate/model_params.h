@@ -30,6 +30,10 @@ struct ModelParams {
   RopeScaling rope_scaling;
   RopeLayout rope = RopeLayout::Interleaved;
   float rms_eps = 1e-5f;
+  // Mixtures of experts: a softmax router picks `n_expert_used` of `n_expert` experts per token;
+  // their weights are renormalised to sum to 1 where the architecture does so.
+  uint64_t n_expert = 0, n_expert_used = 0;
+  bool expert_weights_norm = false;
 };
 
 // Reads `<arch>.*` keys and tensor shapes; throws UsageError naming what is missing or
