@@ -95,11 +95,11 @@ Forward::Forward(const Graph& g) : p_(read_model_params(g)) {
           throw UsageError("tensor '" + w->name() + "' holds " + std::to_string(n) +
                            " experts, the model " + std::to_string(p_.n_expert));
       }
-      if (g.find(b + "ffn_gate_inp_shexp.weight")) {
-        l.shared_gate = required(g, b + "ffn_gate_inp_shexp.weight");
+      if (g.find(b + "ffn_gate_shexp.weight")) {
         l.shared = {required(g, b + "ffn_gate_shexp.weight"),
                     required(g, b + "ffn_up_shexp.weight"),
                     required(g, b + "ffn_down_shexp.weight")};
+        l.shared_gate = optional(g, b + "ffn_gate_inp_shexp.weight");
       }
     } else {
       l.ffn = {required(g, b + "ffn_gate.weight"), required(g, b + "ffn_up.weight"),
@@ -126,33 +126,47 @@ void Forward::attention(const Layer& l, std::vector<float>& x, uint64_t T) const
   add_bias(q.data(), T, l.bq);
   add_bias(k.data(), T, l.bk);
   add_bias(v.data(), T, l.bv);
-  if (l.q_norm.present()) rms_norm(q.data(), T * nq, hd, vector_of(l.q_norm), p_.rms_eps);
-  if (l.k_norm.present()) rms_norm(k.data(), T * nkv, hd, vector_of(l.k_norm), p_.rms_eps);
+  // Per head (Qwen3), or over the whole projection when the norm is that wide (OLMoE).
+  if (l.q_norm.present()) {
+    const uint64_t n = l.q_norm.cols() == nq * hd ? nq * hd : hd;
+    rms_norm(q.data(), T * nq * hd / n, n, vector_of(l.q_norm), p_.rms_eps);
+  }
+  if (l.k_norm.present()) {
+    const uint64_t n = l.k_norm.cols() == nkv * hd ? nkv * hd : hd;
+    rms_norm(k.data(), T * nkv * hd / n, n, vector_of(l.k_norm), p_.rms_eps);
+  }
   rope(q.data(), nq, T);
   rope(k.data(), nkv, T);
 
   std::vector<float> out(T * nq * hd);
-  causal_attention(q.data(), k.data(), v.data(),
-                   {T, nq, nkv, hd, 1.0f / std::sqrt(static_cast<float>(hd))}, out.data());
+  causal_attention(
+      q.data(), k.data(), v.data(),
+      {T, nq, nkv, hd,
+       p_.attention_scale != 0 ? p_.attention_scale : 1.0f / std::sqrt(static_cast<float>(hd))},
+      out.data());
   std::vector<float> proj(T * d);
   matmul(l.wo, out.data(), T, proj.data());
-  for (uint64_t i = 0; i < x.size(); ++i) x[i] += proj[i];
+  add_residual(x, proj);
+}
+
+void Forward::add_residual(std::vector<float>& x, const std::vector<float>& out) const {
+  const float s = p_.residual_scale != 0 ? p_.residual_scale : 1.0f;
+  for (uint64_t i = 0; i < x.size(); ++i) x[i] += s * out[i];
 }
 
 void Forward::feed_forward(const Layer& l, std::vector<float>& x, uint64_t T) const {
   std::vector<float> h(x);
   rms_norm(h.data(), T, p_.n_embd, vector_of(l.ffn_norm), p_.rms_eps);
-  if (l.router.present()) return experts(l, h, T, x);
-  const std::vector<float> out = swiglu(l.ffn.gate, l.ffn.up, l.ffn.down, h.data(), T);
-  for (uint64_t i = 0; i < x.size(); ++i) x[i] += out[i];
+  add_residual(x, l.router.present() ? experts(l, h, T)
+                                     : swiglu(l.ffn.gate, l.ffn.up, l.ffn.down, h.data(), T));
 }
 
 // As llama.cpp's build_moe_ffn with softmax gating: each token's router probabilities, its
 // n_expert_used most probable experts (weights renormalised where the architecture does), and
 // each expert run on the tokens that picked it alone, so only chosen experts are read.
-void Forward::experts(const Layer& l, const std::vector<float>& h, uint64_t T,
-                      std::vector<float>& x) const {
+std::vector<float> Forward::experts(const Layer& l, const std::vector<float>& h, uint64_t T) const {
   const uint64_t d = p_.n_embd, E = p_.n_expert, k = p_.n_expert_used;
+  std::vector<float> x(T * d);
   std::vector<float> probs(T * E);
   matmul(l.router, h.data(), T, probs.data());
   // For each expert, the tokens that chose it and their weights.
@@ -186,14 +200,15 @@ void Forward::experts(const Layer& l, const std::vector<float>& h, uint64_t T,
       for (uint64_t j = 0; j < d; ++j) row[j] += chosen[e][i].second * out[i * d + j];
     }
   }
-  if (!l.shared_gate.present()) return;
+  if (!l.shared.gate.present()) return x;
   const std::vector<float> shared = swiglu(l.shared.gate, l.shared.up, l.shared.down, h.data(), T);
-  std::vector<float> gate(T);
-  matmul(l.shared_gate, h.data(), T, gate.data());
+  std::vector<float> gate(T, 0.0f);
+  if (l.shared_gate.present()) matmul(l.shared_gate, h.data(), T, gate.data());
   for (uint64_t t = 0; t < T; ++t) {
-    const float g = 1.0f / (1.0f + std::exp(-gate[t]));
+    const float g = l.shared_gate.present() ? 1.0f / (1.0f + std::exp(-gate[t])) : 1.0f;
     for (uint64_t j = 0; j < d; ++j) x[t * d + j] += g * shared[t * d + j];
   }
+  return x;
 }
 
 std::vector<float> Forward::logits(std::span<const int32_t> tokens) const {
@@ -205,6 +220,8 @@ std::vector<float> Forward::logits(std::span<const int32_t> tokens) const {
                        std::to_string(p_.n_vocab));
     embd_.rows_f32(static_cast<uint64_t>(tokens[t]), 1, x.data() + t * d);
   }
+  if (p_.embedding_scale != 0)
+    for (float& v : x) v *= p_.embedding_scale;
   for (const Layer& l : layers_) {
     attention(l, x, T);
     feed_forward(l, x, T);
@@ -212,6 +229,8 @@ std::vector<float> Forward::logits(std::span<const int32_t> tokens) const {
   rms_norm(x.data(), T, d, vector_of(out_norm_), p_.rms_eps);
   std::vector<float> out(T * p_.n_vocab);
   matmul(output_, x.data(), T, out.data());
+  if (p_.logit_scale != 0)
+    for (float& v : out) v /= p_.logit_scale;
   return out;
 }
 

@@ -31,8 +31,8 @@ class Forward {
   struct Layer {
     Weight attn_norm, wq, wk, wv, wo, bq, bk, bv, q_norm, k_norm, ffn_norm;
     Ffn ffn;  // dense layers
-    // Mixture-of-experts layers: the router, the stacked experts, and Qwen2-MoE's shared expert
-    // with its one-row sigmoid gate.
+    // Mixture-of-experts layers: the router, the stacked experts, and a shared expert (Qwen2-MoE
+    // scales it by a one-row sigmoid gate).
     Weight router;
     Ffn experts, shared;
     Weight shared_gate;
@@ -40,8 +40,9 @@ class Forward {
 
   void attention(const Layer& l, std::vector<float>& x, uint64_t T) const;
   void feed_forward(const Layer& l, std::vector<float>& x, uint64_t T) const;
-  void experts(const Layer& l, const std::vector<float>& h, uint64_t T,
-               std::vector<float>& x) const;
+  std::vector<float> experts(const Layer& l, const std::vector<float>& h, uint64_t T) const;
+  // x += out, scaled by the model's residual multiplier when it has one.
+  void add_residual(std::vector<float>& x, const std::vector<float>& out) const;
   void rope(float* v, uint64_t heads, uint64_t T) const;
 
   ModelParams p_;

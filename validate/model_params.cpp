@@ -17,10 +17,13 @@ struct ArchInfo {
 
 // Architectures whose blocks are RMSNorm -> GQA attention with RoPE -> RMSNorm -> SwiGLU, or
 // a softmax-routed mixture of SwiGLU experts (Mixtral is "llama" with experts).
-constexpr std::array kArchs = {
-    ArchInfo{"llama", RopeLayout::Interleaved, true}, ArchInfo{"qwen2", RopeLayout::NeoX},
-    ArchInfo{"qwen3", RopeLayout::NeoX}, ArchInfo{"qwen2moe", RopeLayout::NeoX, false},
-    ArchInfo{"qwen3moe", RopeLayout::NeoX, true}};
+constexpr std::array kArchs = {ArchInfo{"llama", RopeLayout::Interleaved, true},
+                               ArchInfo{"qwen2", RopeLayout::NeoX},
+                               ArchInfo{"qwen3", RopeLayout::NeoX},
+                               ArchInfo{"qwen2moe", RopeLayout::NeoX, false},
+                               ArchInfo{"qwen3moe", RopeLayout::NeoX, true},
+                               ArchInfo{"olmoe", RopeLayout::NeoX, false},
+                               ArchInfo{"granitemoe", RopeLayout::Interleaved, true}};
 
 uint64_t need_uint(const Graph& g, const std::string& key) {
   const Value* v = g.metadata.find(key);
@@ -71,8 +74,8 @@ ModelParams read_model_params(const Graph& g) {
     if (a.name == p.arch) info = &a;
   if (!info)
     throw UsageError(
-        "the reference forward runs llama (and Mixtral), qwen2, qwen3, qwen2moe and qwen3moe "
-        "models, not '" +
+        "the reference forward runs llama (and Mixtral), qwen2, qwen3, qwen2moe, qwen3moe, olmoe "
+        "and granitemoe models, not '" +
         p.arch + "'");
   const std::string k = p.arch + ".";
   p.rope = info->rope;
@@ -99,6 +102,10 @@ ModelParams read_model_params(const Graph& g) {
       throw UsageError("expert_used_count is larger than expert_count");
     p.expert_weights_norm = info->expert_weights_norm;
   }
+  p.embedding_scale = static_cast<float>(get_double(g, k + "embedding_scale", 0.0));
+  p.residual_scale = static_cast<float>(get_double(g, k + "residual_scale", 0.0));
+  p.attention_scale = static_cast<float>(get_double(g, k + "attention.scale", 0.0));
+  p.logit_scale = static_cast<float>(get_double(g, k + "logit_scale", 0.0));
   const Tensor* embd = g.find("token_embd.weight");
   if (!embd || embd->shape.size() != 2) throw UsageError("the model has no 2-D token_embd.weight");
   p.n_vocab = embd->shape[0];

@@ -154,6 +154,10 @@ CASES = {
     "mixtral-experts": lambda owl, p: hf_model(owl, p, "tiny-mixtral"),
     "qwen2moe-shared-expert": lambda owl, p: hf_model(owl, p, "tiny-qwen2moe"),
     "qwen3moe-experts": lambda owl, p: hf_model(owl, p, "tiny-qwen3moe"),
+    # Not renormalised, q/k norms over the whole projection.
+    "olmoe-experts": lambda owl, p: hf_model(owl, p, "tiny-olmoe"),
+    # Granite's embedding, residual, attention and logit multipliers.
+    "granitemoe-experts": lambda owl, p: hf_model(owl, p, "tiny-granitemoe"),
     "llama-linear-rope": lambda owl, p: hf_model(owl, p, "tiny-llama", {"type": "linear", "factor": 2.0}),
 }
 
