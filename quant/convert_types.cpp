@@ -11,7 +11,7 @@ namespace owl {
 namespace {
 
 // Tensors convert_hf_to_gguf.py keeps in F32 whatever the target (matched on canonical names).
-const std::regex kAlwaysF32(R"((blk\.\d+\.ffn_gate_inp|position_embd|token_types)\.weight)");
+const std::regex kAlwaysF32(R"((blk\.\d+\.ffn_gate_inp(_shexp)?|position_embd|token_types)\.weight)");
 
 bool ends_with(const std::string& s, std::string_view suffix) { return s.ends_with(suffix); }
 

@@ -59,9 +59,13 @@ RowGeometry geometry_of(const TensorPlan& p) {
   return g;
 }
 
-// The rows of a writer's first read of a tensor: for_each_chunk's default chunk of output.
+// The rows converted at a time: a writer's chunk of output (for_each_chunk's default), or fewer
+// when their input would be larger. Quantizing shrinks rows several times over, so a chunk of
+// Q4_K output is some 60 MB of BF16 input; capping the input too keeps memory at a constant,
+// whatever the tensor (a stack of experts is hundreds of MB).
 uint64_t rows_per_read(const RowGeometry& g) {
-  return g.out_row_bytes ? std::max<uint64_t>(1, kStreamChunkBytes / g.out_row_bytes) : 1;
+  const uint64_t widest = std::max(g.out_row_bytes, g.in_row_bytes);
+  return widest ? std::max<uint64_t>(1, kStreamChunkBytes / widest) : 1;
 }
 
 // Converts one tensor, row by row: each row to F32 (a cast or a dequantization), checked, then
@@ -81,7 +85,8 @@ class ConvertedTensor final : public Source {
         row_elems_(rows.row_elems),
         rows_(rows.rows),
         in_row_bytes_(rows.in_row_bytes),
-        out_row_bytes_(rows.out_row_bytes) {}
+        out_row_bytes_(rows.out_row_bytes),
+        rows_per_read_(rows_per_read(rows)) {}
 
   uint64_t byte_size() const override { return rows_ * out_row_bytes_; }
   uint64_t granule() const override { return out_row_bytes_; }
@@ -90,8 +95,16 @@ class ConvertedTensor final : public Source {
     if (offset % out_row_bytes_ || out.size() % out_row_bytes_ || offset + out.size() > byte_size())
       throw std::logic_error("ConvertedTensor: read past the end or off a row");
     const uint64_t first = offset / out_row_bytes_, n = out.size() / out_row_bytes_;
-    const ReadAhead::Rows in = read_ahead_->take(slot_, first, n);
-    convert_rows(in.bytes, out, first, n);
+    for (uint64_t done = 0; done < n; done += rows_per_read_) {
+      const uint64_t count = std::min(rows_per_read_, n - done);
+      {
+        const ReadAhead::Rows in = read_ahead_->take(slot_, first + done, count);
+        convert_rows(in.bytes, out.subspan(done * out_row_bytes_, count * out_row_bytes_),
+                     first + done, count);
+      }
+      // The input's pages are done with at once, not when the writer's chunk is.
+      input_->release_range((first + done) * in_row_bytes_, count * in_row_bytes_);
+    }
   }
 
   void release() const override { input_->release(); }
@@ -168,7 +181,7 @@ class ConvertedTensor final : public Source {
   std::string name_, file_;
   ElemType from_, to_;
   int threads_;
-  uint64_t row_elems_, rows_, in_row_bytes_, out_row_bytes_;
+  uint64_t row_elems_, rows_, in_row_bytes_, out_row_bytes_, rows_per_read_;
 };
 
 }  // namespace

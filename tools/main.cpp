@@ -1,5 +1,8 @@
 // owl: convert, quantize and verify open-weight model checkpoints.
 #include <CLI/CLI.hpp>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <cstdio>
 #include <cstring>
@@ -31,10 +34,21 @@ int usage_error(CLI::App& app, const CLI::ParseError& e) {
   return owl::kUsageErrorExit;
 }
 
+// The streaming stages allocate and free chunk buffers of up to 16 MB, many from worker threads.
+// glibc raises its mmap threshold each time such a buffer is freed, after which the next ones come
+// from per-thread arenas that keep the memory: peak memory then creeps up with the model's size.
+// A fixed threshold sends every large buffer straight back to the system when freed.
+void return_large_buffers_when_freed() {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+#endif
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   owl::prefer_passive_omp_waits(argc, argv);
+  return_large_buffers_when_freed();
   CLI::App app{
       "owl (open-weights lab): convert, quantize and verify open-weight model checkpoints"};
   app.set_version_flag("--version", "owl 0.1.0");

@@ -24,12 +24,25 @@ class Forward {
   std::vector<float> logits(std::span<const int32_t> tokens) const;
 
  private:
+  // A SwiGLU block: down(silu(gate x) * up x).
+  struct Ffn {
+    Weight gate, up, down;
+  };
   struct Layer {
-    Weight attn_norm, wq, wk, wv, wo, bq, bk, bv, q_norm, k_norm, ffn_norm, gate, up, down;
+    Weight attn_norm, wq, wk, wv, wo, bq, bk, bv, q_norm, k_norm, ffn_norm;
+    Ffn ffn;  // dense layers
+    // Mixture-of-experts layers: the router, the stacked experts, and a shared expert (Qwen2-MoE
+    // scales it by a one-row sigmoid gate).
+    Weight router;
+    Ffn experts, shared;
+    Weight shared_gate;
   };
 
   void attention(const Layer& l, std::vector<float>& x, uint64_t T) const;
   void feed_forward(const Layer& l, std::vector<float>& x, uint64_t T) const;
+  std::vector<float> experts(const Layer& l, const std::vector<float>& h, uint64_t T) const;
+  // x += out, scaled by the model's residual multiplier when it has one.
+  void add_residual(std::vector<float>& x, const std::vector<float>& out) const;
   void rope(float* v, uint64_t heads, uint64_t T) const;
 
   ModelParams p_;

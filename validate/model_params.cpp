@@ -12,12 +12,18 @@ namespace {
 struct ArchInfo {
   std::string_view name;
   RopeLayout rope;
+  bool expert_weights_norm = false;  // llama.cpp's choice per architecture, not a key
 };
 
-// Architectures whose blocks are RMSNorm -> GQA attention with RoPE -> RMSNorm -> SwiGLU.
-constexpr std::array kArchs = {ArchInfo{"llama", RopeLayout::Interleaved},
+// Architectures whose blocks are RMSNorm -> GQA attention with RoPE -> RMSNorm -> SwiGLU, or
+// a softmax-routed mixture of SwiGLU experts (Mixtral is "llama" with experts).
+constexpr std::array kArchs = {ArchInfo{"llama", RopeLayout::Interleaved, true},
                                ArchInfo{"qwen2", RopeLayout::NeoX},
-                               ArchInfo{"qwen3", RopeLayout::NeoX}};
+                               ArchInfo{"qwen3", RopeLayout::NeoX},
+                               ArchInfo{"qwen2moe", RopeLayout::NeoX, false},
+                               ArchInfo{"qwen3moe", RopeLayout::NeoX, true},
+                               ArchInfo{"olmoe", RopeLayout::NeoX, false},
+                               ArchInfo{"granitemoe", RopeLayout::Interleaved, true}};
 
 uint64_t need_uint(const Graph& g, const std::string& key) {
   const Value* v = g.metadata.find(key);
@@ -67,8 +73,10 @@ ModelParams read_model_params(const Graph& g) {
   for (const auto& a : kArchs)
     if (a.name == p.arch) info = &a;
   if (!info)
-    throw UsageError("the reference forward runs llama, qwen2 and qwen3 models, not '" + p.arch +
-                     "'");
+    throw UsageError(
+        "the reference forward runs llama (and Mixtral), qwen2, qwen3, qwen2moe, qwen3moe, olmoe "
+        "and granitemoe models, not '" +
+        p.arch + "'");
   const std::string k = p.arch + ".";
   p.rope = info->rope;
   p.n_embd = need_uint(g, k + "embedding_length");
@@ -87,6 +95,17 @@ ModelParams read_model_params(const Graph& g) {
   p.rope_base = get_double(g, k + "rope.freq_base", 10000.0);
   p.rms_eps = static_cast<float>(get_double(g, k + "attention.layer_norm_rms_epsilon", 1e-5));
   p.rope_scaling = read_rope_scaling(g, k);
+  if (g.metadata.find(k + "expert_count")) {
+    p.n_expert = need_uint(g, k + "expert_count");
+    p.n_expert_used = need_uint(g, k + "expert_used_count");
+    if (p.n_expert_used > p.n_expert)
+      throw UsageError("expert_used_count is larger than expert_count");
+    p.expert_weights_norm = info->expert_weights_norm;
+  }
+  p.embedding_scale = static_cast<float>(get_double(g, k + "embedding_scale", 0.0));
+  p.residual_scale = static_cast<float>(get_double(g, k + "residual_scale", 0.0));
+  p.attention_scale = static_cast<float>(get_double(g, k + "attention.scale", 0.0));
+  p.logit_scale = static_cast<float>(get_double(g, k + "logit_scale", 0.0));
   const Tensor* embd = g.find("token_embd.weight");
   if (!embd || embd->shape.size() != 2) throw UsageError("the model has no 2-D token_embd.weight");
   p.n_vocab = embd->shape[0];
@@ -112,6 +131,8 @@ void require_same_network(const ModelParams& ref, const ModelParams& test) {
   differ("key/value heads", ref.n_head_kv, test.n_head_kv);
   differ("head size", ref.head_dim, test.head_dim);
   differ("feed-forward width", ref.n_ff, test.n_ff);
+  differ("experts", ref.n_expert, test.n_expert);
+  differ("experts used", ref.n_expert_used, test.n_expert_used);
   if (!diffs.empty())
     throw InputError("", "the two models are different networks (" + diffs +
                              "); validate compares a model with a converted or quantized copy "

@@ -30,6 +30,14 @@ struct ModelParams {
   RopeScaling rope_scaling;
   RopeLayout rope = RopeLayout::Interleaved;
   float rms_eps = 1e-5f;
+  // Mixtures of experts: a softmax router picks `n_expert_used` of `n_expert` experts per token;
+  // their weights are renormalised to sum to 1 where the architecture does so.
+  uint64_t n_expert = 0, n_expert_used = 0;
+  bool expert_weights_norm = false;
+  // Granite's multipliers, 0 where the model has none: on the embeddings, on each block's output
+  // before it joins the residual stream, in place of attention's 1/sqrt(head size), and as the
+  // divisor of the logits.
+  float embedding_scale = 0, residual_scale = 0, attention_scale = 0, logit_scale = 0;
 };
 
 // Reads `<arch>.*` keys and tensor shapes; throws UsageError naming what is missing or

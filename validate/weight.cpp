@@ -3,13 +3,15 @@
 #include <vector>
 
 #include "formats/io/error.h"
-#include "quant/float_codec.h"
 #include "quant/codec.h"
+#include "quant/float_codec.h"
 
 namespace owl::validate {
 namespace {
 
-bool can_read(ElemType t) { return is_castable_float(t) || can_dequantize(t); }
+bool can_read(ElemType t) {
+  return is_castable_float(t) || can_dequantize(t);
+}
 
 void decode(ElemType type, const std::byte* in, float* out, uint64_t n) {
   const TypeInfo& info = type_info(type);
@@ -35,6 +37,7 @@ Weight::Weight(const Tensor& t) : t_(&t) {
 }
 
 void Weight::rows_f32(uint64_t first, uint64_t n, float* out) const {
+  first += first_row_;
   auto whole = t_->data->view();
   if (whole.data()) {
     decode(t_->type, whole.data() + first * row_bytes_, out, n * cols_);
@@ -43,6 +46,20 @@ void Weight::rows_f32(uint64_t first, uint64_t n, float* out) const {
   std::vector<std::byte> buf(n * row_bytes_);
   t_->data->read(first * row_bytes_, buf);
   decode(t_->type, buf.data(), out, n * cols_);
+}
+
+uint64_t Weight::experts() const {
+  return t_ && t_->shape.size() == 3 ? t_->shape[0] : 1;
+}
+
+Weight Weight::expert(uint64_t e) const {
+  if (!t_ || t_->shape.size() != 3 || e >= t_->shape[0])
+    throw UsageError("weight '" + (t_ ? t_->name : std::string("?")) + "' has no expert " +
+                     std::to_string(e));
+  Weight w = *this;
+  w.rows_ = t_->shape[1];
+  w.first_row_ = e * w.rows_;
+  return w;
 }
 
 }  // namespace owl::validate

@@ -23,9 +23,15 @@ class Weight {
   // Rows [first, first + n) as floats into `out` (n * cols values).
   void rows_f32(uint64_t first, uint64_t n, float* out) const;
 
+  // Expert `e`'s matrix of a stacked [experts, rows, cols] tensor, as a weight of its own that
+  // reads only that expert's rows. Throws UsageError unless the tensor is 3-D with expert e.
+  Weight expert(uint64_t e) const;
+  uint64_t experts() const;  // the outermost size of a 3-D tensor, else 1
+
  private:
   const Tensor* t_ = nullptr;
   uint64_t rows_ = 0, cols_ = 0, row_bytes_ = 0;
+  uint64_t first_row_ = 0;  // where an expert's rows begin in the whole tensor
 };
 
 }  // namespace owl::validate

@@ -31,6 +31,31 @@ void write_rope_scaling(const Rope& rope, const HParams& hp, KeyWriter& kw) {
   // "llama3" becomes the rope_freqs tensor; "default" and "dynamic" write nothing.
 }
 
+// The routing keys, for the configs that have experts.
+void write_expert_keys(const HParams& hp, KeyWriter& kw) {
+  if (auto n = hp.first_int({"num_local_experts", "num_experts", "n_routed_experts"}))
+    kw.u32("expert_count", *n);
+  if (auto n = hp.first_int({"num_experts_per_tok", "num_experts_per_token", "top_k_experts"}))
+    kw.u32("expert_used_count", *n);
+  if (auto n = hp.opt_int("n_group")) kw.u32("expert_group_count", *n);
+  if (auto n = hp.opt_int("topk_group")) kw.u32("expert_group_used_count", *n);
+  for (auto key : {"score_function", "scoring_func", "score_func", "moe_router_activation",
+                   "moe_router_activation_func", "expert_selection_fn"}) {
+    const auto f = hp.opt_string(key);
+    if (!f) continue;
+    // gguf-py's ExpertGatingFuncType.
+    if (*f == "softmax")
+      kw.u32("expert_gating_func", 1);
+    else if (*f == "sigmoid")
+      kw.u32("expert_gating_func", 2);
+    else if (*f == "sqrtsoftplus")
+      kw.u32("expert_gating_func", 4);
+    else
+      hp.fail(key, "is '" + *f + "', not a gating function llama.cpp knows");
+    break;
+  }
+}
+
 }  // namespace
 
 void write_text_model_keys(const HParams& hp, const Dims& d, const Rope& rope, KeyWriter& kw) {
@@ -59,6 +84,7 @@ void write_text_model_keys(const HParams& hp, const Dims& d, const Rope& rope, K
       break;
     }
   }
+  write_expert_keys(hp, kw);
   if (auto hd = hp.opt_int("head_dim")) {
     kw.u32("attention.key_length", *hd);
     kw.u32("attention.value_length", *hd);

@@ -11,12 +11,14 @@
 namespace owl::arch {
 
 extern const Family kLlamaFamily, kMistralFamily, kQwen2Family, kQwen3Family, kGemmaFamily,
-    kGemma2Family, kGemma3Family, kPhi3Family;
+    kGemma2Family, kGemma3Family, kPhi3Family, kMixtralFamily, kQwen2MoeFamily, kQwen3MoeFamily,
+    kOlmoeFamily, kGraniteMoeFamily;
 
 std::span<const Family* const> families() {
-  static const std::array<const Family*, 8> kAll = {&kLlamaFamily,  &kMistralFamily, &kQwen2Family,
-                                                    &kQwen3Family,  &kGemmaFamily,   &kGemma2Family,
-                                                    &kGemma3Family, &kPhi3Family};
+  static const std::array<const Family*, 13> kAll = {
+      &kLlamaFamily,    &kMistralFamily, &kQwen2Family,     &kQwen3Family,   &kGemmaFamily,
+      &kGemma2Family,   &kGemma3Family,  &kPhi3Family,      &kMixtralFamily, &kQwen2MoeFamily,
+      &kQwen3MoeFamily, &kOlmoeFamily,   &kGraniteMoeFamily};
   return kAll;
 }
 

@@ -27,6 +27,26 @@ struct NameTable {
   std::span<const NamePair> layers;
 };
 
+// Mixture-of-experts layers. Hugging Face stores each expert's matrices as their own tensors,
+// "model.layers.N.<prefix>E.<hf>.weight" for E below the config's expert count; GGUF stacks them
+// into one 3-D tensor per layer and kind, "blk.N.<gguf>.weight" [experts, rows, cols].
+struct ExpertStem {
+  std::string_view hf, gguf;
+};
+// One 3-D tensor [experts, 2 * rows, cols] that holds two matrices per expert one above the
+// other (Granite's input_linear, transformers 5's gate_up_proj), split into GGUF's two.
+struct FusedExperts {
+  std::string_view hf, first, second;
+};
+struct ExpertTable {
+  std::string_view prefix = {};            // "block_sparse_moe.experts.", after "model.layers.N."
+  std::span<const ExpertStem> stems = {};  // in the order the reference writes the stacked tensors
+  std::span<const FusedExperts> fused = {};
+  // 3-D tensors already stacked as GGUF wants them, only renamed (Granite's output_linear,
+  // transformers 5's down_proj); like the fused ones, they may lack the ".weight" suffix.
+  std::span<const NamePair> whole = {};
+};
+
 // The sizes every family needs, read once from config.json (or from the GGUF keys).
 struct Dims {
   int64_t layers = 0, hidden = 0, heads = 0, kv_heads = 0, head_dim = 0;
@@ -73,6 +93,10 @@ struct Family {
   std::span<const std::string_view> model_types;       // config.json "model_type" fallback
   std::span<const HParamDefault> defaults;             // the transformers config class's
   NameTable names;
+  // The table grew this for mixtures of experts: the per-expert tensors are not renamed one to
+  // one like the rest but gathered per layer into one stacked tensor (or split from a fused one),
+  // so they need their own entries beside `names`.
+  ExpertTable experts = {};
   bool permute_qk = false;      // Llama's RoPE row order for q/k
   bool shift_norms = false;     // Gemma: norm weights + 1
   bool drop_lm_head = false;    // Gemma 1/2: lm_head is ignored (tied)
@@ -88,8 +112,8 @@ struct Family {
                         KeyWriter& early) = nullptr;
 
   // The way back.
-  std::string_view hf_architecture;  // "LlamaForCausalLM"
-  std::string_view hf_model_type;    // "llama"
+  std::string_view hf_architecture = {};  // "LlamaForCausalLM"
+  std::string_view hf_model_type = {};    // "llama"
   void (*write_config)(const GgufView&, const Dims&, ConfigWriter&) = nullptr;
   // Turns a generated tensor back into config (phi3's RoPE factors); true if it consumed it.
   bool (*consume_tensor)(const GgufView&, const Tensor&, ConfigWriter&) = nullptr;

@@ -210,7 +210,9 @@ void write_entries(Metadata& out, const char* prefix, const std::vector<Entry>& 
 }  // namespace
 
 void write_general_keys(Metadata& out, const ModelFolder& folder, const FrontMatter& card,
-                        const Metadata& config, const Metadata& generation, uint64_t total_params) {
+                        const Metadata& config, const Metadata& generation,
+                        const ParamCount& params) {
+  const uint64_t total_params = params.total;
   const auto total = static_cast<int64_t>(total_params);
   Facts f;
   for (const auto& [field, key] : kCardFields) {
@@ -230,7 +232,7 @@ void write_general_keys(Metadata& out, const ModelFolder& folder, const FrontMat
     fill_from_id(f, *id, total);
   if (!folder.name.empty()) fill_from_id(f, folder.name, total);
   if (!f.name) f.name = folder.name;
-  if (!f.size_label && total_params > 0) f.size_label = size_label(total_params);
+  if (!f.size_label && total_params > 0) f.size_label = size_label(params);
 
   out.set("general.type", Value::string("model"));
   write_sampling(out, generation);
@@ -267,7 +269,7 @@ void write_general_keys(Metadata& out, const ModelFolder& folder, const FrontMat
 }
 
 void write_general_keys(Metadata& out, const ModelFolder& folder, const Metadata& config,
-                        uint64_t total_params, const Warn& warn) {
+                        const ParamCount& params, const Warn& warn) {
   FrontMatter card;
   Metadata generation;
   if (!folder.path.empty()) {
@@ -291,7 +293,7 @@ void write_general_keys(Metadata& out, const ModelFolder& folder, const Metadata
       }
     }
   }
-  write_general_keys(out, folder, card, config, generation, total_params);
+  write_general_keys(out, folder, card, config, generation, params);
 }
 
 }  // namespace owl::arch

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "converters/arch/model_card.h"
+#include "converters/arch/model_naming.h"
 #include "converters/metadata.h"
 
 namespace owl::arch {
@@ -21,15 +22,16 @@ struct ModelFolder {
 using Warn = std::function<void(const std::string&)>;
 
 // Writes general.type, the sampling defaults, general.name, ..., general.languages into
-// `out`, in the reference's order. `config` holds the hf.config.* keys; `total_params` is the
-// output's parameter count (for the size label). Reads README.md and generation_config.json
+// `out`, in the reference's order. `config` holds the hf.config.* keys; `params` counts the
+// output's parameters (for the size label). Reads README.md and generation_config.json
 // from the folder when they exist. A README.md that cannot be read or whose front matter is not
 // YAML owl accepts never stops a conversion: `warn` (if set) is told, and the card is ignored.
 void write_general_keys(Metadata& out, const ModelFolder& folder, const Metadata& config,
-                        uint64_t total_params, const Warn& warn = {});
+                        const ParamCount& params, const Warn& warn = {});
 
 // The same from already-read inputs, for tests.
 void write_general_keys(Metadata& out, const ModelFolder& folder, const FrontMatter& card,
-                        const Metadata& config, const Metadata& generation, uint64_t total_params);
+                        const Metadata& config, const Metadata& generation,
+                        const ParamCount& params);
 
 }  // namespace owl::arch

@@ -1,4 +1,5 @@
 // Canonical GGUF graph -> Hugging Face names, layouts and config.json keys.
+#include <algorithm>
 #include <set>
 
 #include "converters/arch/arch_internal.h"
@@ -38,16 +39,21 @@ void write_tokenizer_ids(const Metadata& md, ConfigWriter& cw) {
 void gguf_to_hf(Graph& g) {
   std::string arch = g.metadata.get_string("general.architecture").value_or(g.architecture);
   const Family* family = family_for_gguf(arch);
-  if (!family) {
+  // Stacked experts have no way back yet (issue 11): say so rather than name a tensor.
+  const bool experts = std::any_of(g.tensors.begin(), g.tensors.end(), [](const Tensor& t) {
+    return t.name.find("_exps.") != std::string::npos;
+  });
+  if (!family || !family->write_config || experts) {
     std::string known;
     for (const Family* f : families())
-      if (known.find(f->gguf_arch) == std::string::npos)
+      if (f->write_config && known.find(f->gguf_arch) == std::string::npos)
         known += (known.empty() ? "" : ", ") + std::string(f->gguf_arch);
     // What the file holds, not how owl was asked: an input error (exit 2) naming the key.
     throw InputError(g.inputs.empty() ? std::string() : g.inputs.front().path,
-                     "general.architecture is '" + arch +
-                         "', which owl cannot convert to Hugging Face (it converts GGUF " + known +
-                         ")");
+                     "general.architecture is '" + arch + "'" +
+                         (experts ? " with stacked experts" : "") +
+                         ", which owl cannot convert to Hugging Face (it converts GGUF " + known +
+                         (experts ? ", without experts" : "") + ")");
   }
   const GgufView view(g, arch);
   const Dims dims = gguf_dims(view);

@@ -4,13 +4,13 @@
 #include <set>
 
 #include "converters/arch/arch_internal.h"
+#include "converters/arch/experts.h"
 #include "converters/arch/general_keys.h"
 #include "converters/arch/norm_shift.h"
 #include "converters/arch/permute.h"
 #include "converters/arch/slice.h"
 #include "converters/arch/tensor_names.h"
 #include "formats/hf/folder.h"
-#include "formats/io/checked_math.h"
 #include "formats/io/error.h"
 #include "formats/io/mapped_file.h"
 
@@ -139,7 +139,7 @@ struct Conversion {
   void trim(Tensor& t) const {
     const auto n = tokenizer_size(metadata);
     if (!n || t.shape.size() != 2 || *n >= t.shape[0] || *n == 0) return;
-    t.data = std::make_shared<PrefixSource>(t.data, *n * (t.byte_size() / t.shape[0]));
+    t.data = std::make_shared<SliceSource>(t.data, 0, *n * (t.byte_size() / t.shape[0]));
     t.shape[0] = *n;
   }
 };
@@ -193,20 +193,28 @@ void hf_to_gguf(Graph& g, const std::function<void(const std::string&)>& warn) {
   std::vector<Tensor> tensors;
   if (family->extra_tensors) family->extra_tensors(hp, dims, tensors, early);
   std::set<std::string> seen;
+  auto add = [&](Tensor t, const std::string& from) {
+    if (!seen.insert(t.name).second)
+      throw InputError(conv.where,
+                       "two tensors become '" + t.name + "' (the second is '" + from + "')");
+    tensors.push_back(std::move(t));
+  };
+  ExpertGatherer experts(family->experts, config_expert_count(hp), dims.layers, conv.where);
   for (const Item& item : order) {
     if (is_skipped_hf_tensor(item.hf_name)) continue;
     const std::string hf_name = normalized_hf_name(item.hf_name);
     if (family->drop_lm_head && hf_name == "lm_head.weight") continue;
-    Tensor t = conv.convert(std::move(g.tensors[item.index]), hf_name);
-    if (!seen.insert(t.name).second)
-      throw InputError(
-          conv.where, "two tensors become '" + t.name + "' (the second is '" + item.hf_name + "')");
-    tensors.push_back(std::move(t));
+    // Expert tensors become their stacks where the reference emits them: a layer's stacks when
+    // its last expert tensor comes by.
+    if (auto stacked = experts.take(hf_name, g.tensors[item.index])) {
+      for (Tensor& t : *stacked) add(std::move(t), item.hf_name);
+      continue;
+    }
+    add(conv.convert(std::move(g.tensors[item.index]), hf_name), item.hf_name);
   }
+  experts.finish();
 
-  uint64_t total = 0;
-  for (const Tensor& t : tensors) total = checked_add(total, t.elements()).value_or(UINT64_MAX);
-  write_general_keys(out, folder, g.metadata, total, warn);
+  write_general_keys(out, folder, g.metadata, count_params(tensors), warn);
   KeyWriter kw(out, std::string(family->gguf_arch), config_path);
   family->write_keys(hp, dims, kw);
   kw.closing_general_keys();

@@ -34,6 +34,8 @@ class KeyWriter {
   void str(std::string_view suffix, std::string v) {
     out_.set(key(suffix), Value::string(std::move(v)));
   }
+  // Takes back a key written before (a family whose converter drops a value the common keys used).
+  void erase(std::string_view suffix) { out_.erase(key(suffix)); }
   // Where the reference writes general.file_type among the `<arch>.*` keys. The value is the
   // pipeline's (it knows the output types); 0 (all F32) holds the place until then.
   void file_type_slot() {

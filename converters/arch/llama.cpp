@@ -1,4 +1,5 @@
-// Llama and Mistral (both "llama" in GGUF): q/k rows reordered for RoPE, Llama 3's rope_freqs.
+// Llama, Mistral and Mixtral (all "llama" in GGUF): q/k rows reordered for RoPE, Llama 3's
+// rope_freqs, Mixtral's experts stacked.
 #include <cmath>
 
 #include "converters/arch/decoder_names.h"
@@ -12,6 +13,22 @@ constexpr std::string_view kLlamaArchs[] = {"LlamaForCausalLM", "LLaMAForCausalL
 constexpr std::string_view kLlamaTypes[] = {"llama"};
 constexpr std::string_view kMistralArchs[] = {"MistralForCausalLM"};
 constexpr std::string_view kMistralTypes[] = {"mistral"};
+constexpr std::string_view kMixtralArchs[] = {"MixtralForCausalLM"};
+constexpr std::string_view kMixtralTypes[] = {"mixtral"};
+
+// Mixtral: Llama's attention, and a router plus eight (or so) SwiGLU experts in place of the MLP.
+constexpr NamePair kMixtralLayer[] = {
+    {"input_layernorm", "attn_norm"},
+    {"self_attn.q_proj", "attn_q"},
+    {"self_attn.k_proj", "attn_k"},
+    {"self_attn.v_proj", "attn_v"},
+    {"self_attn.o_proj", "attn_output"},
+    {"post_attention_layernorm", "ffn_norm"},
+    {"block_sparse_moe.gate", "ffn_gate_inp"},
+};
+// w1 is the gate, w3 the up projection, w2 the down projection, as in the original release.
+constexpr ExpertStem kMixtralExperts[] = {
+    {"w1", "ffn_gate_exps"}, {"w2", "ffn_down_exps"}, {"w3", "ffn_up_exps"}};
 
 // transformers' LlamaConfig / MistralConfig defaults for the keys the conversion reads.
 const HParamDefault kLlamaDefaults[] = {
@@ -23,6 +40,16 @@ const HParamDefault kMistralDefaults[] = {
     {"max_position_embeddings", Value::i64(131072)},
     {"rms_norm_eps", Value::f64(1e-6)},
     {"num_key_value_heads", Value::i64(8)},
+    {"tie_word_embeddings", Value::boolean(false)},
+};
+
+const HParamDefault kMixtralDefaults[] = {
+    {"max_position_embeddings", Value::i64(131072)},
+    {"rms_norm_eps", Value::f64(1e-5)},
+    {"rope_theta", Value::f64(1e6)},
+    {"num_key_value_heads", Value::i64(8)},
+    {"num_local_experts", Value::i64(8)},
+    {"num_experts_per_tok", Value::i64(2)},
     {"tie_word_embeddings", Value::boolean(false)},
 };
 
@@ -119,5 +146,15 @@ constexpr Family llama_style(std::span<const std::string_view> archs,
 
 extern const Family kLlamaFamily = llama_style(kLlamaArchs, kLlamaTypes, kLlamaDefaults);
 extern const Family kMistralFamily = llama_style(kMistralArchs, kMistralTypes, kMistralDefaults);
+
+// No way back yet: to_hf finds the Llama family for a "llama" GGUF.
+extern const Family kMixtralFamily = [] {
+  Family f = llama_style(kMixtralArchs, kMixtralTypes, kMixtralDefaults);
+  f.names.layers = kMixtralLayer;
+  f.experts = {.prefix = "block_sparse_moe.experts.", .stems = kMixtralExperts};
+  // MixtralConfig leaves head_dim None (LlamaConfig fills it in): no key/value length keys.
+  f.head_dim_from_hidden = false;
+  return f;
+}();
 
 }  // namespace owl::arch

@@ -234,4 +234,31 @@ std::string size_label(uint64_t total_params) {
   return buf;
 }
 
+ParamCount count_params(std::span<const Tensor> tensors) {
+  ParamCount c;
+  uint64_t expert_sum = 0, expert_tensors = 0;
+  for (const Tensor& t : tensors) {
+    const uint64_t n = t.elements();
+    c.total += n;
+    const bool bias = t.name.find(".bias") != std::string::npos;
+    const size_t axis = bias ? 2 : 3;  // the expert axis, counted from the innermost
+    if (t.name.find("_exps.") == std::string::npos || t.shape.size() < 3) {
+      c.shared += n;
+      continue;
+    }
+    const uint64_t experts = t.shape[t.shape.size() - axis];
+    if (experts == 0) continue;
+    c.per_expert += n / experts;
+    expert_sum += experts;
+    ++expert_tensors;
+  }
+  c.experts = expert_tensors ? expert_sum / expert_tensors : 0;
+  return c;
+}
+
+std::string size_label(const ParamCount& c) {
+  if (c.experts == 0) return size_label(c.total);
+  return std::to_string(c.experts) + "x" + size_label(c.shared + c.per_expert);
+}
+
 }  // namespace owl::arch

@@ -96,6 +96,10 @@ std::optional<MappedName> gguf_to_hf_name(const NameTable& t, std::string_view g
   return map(t, gguf, false);
 }
 
+std::optional<std::pair<int64_t, std::string_view>> split_hf_layer(std::string_view name) {
+  return split_layer(name, "model.layers.");
+}
+
 std::string gguf_stem(std::string_view gguf) {
   auto parts = split_suffix(gguf);
   std::string_view stem = parts ? parts->first : gguf;

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "converters/arch/family.h"
 
@@ -26,6 +27,9 @@ struct MappedName {
 std::optional<MappedName> hf_to_gguf_name(const NameTable& t, std::string_view hf);
 // The reverse.
 std::optional<MappedName> gguf_to_hf_name(const NameTable& t, std::string_view gguf);
+
+// "model.layers.3.mlp.gate.weight" -> {3, "mlp.gate.weight"}; nullopt outside the layers.
+std::optional<std::pair<int64_t, std::string_view>> split_hf_layer(std::string_view name);
 
 // The GGUF stem of a name without its layer and suffix: "blk.3.attn_q.bias" -> "attn_q".
 std::string gguf_stem(std::string_view gguf);

@@ -28,6 +28,11 @@ SPECIAL_TEXTS = {
     "tiny-gemma2": "Hello</s> there<s> again",
     "tiny-gemma3": "Hello</s> there<s> again",
     "tiny-phi3": "<|user|>\nHi owl!<|end|>\n<|assistant|>\n<|endoftext|>",
+    "tiny-mixtral": "Hello</s> there<s> again",
+    "tiny-qwen2moe": CHATML,
+    "tiny-qwen3moe": CHATML,
+    "tiny-olmoe": CHATML,
+    "tiny-granitemoe": "Hello</s> there<s> again",
 }
 
 

@@ -149,6 +149,15 @@ CASES = {
     "qwen2-bias-neox": lambda owl, p: hf_model(owl, p, "tiny-qwen2"),
     "qwen2-yarn": lambda owl, p: hf_model(owl, p, "tiny-qwen2", YARN),
     "qwen3-qk-norm": lambda owl, p: hf_model(owl, p, "tiny-qwen3"),
+    # Mixtures of experts: softmax routing, top-2, renormalised (Mixtral, Qwen3-MoE) or not with a
+    # sigmoid-gated shared expert (Qwen2-MoE).
+    "mixtral-experts": lambda owl, p: hf_model(owl, p, "tiny-mixtral"),
+    "qwen2moe-shared-expert": lambda owl, p: hf_model(owl, p, "tiny-qwen2moe"),
+    "qwen3moe-experts": lambda owl, p: hf_model(owl, p, "tiny-qwen3moe"),
+    # Not renormalised, q/k norms over the whole projection.
+    "olmoe-experts": lambda owl, p: hf_model(owl, p, "tiny-olmoe"),
+    # Granite's embedding, residual, attention and logit multipliers.
+    "granitemoe-experts": lambda owl, p: hf_model(owl, p, "tiny-granitemoe"),
     "llama-linear-rope": lambda owl, p: hf_model(owl, p, "tiny-llama", {"type": "linear", "factor": 2.0}),
 }
 
