@@ -181,6 +181,8 @@ constexpr std::span<const Adjustment> kNoAdjustments;
 
 // llama-quantize's order; file types are llama.h's llama_ftype values.
 constexpr Mix kMixes[] = {
+    {"Q1_0", 40, T::Q1_0, kLegacy, kStandard, "Q1_0 (1.125 bpw), output Q6_K"},
+    {"Q2_0", 41, T::Q2_0, kTernary, kStandard, "Q2_0 (2.25 bpw); token_embd Q4_K; output Q6_K"},
     {"Q4_0", 2, T::Q4_0, kQ4_0, kStandard, "Q4_0, output Q6_K"},
     {"Q4_1", 3, T::Q4_1, kLegacy, kStandard, "Q4_1, output Q6_K"},
     {"MXFP4_MOE", 38, T::MXFP4, kMxfp4Moe, kNoAdjustments, "experts MXFP4, all else Q8_0"},

@@ -29,12 +29,13 @@ THREADS = 2
 IMATRIX_MIXES = ["IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS", "IQ3_XS",
                  "IQ3_S", "IQ3_M", "Q2_K_S", "Q2_K", "Q3_K_S", "Q3_K_M", "Q3_K_L", "Q4_K_S",
                  "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "IQ4_NL",
-                 "IQ4_XS"]
+                 "IQ4_XS", "Q1_0", "Q2_0"]
 # Each type alone (--pure), by a mix whose base type it is.
 PURE = {"Q4_0": "Q4_0", "Q4_1": "Q4_1", "Q5_0": "Q5_0", "Q5_1": "Q5_1", "Q2_K": "Q2_K",
         "Q3_K": "Q3_K_M", "Q4_K": "Q4_K_M", "Q5_K": "Q5_K_M", "Q6_K": "Q6_K", "IQ4_NL": "IQ4_NL",
         "IQ4_XS": "IQ4_XS", "IQ1_S": "IQ1_S", "IQ1_M": "IQ1_M", "IQ2_XXS": "IQ2_XXS",
-        "IQ2_XS": "IQ2_XS", "IQ2_S": "IQ2_M", "IQ3_XXS": "IQ3_XXS", "IQ3_S": "IQ3_S"}
+        "IQ2_XS": "IQ2_XS", "IQ2_S": "IQ2_M", "IQ3_XXS": "IQ3_XXS", "IQ3_S": "IQ3_S",
+        "Q1_0": "Q1_0", "Q2_0": "Q2_0"}
 # ggml cannot make these without importance weights (it asserts): token_embd and output.weight,
 # which llama-imatrix does not see, get another type.
 NO_UNWEIGHTED = {"IQ1_S", "IQ2_XXS", "IQ2_XS"}
@@ -112,6 +113,8 @@ def both(owl, model, tmp_path, mix, *flags):
 def test_mix_with_imatrix_types_and_keys_match(owl, model, imatrices, tmp_path, mix):
     """The plan (every tensor's type) and the metadata, quantize.imatrix.* included."""
     got, want = both(owl, model, tmp_path, mix, "--imatrix", imatrices["gguf"])
+    if got.read_bytes() == want.read_bytes():
+        return  # (gguf-py 0.19 cannot read Q1_0 and Q2_0 files, but equal bytes say it all)
     got_t, want_t = gu.tensors(got), gu.tensors(want)
     assert {n: t.type for n, t in got_t.items()} == {n: t.type for n, t in want_t.items()}
     got_m, want_m = gu.metadata(got), gu.metadata(want)
