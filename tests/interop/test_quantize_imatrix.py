@@ -231,3 +231,42 @@ def test_dry_run_names_the_weighted_tensors(owl, model, imatrices):
     weighted = {t["name"] for t in plan["tensors"] if "imatrix" in t}
     assert "blk.0.attn_q.weight" in weighted and "token_embd.weight" not in weighted
     assert len(weighted) == 56
+
+
+def test_override_kv_is_byte_identical(owl, model, imatrices, tmp_path):
+    got, want = both(owl, model, tmp_path, "Q4_K_M", "--imatrix", imatrices["gguf"],
+                     "--override-kv", "general.name=str:owl test", "--override-kv",
+                     "test.count=int:-7", "--override-kv", "test.scale=float:1.5",
+                     "--override-kv", "test.flag=bool:true")
+    check_same_file(got, want)
+    assert gu.metadata(got)["test.count"].value == 7  # as uint32 of its absolute value
+
+
+def test_tensor_type_file_is_byte_identical(owl, model, imatrices, tmp_path):
+    types = tmp_path / "types.txt"
+    types.write_text("attn_v=q8_0 ATTN_K=q5_k\nblk\\.[0-3]\\.ffn_down=iq4_nl\n")
+    check_same_file(*both(owl, model, tmp_path, "IQ3_M", "--imatrix", imatrices["gguf"],
+                          "--tensor-type-file", types))
+
+
+@pytest.mark.parametrize("layers", ["0", "1,5", "7,3,3"])
+def test_prune_layers_is_byte_identical(owl, model, imatrices, tmp_path, layers):
+    got, want = both(owl, model, tmp_path, "Q4_K_M", "--imatrix", imatrices["gguf"],
+                     "--prune-layers", layers)
+    check_same_file(got, want)
+    assert gu.metadata(got)["llama.block_count"].value == 8 - len(set(layers.split(",")))
+
+
+@pytest.mark.parametrize("fmt", ["gguf", "dat"])
+def test_inspect_describes_the_imatrix(owl, imatrices, fmt):
+    r = owl("inspect", imatrices[fmt], "--json")
+    assert r.returncode == 0, r.describe()
+    import json
+    d = json.loads(r.stdout)
+    assert d["format"] == fmt and d["entries"] == 56 and d["chunks"] == CHUNKS
+    assert len(d["datasets"]) == 1 and d["datasets"][0].endswith("story.txt")
+    assert d["zero_counts"] == []
+    q = next(t for t in d["tensors"] if t["name"] == "blk.0.attn_q.weight")
+    assert q["experts"] == 1 and q["columns"] == 256
+    r = owl("inspect", imatrices[fmt])
+    assert r.returncode == 0 and "56 entries" in r.stdout, r.describe()
