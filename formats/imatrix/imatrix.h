@@ -45,6 +45,13 @@ Imatrix read_imatrix(const std::string& path);
 void write_imatrix_gguf(const Imatrix& m, const std::string& path);
 void write_imatrix_dat(const Imatrix& m, const std::string& path);
 
+// Adds `from` (read from `file`) into `into` as llama-imatrix --in-file combines matrices: raw
+// sums and token counts added per entry (a legacy file's values and ncall times `chunk_size`),
+// datasets appended, the chunk count the largest count over `chunk_size`. `into` holds raw
+// (GGUF-style) sums with chunk size `chunk_size`. Throws InputError naming the file and entry
+// when an entry's size differs from one already added.
+void accumulate(Imatrix& into, const Imatrix& from, const std::string& file, int32_t chunk_size);
+
 // What llama-quantize quantizes with, per tensor: experts x columns importances. GGUF: each
 // expert's sums divided by its count (1 where the count is 0); legacy: the values divided by
 // ncall.

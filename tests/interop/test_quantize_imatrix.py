@@ -89,6 +89,12 @@ def imatrices(model, tmp_path_factory):
         run_tool("llama-imatrix", "-m", model, "-f", text, "-o", path,
                  "-c", CTX, "--chunks", CHUNKS, "-t", THREADS, "--output-format", fmt, "--no-ppl")
         out[fmt] = path
+    # A second matrix on other text (the story's words backwards) and fewer chunks, to combine.
+    rev = tmp / "reversed.txt"
+    rev.write_text(" ".join(reversed(text.read_text().split())))
+    out["other"] = tmp / "other.gguf"
+    run_tool("llama-imatrix", "-m", model, "-f", rev, "-o", out["other"], "-c", CTX, "--chunks", 2,
+             "-t", THREADS, "--no-ppl")
     return out
 
 
@@ -270,3 +276,27 @@ def test_inspect_describes_the_imatrix(owl, imatrices, fmt):
     assert q["experts"] == 1 and q["columns"] == 256
     r = owl("inspect", imatrices[fmt])
     assert r.returncode == 0 and "56 entries" in r.stdout, r.describe()
+
+
+@pytest.mark.parametrize("ins,fmt", [(["gguf"], "gguf"), (["gguf", "other"], "gguf"),
+                                     (["dat"], "gguf"), (["gguf"], "dat"),
+                                     (["dat", "other"], "gguf"), (["other", "dat"], "dat")])
+def test_combined_imatrix_is_byte_identical(owl, model, imatrices, tmp_path, ins, fmt):
+    """owl imatrix --in-file ... writes what llama-imatrix --in-file ... writes (it needs -m but
+    does not run the model when it only combines)."""
+    files = [a for name in ins for a in ("--in-file", imatrices[name])]
+    want, got = tmp_path / f"llama.{fmt}", tmp_path / f"owl.{fmt}"
+    run_tool("llama-imatrix", "-m", model, *files, "-o", want, "--output-format", fmt, "-c", CTX)
+    r = owl("imatrix", *files, "-o", got, "--output-format", fmt, "-c", CTX, "--quiet")
+    assert r.returncode == 0, r.describe()
+    assert got.read_bytes() == want.read_bytes()
+
+
+def test_combining_matrices_of_other_widths_is_refused(owl, imatrices, tmp_path):
+    narrow = rewrite_imatrix(imatrices["gguf"], tmp_path / "narrow.gguf",
+                             lambda n, v: v[:128] if n == "blk.3.ffn_up.weight.in_sum2" else v)
+    r = owl("imatrix", "--in-file", imatrices["gguf"], "--in-file", narrow, "-o",
+            tmp_path / "x.gguf")
+    assert r.returncode == 2, r.describe()
+    assert str(narrow) in r.stderr and "blk.3.ffn_up.weight" in r.stderr
+    assert not (tmp_path / "x.gguf").exists()
