@@ -240,7 +240,8 @@ void find_problems(const PlanOptions& opt, Plan& plan) {
   for (const TensorPlan& p : plan.tensors) {
     if (p.to == p.from) continue;
     const std::string tensor = "tensor '" + p.name + "': ";
-    if (is_quantized(p.to) && !can_quantize(p.to))
+    // (IQ2_XXS, IQ2_XS and IQ1_S exist only weighted: the walk refused them without weights.)
+    if (is_quantized(p.to) && !can_quantize(p.to) && !block_codec(p.to).quantize_weighted)
       plan.problems.push_back(tensor + "owl cannot quantize to " + std::string(type_name(p.to)) +
                               " yet");
     if (!is_quantized(p.from)) continue;
