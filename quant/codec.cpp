@@ -26,6 +26,8 @@ struct Entry {
 // Where the weighted column is null ggml ignores the importance matrix for the type: its
 // `quantize_<type>` never reads quant_weights (Q8_0, TQ1_0, TQ2_0, MXFP4, NVFP4, Q1_0, Q2_0), or
 // it is an activation type that ggml_quantize_chunk does not produce at all (Q8_1, Q8_K).
+// ggml quantizes IQ2_XXS, IQ2_XS and IQ1_S only with an importance matrix: they have no
+// unweighted quantizer (tests/interop/test_iquant_codecs.py holds the grid i-quants' paths).
 constexpr Entry kCodecs[] = {
     {ElemType::Q4_0, {quantize_q4_0, dequantize_q4_0, true, quantize_q4_0_weighted}},
     {ElemType::Q4_1, {quantize_q4_1, dequantize_q4_1, true, quantize_q4_1_weighted}},
@@ -47,14 +49,13 @@ constexpr Entry kCodecs[] = {
     {ElemType::Q2_0, {quantize_q2_0, dequantize_q2_0, true, nullptr}},
     {ElemType::IQ4_NL, {quantize_iq4_nl, dequantize_iq4_nl, true, quantize_iq4_nl_weighted}},
     {ElemType::IQ4_XS, {quantize_iq4_xs, dequantize_iq4_xs, true, quantize_iq4_xs_weighted}},
-    // ggml quantizes these only with an importance matrix or a codebook search: read-only here.
-    {ElemType::IQ2_XXS, {nullptr, dequantize_iq2_xxs, false}},
-    {ElemType::IQ2_XS, {nullptr, dequantize_iq2_xs, false}},
-    {ElemType::IQ2_S, {nullptr, dequantize_iq2_s, false}},
-    {ElemType::IQ3_XXS, {nullptr, dequantize_iq3_xxs, false}},
-    {ElemType::IQ3_S, {nullptr, dequantize_iq3_s, false}},
-    {ElemType::IQ1_S, {nullptr, dequantize_iq1_s, false}},
-    {ElemType::IQ1_M, {nullptr, dequantize_iq1_m, false}},
+    {ElemType::IQ2_XXS, {nullptr, dequantize_iq2_xxs, true, quantize_iq2_xxs_weighted}},
+    {ElemType::IQ2_XS, {nullptr, dequantize_iq2_xs, true, quantize_iq2_xs_weighted}},
+    {ElemType::IQ2_S, {quantize_iq2_s, dequantize_iq2_s, true, quantize_iq2_s_weighted}},
+    {ElemType::IQ3_XXS, {quantize_iq3_xxs, dequantize_iq3_xxs, true, quantize_iq3_xxs_weighted}},
+    {ElemType::IQ3_S, {quantize_iq3_s, dequantize_iq3_s, true, quantize_iq3_s_weighted}},
+    {ElemType::IQ1_S, {nullptr, dequantize_iq1_s, true, quantize_iq1_s_weighted}},
+    {ElemType::IQ1_M, {quantize_iq1_m, dequantize_iq1_m, true, quantize_iq1_m_weighted}},
 };
 
 }  // namespace

@@ -25,11 +25,13 @@ using QuantizeWeightedRowFn = void (*)(const float* x, std::byte* out, size_t n,
 struct BlockCodec {
   QuantizeRowFn quantize = nullptr;      // null: owl cannot produce this type
   DequantizeRowFn dequantize = nullptr;  // null: owl cannot turn this type into floats
-  // The quantizer gives the same bytes as ggml's reference (llama-quantize without an imatrix).
-  // Every dequantizer gives the same floats as ggml's.
+  // The quantizers give the same bytes as ggml's (llama-quantize without an imatrix, and with
+  // one for `quantize_weighted`). Every dequantizer gives the same floats as ggml's.
   bool quantize_matches_ggml = false;
   // Null where ggml's quantizer never reads the importance matrix for this type (the table in
   // codec.cpp names them); quantize_row_weighted then uses `quantize`, as ggml does.
+  // Set with `quantize` null for the types ggml quantizes only with an importance matrix
+  // (IQ2_XXS, IQ2_XS, IQ1_S).
   QuantizeWeightedRowFn quantize_weighted = nullptr;
 };
 
@@ -37,6 +39,10 @@ struct BlockCodec {
 const BlockCodec& block_codec(ElemType t);
 inline bool can_quantize(ElemType t) {
   return block_codec(t).quantize != nullptr;
+}
+// Whether owl can quantize to `t` given an importance matrix, which some types need.
+inline bool can_quantize_weighted(ElemType t) {
+  return can_quantize(t) || block_codec(t).quantize_weighted != nullptr;
 }
 inline bool can_dequantize(ElemType t) {
   return block_codec(t).dequantize != nullptr;

@@ -31,6 +31,24 @@ Grids make_grids() {
 
 }  // namespace
 
+std::span<const uint16_t> grid_codes(GridId id) {
+  switch (id) {
+    case GridId::IQ2XXS:
+      return kIQ2XXSCodes;
+    case GridId::IQ2XS:
+      return kIQ2XSCodes;
+    case GridId::IQ2S:
+      return kIQ2SCodes;
+    case GridId::IQ3XXS:
+      return kIQ3XXSCodes;
+    case GridId::IQ3S:
+      return kIQ3SCodes;
+    case GridId::IQ1S:
+      return kIQ1SCodes;
+  }
+  return {};
+}
+
 const Grids& grids() {
   static const Grids g = make_grids();
   return g;

@@ -3,8 +3,17 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 namespace owl::iq {
+
+// The six codebooks. IQ1_S and IQ1_M share one.
+enum class GridId { IQ2XXS, IQ2XS, IQ2S, IQ3XXS, IQ3S, IQ1S };
+
+// Each point of a codebook as ggml numbers them, packed as level indices: coordinate k is level
+// (code >> (bits * k)) & mask, with 2 bits a coordinate for the 8-coordinate grids and 3 for the
+// 4-coordinate IQ3 grids. The quantizers search these levels, the dequantizers the values below.
+std::span<const uint16_t> grid_codes(GridId id);
 
 struct Grids {
   uint8_t iq2xxs[256][8];

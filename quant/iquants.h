@@ -39,8 +39,11 @@ void quantize_iq4_xs_weighted(const float* x, std::byte* out, size_t n, const fl
 }  // namespace scalar
 void dequantize_iq4_xs(const std::byte* in, float* y, size_t n);
 
-// The grid types (quant/iq_grid_dequant.cpp): owl reads them as ggml's `dequantize_row_*` does.
-// ggml's quantizers for these need an importance matrix or a codebook search owl does not have.
+// The grid types. owl reads them as ggml's `dequantize_row_*` does (quant/iq_grid_dequant.cpp)
+// and writes them as ggml's `quantize_iq*` does, bit for bit for finite input: with an importance
+// matrix (`*_weighted`: one row, one weight a column), and without one where ggml allows that
+// (IQ2_S, IQ3_XXS, IQ3_S, IQ1_M; ggml_quantize_requires_imatrix names the other three).
+// quant/iq2_quantize.cpp, iq3_quantize.cpp and iq1_quantize.cpp hold the quantizers.
 inline constexpr size_t kIQ2_XXSBlockBytes = 66;
 inline constexpr size_t kIQ2_XSBlockBytes = 74;
 inline constexpr size_t kIQ2_SBlockBytes = 82;
@@ -56,5 +59,17 @@ void dequantize_iq3_xxs(const std::byte* in, float* y, size_t n);
 void dequantize_iq3_s(const std::byte* in, float* y, size_t n);
 void dequantize_iq1_s(const std::byte* in, float* y, size_t n);
 void dequantize_iq1_m(const std::byte* in, float* y, size_t n);
+
+void quantize_iq2_xxs_weighted(const float* x, std::byte* out, size_t n, const float* weights);
+void quantize_iq2_xs_weighted(const float* x, std::byte* out, size_t n, const float* weights);
+void quantize_iq2_s(const float* x, std::byte* out, size_t n);
+void quantize_iq2_s_weighted(const float* x, std::byte* out, size_t n, const float* weights);
+void quantize_iq3_xxs(const float* x, std::byte* out, size_t n);
+void quantize_iq3_xxs_weighted(const float* x, std::byte* out, size_t n, const float* weights);
+void quantize_iq3_s(const float* x, std::byte* out, size_t n);
+void quantize_iq3_s_weighted(const float* x, std::byte* out, size_t n, const float* weights);
+void quantize_iq1_s_weighted(const float* x, std::byte* out, size_t n, const float* weights);
+void quantize_iq1_m(const float* x, std::byte* out, size_t n);
+void quantize_iq1_m_weighted(const float* x, std::byte* out, size_t n, const float* weights);
 
 }  // namespace owl

@@ -42,6 +42,14 @@ std::vector<float> input_floats() {
   return x;
 }
 
+// The importance weights (one a column of the input's rows) of the weighted vectors.
+std::vector<float> imatrix_floats() {
+  const auto b = file_bytes("imatrix.f32");
+  std::vector<float> w(b.size() / 4);
+  std::memcpy(w.data(), b.data(), b.size());
+  return w;
+}
+
 std::string xxh3_of(std::span<const float> y) {
   Xxh3Hasher h;
   h.update(std::as_bytes(y));
@@ -102,6 +110,17 @@ TEST_CASE("every codec quantizes and dequantizes exactly as ggml's reference", "
         if (entry.contains("dequantized_xxh3_128"))
           CHECK(xxh3_of(dequantized(t, ggml)) == entry["dequantized_xxh3_128"].get<std::string>());
       }
+      if (entry.contains("weighted")) {
+        REQUIRE(block_codec(t).quantize_matches_ggml);
+        REQUIRE(block_codec(t).quantize_weighted);
+        const auto ggml = file_bytes(entry["weighted"].get<std::string>());
+        std::vector<std::byte> owl(x.size() / info.block_elems * info.block_bytes);
+        quantize_row_weighted(t, x, owl, imatrix_floats());
+        INFO(first_difference(owl, ggml, info.block_bytes));
+        CHECK(owl == ggml);
+        CHECK(xxh3_of(dequantized(t, ggml)) ==
+              entry["weighted_dequantized_xxh3_128"].get<std::string>());
+      }
       if (entry.contains("random")) {
         const auto random = file_bytes(entry["random"].get<std::string>());
         CHECK(xxh3_of(dequantized(t, random)) ==
@@ -119,7 +138,8 @@ TEST_CASE("every codec has reference vectors from ggml", "[quant][ggml]") {
     INFO(name);
     if (codec.quantize_matches_ggml) {
       REQUIRE(manifest["types"].contains(name));
-      CHECK(manifest["types"][name].contains("quantized"));
+      // Types ggml quantizes only with an importance matrix have weighted vectors alone.
+      CHECK(manifest["types"][name].contains(codec.quantize ? "quantized" : "weighted"));
     }
     // ggml has no Q8_1 dequantizer to compare with; the round-trip tests cover owl's.
     if (codec.dequantize && info.type != ElemType::Q8_1) {

@@ -22,7 +22,8 @@ sys.path.insert(0, str(REPO / "tests" / "interop"))
 import ggml_quant  # noqa: E402
 
 TYPES = {"Q8_0": 8, "Q4_0": 2, "Q4_1": 3, "Q5_0": 6, "Q5_1": 7, "Q2_K": 10, "Q3_K": 11,
-         "Q4_K": 12, "Q5_K": 13, "Q6_K": 14, "IQ4_NL": 20, "IQ4_XS": 23}
+         "Q4_K": 12, "Q5_K": 13, "Q6_K": 14, "IQ4_NL": 20, "IQ4_XS": 23, "IQ2_XXS": 16,
+         "IQ2_XS": 17, "IQ2_S": 22, "IQ3_XXS": 18, "IQ3_S": 21, "IQ1_S": 19, "IQ1_M": 29}
 
 
 def best_of(runs, fn):
@@ -48,6 +49,8 @@ def main():
     print(f"{'type':8s}{'imatrix':>8s}{'ggml ms':>10s}{'owl ms':>10s}{'owl/ggml':>10s}")
     for name, type_id in TYPES.items():
         for weighted in (False, True):
+            if not weighted and ggml_quant.requires_imatrix(type_id):
+                continue  # ggml quantizes IQ2_XXS, IQ2_XS and IQ1_S only with an imatrix
             argv = [str(probe), name, str(width), str(tmp / "x.f32"), str(tmp / "out.bin")]
             if weighted:
                 argv.append(str(tmp / "w.f32"))

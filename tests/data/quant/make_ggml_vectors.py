@@ -13,6 +13,8 @@ Output, in the folder given (default: tests/data/quant/ggml beside this script):
   input.f32        the float inputs, little-endian
   <TYPE>.bin       ggml's quantization of input.f32
   <TYPE>.random    random blocks (finite scales) for the dequantizer check
+  imatrix.f32      importance weights, one per column of a row (GRID_TYPES)
+  <TYPE>.weighted  ggml's quantization of input.f32 with imatrix.f32 (GRID_TYPES)
   manifest.json    types, files, digests and the ggml version used
 
 Run: python3 tests/data/quant/make_ggml_vectors.py [OUT_DIR]
@@ -67,6 +69,12 @@ TYPES = {
     "Q1_0": (41, 128, 18, "chunk+ref", [0], [], True),
     "Q2_0": (42, 64, 18, "chunk+ref", [0], [], True),
 }
+
+# The grid i-quants, whose quantizers owl has: ggml_quantize_chunk with imatrix.f32, and without
+# an importance matrix where ggml has that path (it refuses IQ2_XXS, IQ2_XS and IQ1_S). They are
+# "none" above so that the random blocks keep their count and the generator its sequence.
+GRID_TYPES = {"IQ2_XXS": False, "IQ2_XS": False, "IQ2_S": True, "IQ3_XXS": True, "IQ3_S": True,
+              "IQ1_S": False, "IQ1_M": True}  # name: has an unweighted path
 
 
 def symbol(name: str) -> str:
@@ -128,6 +136,21 @@ def make_input(rng: np.random.Generator) -> np.ndarray:
     x = np.concatenate(blocks).astype(np.float32)
     assert x.size % (ROWS * SUPERBLOCK) == 0
     return x
+
+
+def chunk(lib, name, x, imatrix=None):
+    """ggml_quantize_chunk of x as ROWS rows, with one importance weight a column or none."""
+    type_id, block_elems, block_bytes, _, _, _, _ = TYPES[name]
+    lib.ggml_quantize_chunk.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
+                                        ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]
+    lib.ggml_quantize_chunk.restype = ctypes.c_size_t
+    lib.ggml_quantize_init.argtypes = [ctypes.c_int]
+    lib.ggml_quantize_init(type_id)
+    out = np.zeros(x.size // block_elems * block_bytes, dtype=np.uint8)
+    written = lib.ggml_quantize_chunk(type_id, x.ctypes.data, out.ctypes.data, 0, ROWS, x.size // ROWS,
+                                      None if imatrix is None else imatrix.ctypes.data)
+    assert written == out.size, (name, written, out.size)
+    return out
 
 
 def quantize(lib, name, x):
@@ -211,6 +234,23 @@ def main():
             entry["random"] = f"{name}.random"
             entry["random_dequantized_xxh3_128"] = dequantize_digest(lib, name, rnd)
         manifest["types"][name] = entry
+
+    # Positive weights with a tenth of them zero, from a generator of their own.
+    imatrix = np.random.default_rng(20251203).gamma(1.0, 1.0, x.size // ROWS).astype(np.float32)
+    imatrix[np.random.default_rng(20251204).random(imatrix.size) < 0.1] = 0
+    (out_dir / "imatrix.f32").write_bytes(imatrix.astype("<f4").tobytes())
+    manifest["imatrix"] = "imatrix.f32"
+    for name, unweighted in GRID_TYPES.items():
+        entry = manifest["types"][name]
+        if unweighted:
+            q = chunk(lib, name, x)
+            (out_dir / f"{name}.bin").write_bytes(q.tobytes())
+            entry["quantized"] = f"{name}.bin"
+            entry["dequantized_xxh3_128"] = dequantize_digest(lib, name, q)
+        q = chunk(lib, name, x, imatrix)
+        (out_dir / f"{name}.weighted").write_bytes(q.tobytes())
+        entry["weighted"] = f"{name}.weighted"
+        entry["weighted_dequantized_xxh3_128"] = dequantize_digest(lib, name, q)
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     total = sum(p.stat().st_size for p in out_dir.iterdir())
     print(f"wrote {len(manifest['types'])} types, {total} bytes, to {out_dir}")

@@ -1,0 +1,159 @@
+#include "quant/iq_grid_fit.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "quant/block_math.h"
+
+namespace owl::iq {
+
+using block::nearest_int;
+
+namespace {
+
+constexpr int kMaxValues = 32;
+constexpr int kMaxTrials = 31;  // IQ3_XXS: -15..15
+
+int clamp_level(int l, int levels) {
+  return std::max(0, std::min(levels - 1, l));
+}
+
+// Rounds a group's magnitudes to levels at inverse scale `id`.
+void round_to_levels(const SearchGrid& g, const float* xval, float id, int8_t* L) {
+  for (int i = 0; i < g.dims(); ++i)
+    L[i] = static_cast<int8_t>(clamp_level(nearest_int(0.5f * (id * xval[i] - 1)), g.levels()));
+}
+
+// sum(w x q) and sum(w q^2) over the sub-block, q = 2 * level + 1.
+void fit_sums(int n, const float* xval, const float* weight, const int8_t* L, float& sumqx,
+              float& sumq2) {
+  sumqx = 0;
+  sumq2 = 0;
+  for (int i = 0; i < n; ++i) {
+    const float w = weight[i];
+    const float q = static_cast<float>(2 * L[i] + 1);
+    sumqx += w * xval[i] * q;
+    sumq2 += w * q * q;
+  }
+}
+
+}  // namespace
+
+float scaled_mean_square(const float* x, int factor) {
+  float sumx2 = 0;
+  for (size_t i = 0; i < kSuperBlock; ++i) sumx2 += x[i] * x[i];
+  return static_cast<float>(factor) * sumx2 / static_cast<float>(kSuperBlock);
+}
+
+void importance(int n, const float* x, const float* imatrix, float sigma2, float* weight) {
+  for (int i = 0; i < n; ++i) weight[i] = imatrix[i] * std::sqrt(sigma2 + x[i] * x[i]);
+}
+
+uint8_t fold_signs(const float* x, const float* weight, bool even, float* xval) {
+  int minus = 0;
+  uint8_t signs = 0;
+  for (int i = 0; i < 8; ++i) {
+    if (x[i] >= 0) {
+      xval[i] = x[i];
+    } else {
+      xval[i] = -x[i];
+      ++minus;
+      signs = static_cast<uint8_t>(signs | (1 << i));
+    }
+  }
+  if (even && minus % 2) {
+    int least = 0;
+    float least_importance = weight[0] * x[0] * x[0];
+    for (int i = 1; i < 8; ++i) {
+      const float importance = weight[i] * x[i] * x[i];
+      if (importance < least_importance) {
+        least_importance = importance;
+        least = i;
+      }
+    }
+    xval[least] = -xval[least];
+    signs = static_cast<uint8_t>(signs ^ (1 << least));
+  }
+  return signs;
+}
+
+float fit_grid_scale(const SearchGrid& g, int n, const float* xval, const float* weight,
+                     const float* waux, float reference, float scale, const ScaleTrials& trials,
+                     int8_t* L) {
+  const int dims = g.dims();
+  const int groups = n / dims;
+  bool on_grid[kMaxValues / 4];
+  std::fill(on_grid, on_grid + groups, trials.start_on_grid);
+  std::fill(L, L + n, int8_t{0});
+
+  // Every trial's levels first, then the fits of all trials side by side (each trial's sums in
+  // the scalar order, so the compiler may run trials in vector lanes), then the choice in order.
+  const int count = trials.last - trials.first + 1;
+  if (count > kMaxTrials || n > kMaxValues) throw std::logic_error("i-quant scale search too wide");
+  int8_t trial_L[kMaxTrials][kMaxValues];
+  bool trial_on_grid[kMaxTrials][kMaxValues / 4];
+  float q_by_value[kMaxValues][kMaxTrials];  // value i's q = 2 l + 1 in each trial
+  const float center = static_cast<float>(2 * g.levels() - 1);
+  for (int t = 0; t < count; ++t) {
+    const float id = (center + static_cast<float>(trials.first + t) * trials.step) / reference;
+    const float trial_scale = 1 / id;
+    for (int k = 0; k < groups; ++k) {
+      round_to_levels(g, xval + dims * k, id, trial_L[t] + dims * k);
+      snap_to_grid(g, xval + dims * k, waux + dims * k, trial_scale, trial_L[t] + dims * k,
+                   trial_on_grid[t][k]);
+    }
+    for (int i = 0; i < n; ++i) q_by_value[i][t] = static_cast<float>(2 * trial_L[t][i] + 1);
+  }
+  float trial_sumqx[kMaxTrials] = {}, trial_sumq2[kMaxTrials] = {};
+  for (int i = 0; i < n; ++i) {
+    const float w = weight[i];
+    const float wx = w * xval[i];
+    for (int t = 0; t < count; ++t) {
+      const float q = q_by_value[i][t];
+      trial_sumqx[t] += wx * q;
+      trial_sumq2[t] += w * q * q;
+    }
+  }
+  float best = 0;
+  for (int t = 0; t < count; ++t) {
+    const float sumqx = trial_sumqx[t], sumq2 = trial_sumq2[t];
+    if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+      scale = sumqx / sumq2;
+      best = scale * sumqx;
+      std::copy(trial_L[t], trial_L[t] + n, L);
+      std::copy(trial_on_grid[t], trial_on_grid[t] + groups, on_grid);
+    }
+  }
+
+  const bool any_off_grid = std::find(on_grid, on_grid + groups, false) != on_grid + groups;
+  if (!(scale > 0) || (trials.refit != Refit::AllGroups && !any_off_grid)) return scale;
+  const float id = 1 / scale;
+  for (int k = 0; k < groups; ++k) {
+    if (trials.refit == Refit::OffGridGroups && on_grid[k]) continue;
+    round_to_levels(g, xval + dims * k, id, L + dims * k);
+    bool unused;
+    snap_to_grid(g, xval + dims * k, waux + dims * k, scale, L + dims * k, unused);
+  }
+  float sumqx, sumq2;
+  fit_sums(n, xval, weight, L, sumqx, sumq2);
+  if (sumq2 > 0) scale = sumqx / sumq2;
+  return scale;
+}
+
+int scale_code(float id, float scale, int max) {
+  return std::max(0, std::min(max, nearest_int(0.5f * (id * scale - 1))));
+}
+
+void pack_scale_pairs(float id, const float* scales, size_t count, std::byte* out) {
+  for (size_t i = 0; i < count; i += 2) {
+    out[i / 2] = static_cast<std::byte>(scale_code(id, scales[i], 15) |
+                                        (scale_code(id, scales[i + 1], 15) << 4));
+  }
+}
+
+int point_index(const SearchGrid& g, const int8_t* L) {
+  return std::max(0, g.index_of(g.code(L)));
+}
+
+}  // namespace owl::iq
