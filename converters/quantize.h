@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "converters/graph.h"
@@ -12,8 +13,28 @@
 
 namespace owl {
 
+// --override-kv KEY=TYPE:VALUE, as llama-quantize's common parser reads it: TYPE int (written
+// as uint32 of its absolute value, as llama-quantize writes it), float (F32), bool (true or
+// false) or str (at most 127 bytes); keys shorter than 128 bytes. Throws UsageError otherwise.
+struct KvOverride {
+  std::string key;
+  Value value;
+};
+KvOverride parse_kv_override(std::string_view text);
+
 struct QuantizeOptions {
   PlanOptions plan;
+  // --imatrix: an importance matrix file (llama-imatrix's GGUF or .dat), named in the output as
+  // given here; --include-weights / --exclude-weights keep or drop the entries whose name holds
+  // one of these strings (not both at once).
+  std::string imatrix;
+  std::vector<std::string> include_weights, exclude_weights;
+  // Set in the output after general.file_type (and before the quantize.imatrix.* keys); the plan
+  // sees them too, as llama.cpp's loader does.
+  std::vector<KvOverride> override_kv;
+  // --prune-layers: layers left out (sorted, unique); the others are numbered on from 0 and
+  // {arch}.block_count says how many are left, as llama-quantize does.
+  std::vector<int64_t> prune_layers;
   std::string tokenizer;  // a tokenizer file for inputs that lack one
   int threads = 0;        // 0: every core
   Progress* progress = nullptr;

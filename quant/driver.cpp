@@ -47,6 +47,7 @@ bool all_finite(std::span<const float> x) {
 // A tensor as rows, in its input and output types.
 struct RowGeometry {
   uint64_t row_elems = 0, rows = 0, in_row_bytes = 0, out_row_bytes = 0;
+  uint64_t rows_per_expert = 1;  // the rows of one matrix: a 3-D tensor stacks its experts'
 };
 
 // The plan has checked that rows are whole blocks of both types.
@@ -56,6 +57,7 @@ RowGeometry geometry_of(const TensorPlan& p) {
   g.rows = g.row_elems ? p.elements / g.row_elems : 0;
   g.in_row_bytes = *bytes_for_elements(p.from, g.row_elems);
   g.out_row_bytes = *bytes_for_elements(p.to, g.row_elems);
+  g.rows_per_expert = p.shape.size() >= 2 ? p.shape[p.shape.size() - 2] : 1;
   return g;
 }
 
@@ -69,11 +71,13 @@ uint64_t rows_per_read(const RowGeometry& g) {
 }
 
 // Converts one tensor, row by row: each row to F32 (a cast or a dequantization), checked, then
-// into the target (a quantization or a cast).
+// into the target (a quantization, with the row's expert's importance weights when the plan has
+// them, or a cast).
 class ConvertedTensor final : public Source {
  public:
   ConvertedTensor(std::shared_ptr<ReadAhead> read_ahead, size_t slot, SourcePtr input,
-                  const TensorPlan& p, const RowGeometry& rows, int threads, std::string file)
+                  const TensorPlan& p, const RowGeometry& rows,
+                  std::shared_ptr<const ImportanceWeights> imatrix, int threads, std::string file)
       : read_ahead_(std::move(read_ahead)),
         slot_(slot),
         input_(std::move(input)),
@@ -86,7 +90,11 @@ class ConvertedTensor final : public Source {
         rows_(rows.rows),
         in_row_bytes_(rows.in_row_bytes),
         out_row_bytes_(rows.out_row_bytes),
-        rows_per_read_(rows_per_read(rows)) {}
+        rows_per_read_(rows_per_read(rows)),
+        rows_per_expert_(std::max<uint64_t>(1, rows.rows_per_expert)),
+        imatrix_(std::move(imatrix)) {
+    if (!p.weights.empty()) weights_ = imatrix_->at(p.weights);
+  }
 
   uint64_t byte_size() const override { return rows_ * out_row_bytes_; }
   uint64_t granule() const override { return out_row_bytes_; }
@@ -126,16 +134,24 @@ class ConvertedTensor final : public Source {
 #pragma omp for schedule(static)
       for (int64_t r = 0; r < rows; ++r) {
         const auto i = static_cast<uint64_t>(r);
-        bad[i] = convert_row(in.subspan(i * in_row_bytes_, in_row_bytes_), row,
-                             out.subspan(i * out_row_bytes_, out_row_bytes_));
+        bad[i] =
+            convert_row(in.subspan(i * in_row_bytes_, in_row_bytes_), row,
+                        out.subspan(i * out_row_bytes_, out_row_bytes_), weights_of(first + i));
       }
     }
     for (uint64_t i = 0; i < n; ++i)
       if (bad[i]) report(first + i, *bad[i]);
   }
 
+  // The importance weights of a row: its expert's slice; empty without an imatrix.
+  std::span<const float> weights_of(uint64_t row) const {
+    if (weights_.empty()) return {};
+    return weights_.subspan(row / rows_per_expert_ * row_elems_, row_elems_);
+  }
+
   std::optional<BadValue> convert_row(std::span<const std::byte> in, std::span<float> row,
-                                      std::span<std::byte> out) const {
+                                      std::span<std::byte> out,
+                                      std::span<const float> weights) const {
     const auto row_bytes = std::as_writable_bytes(row);
     if (is_quantized(from_))
       block_codec(from_).dequantize(in.data(), row.data(), row_elems_);
@@ -146,7 +162,11 @@ class ConvertedTensor final : public Source {
       return BadValue{c, row[c]};
     }
     if (is_quantized(to_)) {
-      block_codec(to_).quantize(row.data(), out.data(), row_elems_);
+      // The row is finite and whole blocks (the plan checked): neither call can throw.
+      if (weights.empty())
+        block_codec(to_).quantize(row.data(), out.data(), row_elems_);
+      else
+        quantize_row_weighted(to_, row, out, weights);
       return std::nullopt;
     }
     cast_elements(ElemType::F32, row_bytes, to_, out, row_elems_);
@@ -181,7 +201,9 @@ class ConvertedTensor final : public Source {
   std::string name_, file_;
   ElemType from_, to_;
   int threads_;
-  uint64_t row_elems_, rows_, in_row_bytes_, out_row_bytes_, rows_per_read_;
+  uint64_t row_elems_, rows_, in_row_bytes_, out_row_bytes_, rows_per_read_, rows_per_expert_;
+  std::shared_ptr<const ImportanceWeights> imatrix_;
+  std::span<const float> weights_;  // experts x row_elems_, in imatrix_
 };
 
 }  // namespace
@@ -205,8 +227,8 @@ void apply_plan(Graph& g, const Plan& plan, const DriverOptions& opt) {
   for (size_t slot = 0; slot < converted.size(); ++slot) {
     Tensor& t = g.tensors[converted[slot]];
     const TensorPlan& p = plan.tensors[converted[slot]];
-    t.data = std::make_shared<ConvertedTensor>(read_ahead, slot, t.data, p, rows[slot], threads,
-                                               opt.file);
+    t.data = std::make_shared<ConvertedTensor>(read_ahead, slot, t.data, p, rows[slot],
+                                               plan.imatrix, threads, opt.file);
     t.type = p.to;
   }
 }

@@ -1,6 +1,7 @@
 #include "quant/plan.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include "formats/io/error.h"
 #include "quant/codec.h"
@@ -27,7 +28,10 @@ TypeOverride parse_type_override(std::string_view text) {
     throw UsageError("--tensor-type '" + std::string(text) +
                      "' must be REGEX=TYPE, e.g. attn_v=q8_0");
   TypeOverride o;
+  // llama-quantize lowercases the pattern (tensor names are lowercase), and so does owl.
   o.pattern = std::string(text.substr(0, eq));
+  std::transform(o.pattern.begin(), o.pattern.end(), o.pattern.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   try {
     o.regex = std::regex(o.pattern);
   } catch (const std::regex_error& e) {
@@ -42,7 +46,18 @@ size_t Plan::changed() const {
                                            [](const TensorPlan& t) { return t.to != t.from; }));
 }
 
+size_t Plan::weighted() const {
+  return static_cast<size_t>(std::count_if(tensors.begin(), tensors.end(),
+                                           [](const TensorPlan& t) { return !t.weights.empty(); }));
+}
+
 namespace {
+
+// The types ggml's quantizer asserts an importance matrix for (ggml_quantize_requires_imatrix):
+// even where llama-quantize asks for none (token_embd, output.weight), it aborts without one.
+bool unweighted_impossible(ElemType t) {
+  return t == ElemType::IQ2_XXS || t == ElemType::IQ2_XS || t == ElemType::IQ1_S;
+}
 
 bool is_ffn(TensorRole r) {
   return r == TensorRole::FfnUp || r == TensorRole::FfnGate || r == TensorRole::FfnDown;
@@ -69,6 +84,12 @@ class Planner {
     p.to = to;
     p.why = why;
     if (is_quantized(p.to)) fit_rows(p);
+    const size_t problems = plan_.problems.size();
+    find_weights(t, p);
+    if (plan_.problems.size() == problems && p.weights.empty() && p.to != p.stored_as &&
+        unweighted_impossible(p.to))
+      plan_.problems.push_back("tensor '" + p.name + "': " + std::string(type_name(p.to)) +
+                               " cannot be made without importance weights (ggml refuses to)");
   }
 
   void finish() {
@@ -115,7 +136,7 @@ class Planner {
         role == TensorRole::TokenEmbd && plan_.model.tied_embeddings ? TensorRole::Output : role;
     if (effective == TensorRole::Output && opt_.output_type)
       return {*opt_.output_type, "--output-tensor-type (token_embd is also the output)"};
-    const RuleInput in{plan_.model, mix, effective, t.shape, position(t, effective)};
+    const RuleInput in{plan_.model, mix, effective, t.shape, position(t, effective), has_imatrix()};
     MixChoice c = choose_type(in);
     if (effective != role) c.why += " (token_embd is also the output)";
     return {c.type, c.why};
@@ -134,7 +155,8 @@ class Planner {
     int64_t& seen = role == TensorRole::FfnUp     ? ffn_up_seen_
                     : role == TensorRole::FfnGate ? ffn_gate_seen_
                                                   : ffn_down_seen_;
-    int64_t layer = seen++;
+    const int64_t counter = seen++;
+    int64_t layer = counter;
     // Expert tensors are not one per layer: the layer comes from the name.
     if (plan_.model.experts > 1) {
       layer = layer_of_name(t.name);
@@ -143,7 +165,43 @@ class Planner {
                                     std::to_string(layers) +
                                     ") from the name, which the mix's rules for experts need");
     }
-    return {layer, layers};
+    return {layer, layers, counter};
+  }
+
+  bool has_imatrix() const { return opt_.imatrix && !opt_.imatrix->empty(); }
+
+  // The tensor's importance weights, where llama-quantize would quantize with them, and what
+  // it refuses: a type that needs them without them, weights of the wrong width.
+  void find_weights(const Tensor& t, TensorPlan& p) {
+    const bool needed = needs_imatrix(p.name, p.to, *opt_.mix);
+    const std::string tensor = "tensor '" + p.name + "': ";
+    const std::string type(type_name(p.to));
+    if (!has_imatrix()) {
+      if (needed)
+        plan_.problems.push_back(tensor + type + " needs an importance matrix (--imatrix), as in " +
+                                 "llama-quantize");
+      return;
+    }
+    if (!is_quantized(p.to) || p.to == p.stored_as) return;
+    const auto it = opt_.imatrix->find(p.name);
+    if (it == opt_.imatrix->end()) {
+      if (needed)
+        plan_.problems.push_back(tensor + "the importance matrix has no entry for it, which " +
+                                 type + " needs");
+      return;
+    }
+    const uint64_t cols = t.shape.empty() ? 1 : t.shape.back();
+    const uint64_t experts = t.shape.size() >= 3 ? t.shape[t.shape.size() - 3] : 1;
+    if (it->second.size() != cols * experts) {
+      // llama-quantize lets token_embd go without (its rows are looked up, not multiplied).
+      if (tensor_role(p.name) != TensorRole::TokenEmbd)
+        plan_.problems.push_back(tensor + "the importance matrix has " +
+                                 std::to_string(it->second.size()) + " weights for it, not " +
+                                 std::to_string(cols) + " columns x " + std::to_string(experts) +
+                                 " experts");
+      return;
+    }
+    p.weights = p.name;
   }
 
   // llama.cpp's tensor_type_fallback, but never silent: each fallback is a warning, and with
@@ -182,7 +240,8 @@ void find_problems(const PlanOptions& opt, Plan& plan) {
   for (const TensorPlan& p : plan.tensors) {
     if (p.to == p.from) continue;
     const std::string tensor = "tensor '" + p.name + "': ";
-    if (is_quantized(p.to) && !can_quantize(p.to))
+    // (IQ2_XXS, IQ2_XS and IQ1_S exist only weighted: the walk refused them without weights.)
+    if (is_quantized(p.to) && !can_quantize(p.to) && !block_codec(p.to).quantize_weighted)
       plan.problems.push_back(tensor + "owl cannot quantize to " + std::string(type_name(p.to)) +
                               " yet");
     if (!is_quantized(p.from)) continue;
@@ -212,6 +271,7 @@ Plan make_plan(const Graph& g, std::span<const ElemType> stored_as, const PlanOp
                      " gives every quantizable tensor " + std::string(type_name(opt.mix->base)));
   Plan plan;
   plan.mix = opt.mix;
+  plan.imatrix = opt.imatrix;
   plan.model = model_facts(g, file);
   if (has_unsupported_rules(plan.model.arch))
     throw UsageError("llama.cpp has quantization rules of its own for " + plan.model.arch +

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <optional>
 #include <regex>
 #include <span>
@@ -31,6 +33,10 @@ TypeOverride parse_type_override(std::string_view text);
 // UsageError naming `option`.
 ElemType parse_tensor_type(std::string_view name, std::string_view option);
 
+// An importance matrix as llama-quantize quantizes with it: by tensor name, each expert's
+// per-column importances (experts x columns).
+using ImportanceWeights = std::map<std::string, std::vector<float>, std::less<>>;
+
 struct PlanOptions {
   const Mix* mix = nullptr;
   std::vector<TypeOverride> overrides;           // first match wins
@@ -40,6 +46,9 @@ struct PlanOptions {
   bool quantize_output = true;                   // false: --leave-output-tensor
   bool allow_requantize = false;  // quantized inputs may be dequantized and quantized again
   bool no_fallback = false;       // a row that does not fit the chosen type is an error
+  // --imatrix, after --include-weights/--exclude-weights; null or empty: none. Mixes have rules
+  // for it, and llama.cpp's smallest types cannot be made without it.
+  std::shared_ptr<const ImportanceWeights> imatrix;
 };
 
 struct TensorPlan {
@@ -50,6 +59,7 @@ struct TensorPlan {
   ElemType to;
   std::string why;
   std::string fallback;  // when the chosen type did not fit the rows: what happened instead
+  std::string weights;   // the importance-matrix entry it is quantized with; empty: none
   uint64_t elements = 0;
   uint64_t in_bytes = 0;  // as read (from)
   uint64_t out_bytes = 0;
@@ -57,6 +67,7 @@ struct TensorPlan {
 
 struct Plan {
   const Mix* mix = nullptr;
+  std::shared_ptr<const ImportanceWeights> imatrix;  // what TensorPlan::weights names
   ModelFacts model;
   std::vector<TensorPlan> tensors;  // in the graph's order
   uint64_t elements = 0, in_bytes = 0, out_bytes = 0;
@@ -67,7 +78,8 @@ struct Plan {
   double bits_per_weight() const {
     return elements ? 8.0 * static_cast<double>(out_bytes) / static_cast<double>(elements) : 0;
   }
-  size_t changed() const;  // tensors whose type changes
+  size_t changed() const;   // tensors whose type changes
+  size_t weighted() const;  // tensors quantized with importance weights
 };
 
 // Types every tensor of `g` following llama.cpp's llama_tensor_get_type, with tensors taken in

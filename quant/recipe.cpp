@@ -160,6 +160,16 @@ std::string_view when_name(When w) {
       return "row not whole base blocks";
     case When::StackedExperts:
       return "stacked experts";
+    case When::WithImatrix:
+      return "with an imatrix";
+    case When::NoImatrix:
+      return "without an imatrix";
+    case When::Gqa4OrExperts4:
+      return "GQA >= 4 or 4+ experts";
+    case When::MiddleLayers:
+      return "middle layers";
+    case When::FirstEighthSeen:
+      return "first eighth of layers";
   }
   return "?";
 }
@@ -200,6 +210,16 @@ bool holds(When w, const RuleInput& in) {
       // Bailing MoE 3's attention projections are 3-D too; only its FFN experts count.
       return stacked && (in.model.arch != "bailingmoe3" || ffn);
     }
+    case When::WithImatrix:
+      return in.imatrix;
+    case When::NoImatrix:
+      return !in.imatrix;
+    case When::Gqa4OrExperts4:
+      return in.model.gqa() >= 4 || in.model.experts >= 4;
+    case When::MiddleLayers:
+      return i >= n / 8 && i < 7 * n / 8;
+    case When::FirstEighthSeen:
+      return in.position.seen < n / 8;
   }
   return false;
 }
@@ -314,6 +334,26 @@ std::optional<std::string> keep_reason(const Tensor& t, bool quantize_output) {
     if (name == k.part) return std::string(k.why);
   if (!quantize_output && name == "output.weight") return "output kept (--leave-output-tensor)";
   return std::nullopt;
+}
+
+bool needs_imatrix(std::string_view name, ElemType to, const Mix& mix) {
+  if (name == "token_embd.weight" || name == "per_layer_token_embd.weight" ||
+      name == "output.weight")
+    return false;
+  switch (to) {
+    case ElemType::IQ1_S:
+    case ElemType::IQ1_M:
+    case ElemType::IQ2_XXS:
+    case ElemType::IQ2_XS:
+    case ElemType::IQ2_S:
+    case ElemType::IQ3_XXS:
+      return true;
+    case ElemType::Q2_K:
+      // The k-quants do without, but for the Q2_K tensors of a Q2_K_S file.
+      return mix.name == "Q2_K_S";
+    default:
+      return false;
+  }
 }
 
 bool has_unsupported_rules(std::string_view arch) {

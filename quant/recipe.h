@@ -81,6 +81,12 @@ enum class When : uint8_t {
   Is70B,             // a 70B model as llama.cpp recognises one
   RowNotBaseBlocks,  // the tensor's row is not whole blocks of the mix's base type
   StackedExperts,    // a 3-D tensor of more than one expert matrix (MXFP4_MOE's rule)
+  WithImatrix,       // the quantization has an importance matrix (--imatrix)
+  NoImatrix,
+  Gqa4OrExperts4,   // at least four query heads per key/value head, or four experts
+  MiddleLayers,     // n/8 <= i < 7n/8
+  FirstEighthSeen,  // the ffn_* tensors typed so far (not the layer) fewer than n/8: the i-quant
+                    // mixes count so even in a mixture of experts
 };
 
 std::string_view when_name(When w);
@@ -120,6 +126,7 @@ const Mix* find_mix(std::string_view name);
 struct RulePosition {
   int64_t index = 0;
   int64_t count = 0;
+  int64_t seen = 0;  // ffn_*: the tensors of this role typed before (index, but for experts)
 };
 
 // Everything the predicates of one tensor look at.
@@ -129,6 +136,7 @@ struct RuleInput {
   TensorRole role;
   std::span<const uint64_t> shape;  // row-major, the row last
   RulePosition position;
+  bool imatrix = false;  // an importance matrix is given
 };
 
 bool holds(When w, const RuleInput& in);
@@ -144,6 +152,11 @@ MixChoice choose_type(const RuleInput& in);
 // Why llama.cpp never quantizes this tensor (1-D, norms, routers, positional embeddings...), or
 // nullopt when it may be quantized. `quantize_output` false keeps output.weight as it is.
 std::optional<std::string> keep_reason(const Tensor& t, bool quantize_output);
+
+// Whether llama.cpp refuses to quantize this tensor to `to` without an importance matrix: the
+// IQ1/IQ2 types and IQ3_XXS, and Q2_K in a Q2_K_S mix, for every tensor but token_embd and
+// output.weight.
+bool needs_imatrix(std::string_view name, ElemType to, const Mix& mix);
 
 // Architectures with rules of their own in llama.cpp that owl's tables do not hold; the plan
 // refuses them rather than pick other types than llama.cpp would.

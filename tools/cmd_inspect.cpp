@@ -13,6 +13,7 @@
 #include "formats/pytorch/checkpoint.h"
 #include "tools/commands.h"
 #include "tools/human.h"
+#include "tools/inspect_imatrix.h"
 #include "tools/progress_line.h"
 
 namespace owl {
@@ -163,6 +164,7 @@ void print_table(const Graph& g, const pb::GraphDescription& d, const InspectArg
 
 void run_inspect(const InspectArgs& a) {
   if (a.scan) return run_scan(a);
+  if (inspect_imatrix(a.path, a.json)) return;
   Graph g = open_model(a.path);
   ProgressLine progress(a.quiet || !a.hash);
   DescribeOptions opt;
@@ -188,8 +190,8 @@ void add_inspect_command(CLI::App& app) {
                                  "architecture, parameters, types, metadata, tensors");
   cmd->add_option("path", args->path,
                   "A .safetensors, .gguf or PyTorch (.bin/.pt, zip or legacy) file, an "
-                  "*.index.json, or a model "
-                  "folder")
+                  "*.index.json, a model folder, or an importance matrix (llama-imatrix's .gguf "
+                  "or .dat)")
       ->required();
   cmd->add_flag("--json", args->json, "Print the description as JSON (graph.proto's JSON mapping)");
   cmd->add_flag("--hash", args->hash,

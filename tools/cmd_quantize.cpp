@@ -1,7 +1,10 @@
 // owl quantize IN -o OUT.gguf -t Q4_K_M [--dry-run] ...: a model quantized with one of
 // llama.cpp's mixes, each tensor getting the type llama-quantize would give it.
+#include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <memory>
 
@@ -18,8 +21,10 @@ namespace owl {
 namespace {
 
 struct QuantizeArgs {
-  std::string input, output, mix, output_tensor_type, token_embedding_type, tokenizer;
-  std::vector<std::string> tensor_types;
+  std::string input, output, mix, output_tensor_type, token_embedding_type, tokenizer, imatrix;
+  std::vector<std::string> tensor_types, tensor_type_files, include_weights, exclude_weights;
+  std::vector<std::string> override_kv;
+  std::string prune_layers;
   int threads = 0;
   bool pure = false, leave_output = false, allow_requantize = false, no_fallback = false;
   bool dry_run = false, json = false, quiet = false;
@@ -37,12 +42,45 @@ std::string mix_help() {
   return s;
 }
 
+// --tensor-type-file: REGEX=TYPE entries separated by spaces or newlines, as llama-quantize reads
+// them.
+std::vector<std::string> tensor_type_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError(path, "cannot read this --tensor-type-file");
+  std::vector<std::string> out;
+  for (std::string entry; in >> entry;) out.push_back(entry);
+  return out;
+}
+
+// --prune-layers 0,3,7: non-negative layer numbers, sorted and without repeats.
+std::vector<int64_t> layer_list(const std::string& text) {
+  std::vector<int64_t> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    const std::string item = text.substr(start, comma - start);
+    int64_t n = -1;
+    const auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), n);
+    if (ec != std::errc() || end != item.data() + item.size() || n < 0 || n > 1000000)
+      throw UsageError("--prune-layers: '" + item + "' is not a layer number");
+    out.push_back(n);
+    start = comma + 1;
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 QuantizeOptions options_from(const QuantizeArgs& a) {
   QuantizeOptions opt;
   opt.plan.mix = find_mix(a.mix);
   if (!opt.plan.mix)
     throw UsageError("--type '" + a.mix + "' is not a mix; owl knows " + mix_names());
   for (const auto& t : a.tensor_types) opt.plan.overrides.push_back(parse_type_override(t));
+  for (const auto& f : a.tensor_type_files)
+    for (const auto& t : tensor_type_file(f)) opt.plan.overrides.push_back(parse_type_override(t));
+  for (const auto& kv : a.override_kv) opt.override_kv.push_back(parse_kv_override(kv));
+  if (!a.prune_layers.empty()) opt.prune_layers = layer_list(a.prune_layers);
   if (!a.output_tensor_type.empty())
     opt.plan.output_type = parse_tensor_type(a.output_tensor_type, "--output-tensor-type");
   if (!a.token_embedding_type.empty())
@@ -53,6 +91,9 @@ QuantizeOptions options_from(const QuantizeArgs& a) {
   opt.plan.allow_requantize = a.allow_requantize;
   opt.plan.no_fallback = a.no_fallback;
   opt.tokenizer = a.tokenizer;
+  opt.imatrix = a.imatrix;
+  opt.include_weights = a.include_weights;
+  opt.exclude_weights = a.exclude_weights;
   opt.threads = a.threads;
   const bool quiet = a.quiet;
   opt.warn = [quiet](const std::string& w) {
@@ -75,6 +116,7 @@ void print_table(const Plan& plan) {
   for (const auto& t : plan.tensors) {
     std::string why = t.why;
     if (!t.fallback.empty()) why += "; FALLBACK: " + t.fallback;
+    if (!t.weights.empty()) why += "; importance weights";
     std::printf("%-*s  %-18s %-7s %-7s %12s  %s\n", static_cast<int>(name_w),
                 printable(t.name).c_str(), shape_to_string(t.shape).c_str(),
                 std::string(type_name(t.from)).c_str(), std::string(type_name(t.to)).c_str(),
@@ -88,7 +130,11 @@ void print_table(const Plan& plan) {
               human_count(plan.elements).c_str(), human_bytes(plan.in_bytes).c_str(),
               bpw(in_bpw).c_str(), human_bytes(plan.out_bytes).c_str(),
               bpw(plan.bits_per_weight()).c_str());
-  std::printf("; %zu fallback%s\n", plan.fallbacks, plan.fallbacks == 1 ? "" : "s");
+  std::printf("; %zu fallback%s", plan.fallbacks, plan.fallbacks == 1 ? "" : "s");
+  if (plan.imatrix && !plan.imatrix->empty())
+    std::printf("; %zu with importance weights (%zu imatrix entries)", plan.weighted(),
+                plan.imatrix->size());
+  std::printf("\n");
   for (const auto& p : plan.problems) std::printf("cannot quantize: %s\n", p.c_str());
 }
 
@@ -105,6 +151,7 @@ Json plan_json(const Plan& plan, const std::vector<std::string>& files) {
     e["to"] = type_name(t.to);
     e["why"] = t.why;
     if (!t.fallback.empty()) e["fallback"] = t.fallback;
+    if (!t.weights.empty()) e["imatrix"] = t.weights;
     e["elements"] = t.elements;
     e["bytes"] = t.out_bytes;
     j["tensors"].push_back(std::move(e));
@@ -175,9 +222,25 @@ void add_quantize_command(CLI::App& app) {
       "--tensor-type", args->tensor_types,
       "REGEX=TYPE: tensors whose name the regex finds get TYPE (e.g. attn_v=q8_0); repeatable, the "
       "first match wins");
+  cmd->add_option("--tensor-type-file", args->tensor_type_files,
+                  "A file of REGEX=TYPE entries separated by spaces or newlines, as --tensor-type "
+                  "(after those)");
+  cmd->add_option("--override-kv", args->override_kv,
+                  "KEY=TYPE:VALUE (TYPE int, float, bool or str): set this metadata key in the "
+                  "output, as llama-quantize does (ints are written as uint32); repeatable");
+  cmd->add_option("--prune-layers", args->prune_layers,
+                  "L0,L1,...: leave these layers out and number the others on from 0, as "
+                  "llama-quantize does");
   cmd->add_option("--output-tensor-type", args->output_tensor_type, "The type of output.weight");
   cmd->add_option("--token-embedding-type", args->token_embedding_type,
                   "The type of token_embd.weight");
+  cmd->add_option("--imatrix", args->imatrix,
+                  "An importance matrix (llama-imatrix's .gguf or legacy .dat): tensors are "
+                  "quantized with its weights, and the IQ1/IQ2/IQ3_XXS and Q2_K_S mixes need one");
+  cmd->add_option("--include-weights", args->include_weights,
+                  "Use the imatrix only for tensors whose name contains this (repeatable)");
+  cmd->add_option("--exclude-weights", args->exclude_weights,
+                  "Do not use the imatrix for tensors whose name contains this (repeatable)");
   cmd->add_flag("--pure", args->pure,
                 "Every quantizable tensor gets the mix's base type (no per-tensor rules)");
   cmd->add_flag("--leave-output-tensor", args->leave_output, "Keep output.weight as it is");

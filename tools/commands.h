@@ -11,5 +11,6 @@ void add_quantize_command(CLI::App& app);
 void add_diff_command(CLI::App& app);
 void add_validate_command(CLI::App& app);
 void add_scan_command(CLI::App& app);
+void add_imatrix_command(CLI::App& app);
 
 }  // namespace owl

@@ -26,7 +26,8 @@ SECONDS_PER_TARGET="${1:-300}"
 shift || true
 ALL_TARGETS=(fuzz_gguf fuzz_gguf_split fuzz_safetensors fuzz_safetensors_index fuzz_llama2c
   fuzz_llama2c_tokenizer fuzz_hf_config fuzz_hf_tokenizer_json fuzz_hf_tokenizer_config
-  fuzz_model_card fuzz_sentencepiece fuzz_unpickler fuzz_zip_checkpoint fuzz_zip_pickle fuzz_scan)
+  fuzz_model_card fuzz_sentencepiece fuzz_unpickler fuzz_zip_checkpoint fuzz_zip_pickle fuzz_scan
+  fuzz_imatrix)
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL_TARGETS[@]}")
 read -r -a ALSO_BUILD <<<"${OWL_FUZZ_ALSO_BUILD:-}"
@@ -120,7 +121,8 @@ seed_corpus() {
 # size limits are reachable; binary formats stay small, so mutations stay fast.
 fuzz_options() {
   case "$1" in
-    fuzz_gguf | fuzz_gguf_split) echo "-dict=$ROOT/tests/fuzz/gguf.dict -max_len=262144" ;;
+    fuzz_gguf | fuzz_gguf_split | fuzz_imatrix)
+      echo "-dict=$ROOT/tests/fuzz/gguf.dict -max_len=262144" ;;
     fuzz_safetensors) echo "-dict=$ROOT/tests/fuzz/json.dict -max_len=262144" ;;
     fuzz_safetensors_index | fuzz_hf_*) echo "-dict=$ROOT/tests/fuzz/json.dict -max_len=4194304" ;;
     fuzz_model_card) echo "-dict=$ROOT/tests/fuzz/model_card.dict -max_len=1048576" ;;

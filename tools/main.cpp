@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
   owl::add_diff_command(app);
   owl::add_validate_command(app);
   owl::add_scan_command(app);
+  owl::add_imatrix_command(app);
 
   try {
     app.parse(argc, argv);

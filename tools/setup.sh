@@ -6,8 +6,9 @@ OWL_BUILD="${OWL_BUILD:-$OWL_ROOT/build}"
 
 # Debian packages the build needs (compilers and cmake, protobuf, zstd, xxHash, CLI11, JSON,
 # Catch2, OpenMP), the Python used by the interop tests, and clang with its sanitizer and
-# libFuzzer runtimes (libclang-rt-14-dev) for the ASan/UBSan unit tests and the fuzz targets.
-OWL_APT_PACKAGES=(build-essential cmake pkg-config libprotobuf-dev protobuf-compiler libzstd-dev
+# libFuzzer runtimes (libclang-rt-14-dev) for the ASan/UBSan unit tests and the fuzz targets;
+# ninja-build for the llama.cpp tools the interop tests compare against (owl_build_llama_cpp_tools).
+OWL_APT_PACKAGES=(build-essential cmake ninja-build pkg-config libprotobuf-dev protobuf-compiler libzstd-dev
   libxxhash-dev libcli11-dev nlohmann-json3-dev catch2 libomp-dev python3 python3-pip python3-venv time strace
   clang libclang-rt-14-dev libyaml-cpp-dev)
 
@@ -149,21 +150,38 @@ PY
   owl_note "done in $(owl_duration $((SECONDS - start)))"
 }
 
-# llama.cpp's full test vocabularies (models/ggml-vocab-*.gguf in the llama-cpp-python sdist
-# from PyPI), for comparing owl's text tokenizers with llama.cpp's on real vocabularies.
+# The llama-cpp-python 0.3.36 sdist from PyPI (77 MB): llama.cpp's test vocabularies and the
+# source of the llama.cpp tools come from it. Downloaded once into the cache and kept there, so
+# that the two steps that need it share one download.
+OWL_CACHE="${OWL_CACHE:-$HOME/.cache/owl}"
+OWL_LLAMA_CPP_SDIST="$OWL_CACHE/llama_cpp_python-0.3.36.tar.gz"
+
+owl_fetch_llama_cpp_sdist() {
+  [ -f "$OWL_LLAMA_CPP_SDIST" ] && return 0
+  owl_log "fetching the llama-cpp-python 0.3.36 sdist from PyPI (77 MB: about 10 s)"
+  local tmp start=$SECONDS
+  tmp="$(mktemp -d)"
+  "$OWL_PYTHON" -m pip download -q --disable-pip-version-check --no-deps \
+    --no-binary llama-cpp-python llama-cpp-python==0.3.36 -d "$tmp" || { rm -rf "$tmp"; return 1; }
+  mkdir -p "$OWL_CACHE"
+  mv "$tmp"/llama_cpp_python-0.3.36.tar.gz "$OWL_LLAMA_CPP_SDIST.part"
+  mv "$OWL_LLAMA_CPP_SDIST.part" "$OWL_LLAMA_CPP_SDIST"
+  rm -rf "$tmp"
+  owl_note "done in $(owl_duration $((SECONDS - start)))"
+}
+
+# llama.cpp's full test vocabularies (models/ggml-vocab-*.gguf in the sdist), for comparing owl's
+# text tokenizers with llama.cpp's on real vocabularies.
 OWL_LLAMA_CPP_VOCABS="$OWL_MODELS/llama-cpp-0.3.36-vocabs"
 
 owl_fetch_llama_cpp_vocabs() {
   export OWL_LLAMA_CPP_VOCABS
   [ -f "$OWL_LLAMA_CPP_VOCABS/.complete" ] && return 0
-  owl_log "fetching llama.cpp's test vocabularies (the llama-cpp-python 0.3.36 sdist from PyPI, 77 MB: about 10 s)"
-  local tmp start=$SECONDS
-  tmp="$(mktemp -d)"
-  "$OWL_PYTHON" -m pip download -q --disable-pip-version-check --no-deps \
-    --no-binary llama-cpp-python llama-cpp-python==0.3.36 -d "$tmp"
+  owl_fetch_llama_cpp_sdist || return 1
+  owl_log "extracting llama.cpp's test vocabularies from the sdist"
   rm -rf "$OWL_LLAMA_CPP_VOCABS"
   mkdir -p "$OWL_LLAMA_CPP_VOCABS"
-  python3 - "$tmp"/llama_cpp_python-0.3.36.tar.gz "$OWL_LLAMA_CPP_VOCABS" <<'PY'
+  python3 - "$OWL_LLAMA_CPP_SDIST" "$OWL_LLAMA_CPP_VOCABS" <<'PY'
 import os, sys, tarfile
 with tarfile.open(sys.argv[1]) as tar:
     for m in tar.getmembers():
@@ -172,9 +190,53 @@ with tarfile.open(sys.argv[1]) as tar:
             with tar.extractfile(m) as src, open(os.path.join(sys.argv[2], name), "wb") as dst:
                 dst.write(src.read())
 PY
-  rm -rf "$tmp"
   touch "$OWL_LLAMA_CPP_VOCABS/.complete"
-  owl_note "done in $(owl_duration $((SECONDS - start)))"
+}
+
+# llama.cpp's own command-line tools (llama-quantize, llama-imatrix, llama-perplexity) from the
+# sdist's vendor/llama.cpp, for the interop tests that compare owl's files with theirs (an
+# imatrix is only loaded by the tool, not by llama-cpp-python's library). Built once, outside the
+# tree, statically and for a generic CPU; OWL_LLAMA_CPP_TOOLS is the folder of the binaries.
+OWL_LLAMA_CPP_SRC="$OWL_CACHE/llama-cpp-0.3.36-src"
+OWL_LLAMA_CPP_BUILD="$OWL_CACHE/llama-cpp-0.3.36-tools"
+OWL_LLAMA_CPP_TOOLS="$OWL_LLAMA_CPP_BUILD/bin"
+OWL_LLAMA_CPP_TOOL_NAMES=(llama-quantize llama-imatrix llama-perplexity)
+
+owl_llama_cpp_tools_built() {
+  local t
+  for t in "${OWL_LLAMA_CPP_TOOL_NAMES[@]}"; do [ -x "$OWL_LLAMA_CPP_TOOLS/$t" ] || return 1; done
+}
+
+owl_build_llama_cpp_tools() {
+  export OWL_LLAMA_CPP_TOOLS
+  owl_llama_cpp_tools_built && return 0
+  if [ ! -f "$OWL_LLAMA_CPP_SRC/.complete" ]; then
+    owl_fetch_llama_cpp_sdist || return 1
+    owl_log "extracting llama.cpp's source from the sdist into $OWL_LLAMA_CPP_SRC"
+    rm -rf "$OWL_LLAMA_CPP_SRC"
+    mkdir -p "$OWL_LLAMA_CPP_SRC"
+    tar -xzf "$OWL_LLAMA_CPP_SDIST" -C "$OWL_LLAMA_CPP_SRC" --strip-components=3 \
+      llama_cpp_python-0.3.36/vendor/llama.cpp || return 1
+    touch "$OWL_LLAMA_CPP_SRC/.complete"
+  fi
+  owl_log "building ${OWL_LLAMA_CPP_TOOL_NAMES[*]} into $OWL_LLAMA_CPP_BUILD (the first time on 2 idle cores: about 5 min)"
+  owl_timed owl_cmake_llama_cpp_tools
+}
+
+owl_cmake_llama_cpp_tools() {
+  cmake -S "$OWL_LLAMA_CPP_SRC" -B "$OWL_LLAMA_CPP_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DBUILD_SHARED_LIBS=OFF -DGGML_NATIVE=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
+    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_EXAMPLES=OFF >/dev/null || return 1
+  # ninja's "[12/140]" steps become a count every tenth of the way.
+  cmake --build "$OWL_LLAMA_CPP_BUILD" -j"$(nproc)" \
+    --target "${OWL_LLAMA_CPP_TOOL_NAMES[@]}" 2>&1 | awk '
+      match($0, /^\[[0-9]+\/[0-9]+\]/) {
+        s = substr($0, RSTART, RLENGTH); gsub(/[^0-9\/]/, "", s); split(s, a, "/")
+        if (int(10 * a[1] / a[2]) > shown) {
+          shown = int(10 * a[1] / a[2]); print "    compiling: step " a[1] " of " a[2]; fflush() }
+        next }
+      /error|FAILED/ { print "    " $0; fflush() }'
+  return "${PIPESTATUS[0]}"
 }
 
 # owl_build [TARGET...]: everything, or only the targets named (tools/demo.sh runs no test).

@@ -8,6 +8,7 @@ owl_install_apt
 owl_install_pip
 owl_fetch_models
 owl_fetch_llama_cpp_vocabs
+owl_build_llama_cpp_tools
 owl_build
 
 owl_log "unit tests (about 20 s)"
@@ -15,7 +16,7 @@ owl_timed ctest --test-dir "$OWL_BUILD" --output-on-failure -j "$(nproc)"
 
 owl_log "interop tests (about 7 min on 2 cores; each dot is a test that passed)"
 cd "$OWL_ROOT"
-OWL_BIN="$OWL_BUILD/bin/owl" owl_timed "$OWL_PYTHON" -m pytest -q tests/interop
+OWL_BIN="$OWL_BUILD/bin/owl" OWL_LLAMA_CPP_TOOLS="$OWL_LLAMA_CPP_TOOLS" owl_timed "$OWL_PYTHON" -m pytest -q tests/interop
 
 # The unit tests again, built by clang with ASan and UBSan (any report fails the test), in
 # build-asan/; the same build holds the fuzz targets, so clang compiles owl once.

@@ -12,6 +12,7 @@
 #include "converters/normalize.h"
 #include "converters/source.h"
 #include "converters/types.h"
+#include "formats/imatrix/imatrix.h"
 #include "formats/io/error.h"
 #include "formats/open.h"
 #include "formats/pytorch/checkpoint.h"
@@ -65,6 +66,19 @@ inline void open_like_cli(const std::string& path, const std::string& tokenizer 
     read_every_tensor(g);
   } catch (const InputError&) {
   } catch (const UsageError&) {
+  }
+}
+
+// What `owl quantize --imatrix` and `owl inspect` do with an importance matrix at `path`: read it
+// (GGUF or legacy by its bytes) and derive llama-quantize's weights, which must be as many as the
+// sums. Bad input may only end in InputError.
+inline void read_imatrix_like_cli(const std::string& path) {
+  try {
+    const Imatrix m = read_imatrix(path);
+    const auto weights = importance_weights(m);
+    for (const auto& [name, e] : m.entries)
+      if (weights.at(name).size() != e.sums.size()) std::abort();
+  } catch (const InputError&) {
   }
 }
 

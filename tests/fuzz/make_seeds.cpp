@@ -1,13 +1,14 @@
 // Writes small well-formed inputs made with the unit tests' builders into the seed folders of the
 // fuzz targets whose formats tests/data has no small files of: GGUF (single and the second part
-// of a split pair), llama2.c checkpoints, and a safetensors index over the tiny-llama3 fixture.
-// tools/fuzz.sh runs it once per fresh corpus.  Usage: make_seeds OUT_DIR
+// of a split pair), llama2.c checkpoints, importance matrices, and a safetensors index over the
+// tiny-llama3 fixture. tools/fuzz.sh runs it once per fresh corpus.  Usage: make_seeds OUT_DIR
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "formats/imatrix/imatrix.h"
 #include "formats/safetensors/reader.h"
 #include "tests/formats/gguf_builder.h"
 #include "tests/test_util.h"
@@ -161,6 +162,19 @@ void write_model_card_seeds(const fs::path& out) {
 
 }  // namespace
 
+// Importance matrices in both formats: a dense entry, and experts of which one saw no token.
+void write_imatrix_seeds(const fs::path& out) {
+  fs::create_directories(out);
+  owl::Imatrix m;
+  m.entries["blk.0.attn_q.weight"] = {{4, 8, 12, 16}, {4}};
+  m.entries["blk.0.ffn_up_exps.weight"] = {{6, 9, 0, 0}, {3, 0}};
+  m.datasets = {"wiki.txt"};
+  m.chunk_count = 2;
+  m.chunk_size = 2;
+  owl::write_imatrix_gguf(m, (out / "imatrix.gguf").string());
+  owl::write_imatrix_dat(m, (out / "imatrix.dat").string());
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: make_seeds OUT_DIR\n");
@@ -171,6 +185,7 @@ int main(int argc, char** argv) {
   write_gguf_split_seeds(out / "fuzz_gguf_split", out / "gguf_split_fixture");
   write_llama2c_seeds(out / "fuzz_llama2c");
   write_model_card_seeds(out / "fuzz_model_card");
+  write_imatrix_seeds(out / "fuzz_imatrix");
   write_index_seed(out / "fuzz_safetensors_index",
                    fs::path(OWL_TEST_DATA) / "hf/tiny-llama3/model.safetensors");
   return 0;

@@ -17,8 +17,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The targets that take bytes, not paths, replay as they parse.
+// The targets that take bytes, not paths, replay as they parse (the imatrix target writes its
+// input to a file first).
 bool replay_bytes(const std::string& target, const std::string& input) {
+  if (target == "fuzz_imatrix") {
+    const owl::fuzz::ScratchDir dir;
+    owl::fuzz::read_imatrix_like_cli(dir.put("imatrix", input));
+    return true;
+  }
   const auto bytes = std::as_bytes(std::span(input.data(), input.size()));
   if (target == "fuzz_unpickler") {
     owl::fuzz::read_checkpoint(bytes, owl::pytorch::parse_legacy_checkpoint);

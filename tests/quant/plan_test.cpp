@@ -245,3 +245,64 @@ TEST_CASE("architectures with rules owl does not hold are refused", "[plan]") {
   g.metadata.set("general.architecture", Value::string("glm5-next"));
   CHECK_THROWS_AS(plan(g, with_mix("Q4_K_M")), UsageError);
 }
+
+namespace {
+
+// Importance weights of the right width for every blk.* matrix of llama(layers).
+std::shared_ptr<ImportanceWeights> weights_for(const Graph& g) {
+  auto w = std::make_shared<ImportanceWeights>();
+  for (const auto& t : g.tensors)
+    if (t.name.starts_with("blk.") && t.shape.size() == 2)
+      (*w)[t.name] = std::vector<float>(t.shape.back(), 1.0f);
+  return w;
+}
+
+bool any_problem(const Plan& p, const std::string& a, const std::string& b) {
+  return std::any_of(p.problems.begin(), p.problems.end(), [&](const std::string& s) {
+    return s.find(a) != s.npos && s.find(b) != s.npos;
+  });
+}
+
+}  // namespace
+
+TEST_CASE("plan with an importance matrix: weights where llama-quantize uses them", "[plan]") {
+  const Graph g = llama(8);
+  PlanOptions o = with_mix("IQ2_XS");
+  o.imatrix = weights_for(g);
+  const Plan p = plan(g, o);
+  CHECK(entry(p, "blk.0.attn_q.weight").weights == "blk.0.attn_q.weight");
+  CHECK(entry(p, "token_embd.weight").weights.empty());  // no entry: quantized without
+  CHECK(p.weighted() == 8 * 6);
+  // IQ3_XXS's rules change with an imatrix: attn_v keeps IQ3_XXS, ffn_down the base type.
+  o = with_mix("IQ3_XXS");
+  CHECK(entry(plan(g, o), "blk.3.attn_v.weight").to == T::IQ3_S);
+  CHECK(entry(plan(g, o), "blk.3.ffn_down.weight").to == T::Q3_K);
+  o.imatrix = weights_for(g);
+  CHECK(entry(plan(g, o), "blk.3.attn_v.weight").to == T::IQ3_XXS);
+  CHECK(entry(plan(g, o), "blk.3.ffn_down.weight").to == T::IQ3_XXS);
+}
+
+TEST_CASE("plan: what needs an importance matrix is refused without one, naming the tensor",
+          "[plan]") {
+  const Graph g = llama(8);
+  PlanOptions o = with_mix("IQ1_S");
+  CHECK(any_problem(plan(g, o), "blk.0.attn_q.weight", "needs an importance matrix"));
+  o = with_mix("Q4_K_M");
+  o.overrides.push_back(parse_type_override("attn_k=iq2_xxs"));
+  CHECK(any_problem(plan(g, o), "blk.0.attn_k.weight", "IQ2_XXS needs an importance matrix"));
+  // An entry missing, or of another width.
+  o = with_mix("IQ2_XXS");
+  auto w = weights_for(g);
+  w->erase("blk.2.ffn_up.weight");
+  (*w)["blk.5.attn_q.weight"].resize(128);
+  o.imatrix = w;
+  const Plan p = plan(g, o);
+  CHECK(any_problem(p, "blk.2.ffn_up.weight", "no entry"));
+  CHECK(any_problem(p, "blk.5.attn_q.weight", "has 128 weights for it, not 256 columns"));
+  // Q4_K_M needs none: a missing entry only means no weights.
+  o.mix = find_mix("Q4_K_M");
+  w->erase("blk.5.attn_q.weight");
+  const Plan q = plan(g, o);
+  CHECK(q.problems.empty());
+  CHECK(entry(q, "blk.2.ffn_up.weight").weights.empty());
+}
