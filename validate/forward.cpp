@@ -47,19 +47,6 @@ void add_bias(float* y, uint64_t T, const Weight& b) {
     for (uint64_t i = 0; i < bias.size(); ++i) y[t * bias.size() + i] += bias[i];
 }
 
-// down(silu(gate x) * up x) for T rows of x.
-std::vector<float> swiglu(const Weight& gate, const Weight& up, const Weight& down, const float* x,
-                          uint64_t T) {
-  const uint64_t ff = gate.rows();
-  std::vector<float> g(T * ff), u(T * ff);
-  matmul(gate, x, T, g.data());
-  matmul(up, x, T, u.data());
-  for (uint64_t i = 0; i < g.size(); ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
-  std::vector<float> out(T * down.rows());
-  matmul(down, g.data(), T, out.data());
-  return out;
-}
-
 }  // namespace
 
 Forward::Forward(const Graph& g) : p_(read_model_params(g)) {
@@ -115,14 +102,32 @@ void Forward::rope(float* v, uint64_t heads, uint64_t T) const {
   rope_.apply(v, heads, T);
 }
 
+void Forward::mul(const Weight& w, const float* x, uint64_t T, float* y) const {
+  if (observer_) observer_(w.name(), x, T, w.cols());
+  matmul(w, x, T, y);
+}
+
+// down(silu(gate x) * up x) for T rows of x.
+std::vector<float> Forward::swiglu(const Weight& gate, const Weight& up, const Weight& down,
+                                   const float* x, uint64_t T) const {
+  const uint64_t ff = gate.rows();
+  std::vector<float> g(T * ff), u(T * ff);
+  mul(gate, x, T, g.data());
+  mul(up, x, T, u.data());
+  for (uint64_t i = 0; i < g.size(); ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+  std::vector<float> out(T * down.rows());
+  mul(down, g.data(), T, out.data());
+  return out;
+}
+
 void Forward::attention(const Layer& l, std::vector<float>& x, uint64_t T) const {
   const uint64_t d = p_.n_embd, hd = p_.head_dim, nq = p_.n_head, nkv = p_.n_head_kv;
   std::vector<float> h(x);
   rms_norm(h.data(), T, d, vector_of(l.attn_norm), p_.rms_eps);
   std::vector<float> q(T * nq * hd), k(T * nkv * hd), v(T * nkv * hd);
-  matmul(l.wq, h.data(), T, q.data());
-  matmul(l.wk, h.data(), T, k.data());
-  matmul(l.wv, h.data(), T, v.data());
+  mul(l.wq, h.data(), T, q.data());
+  mul(l.wk, h.data(), T, k.data());
+  mul(l.wv, h.data(), T, v.data());
   add_bias(q.data(), T, l.bq);
   add_bias(k.data(), T, l.bk);
   add_bias(v.data(), T, l.bv);
@@ -145,7 +150,7 @@ void Forward::attention(const Layer& l, std::vector<float>& x, uint64_t T) const
        p_.attention_scale != 0 ? p_.attention_scale : 1.0f / std::sqrt(static_cast<float>(hd))},
       out.data());
   std::vector<float> proj(T * d);
-  matmul(l.wo, out.data(), T, proj.data());
+  mul(l.wo, out.data(), T, proj.data());
   add_residual(x, proj);
 }
 
@@ -168,7 +173,7 @@ std::vector<float> Forward::experts(const Layer& l, const std::vector<float>& h,
   const uint64_t d = p_.n_embd, E = p_.n_expert, k = p_.n_expert_used;
   std::vector<float> x(T * d);
   std::vector<float> probs(T * E);
-  matmul(l.router, h.data(), T, probs.data());
+  mul(l.router, h.data(), T, probs.data());
   // For each expert, the tokens that chose it and their weights.
   std::vector<std::vector<std::pair<uint64_t, float>>> chosen(E);
   for (uint64_t t = 0; t < T; ++t) {
@@ -203,7 +208,7 @@ std::vector<float> Forward::experts(const Layer& l, const std::vector<float>& h,
   if (!l.shared.gate.present()) return x;
   const std::vector<float> shared = swiglu(l.shared.gate, l.shared.up, l.shared.down, h.data(), T);
   std::vector<float> gate(T, 0.0f);
-  if (l.shared_gate.present()) matmul(l.shared_gate, h.data(), T, gate.data());
+  if (l.shared_gate.present()) mul(l.shared_gate, h.data(), T, gate.data());
   for (uint64_t t = 0; t < T; ++t) {
     const float g = l.shared_gate.present() ? 1.0f / (1.0f + std::exp(-gate[t])) : 1.0f;
     for (uint64_t j = 0; j < d; ++j) x[t * d + j] += g * shared[t * d + j];
@@ -228,7 +233,7 @@ std::vector<float> Forward::logits(std::span<const int32_t> tokens) const {
   }
   rms_norm(x.data(), T, d, vector_of(out_norm_), p_.rms_eps);
   std::vector<float> out(T * p_.n_vocab);
-  matmul(output_, x.data(), T, out.data());
+  mul(output_, x.data(), T, out.data());
   if (p_.logit_scale != 0)
     for (float& v : out) v /= p_.logit_scale;
   return out;

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "converters/graph.h"
@@ -11,6 +13,12 @@
 #include "validate/weight.h"
 
 namespace owl::validate {
+
+// Sees the input of every matrix product before it runs: the weight's tensor name and the
+// activations, `tokens` rows of `cols` floats, row-major. For statistics over a pass (an
+// importance matrix); the pass itself does not depend on it.
+using MatmulObserver =
+    std::function<void(const std::string& weight, const float* x, uint64_t tokens, uint64_t cols)>;
 
 class Forward {
  public:
@@ -22,6 +30,9 @@ class Forward {
   // Logits [tokens.size(), n_vocab] for a sequence starting at position 0, with causal
   // attention: row t sees tokens 0..t. The whole sequence goes through each matrix at once.
   std::vector<float> logits(std::span<const int32_t> tokens) const;
+
+  // Called at every matrix product of later passes (an empty function: none).
+  void set_observer(MatmulObserver observer) { observer_ = std::move(observer); }
 
  private:
   // A SwiGLU block: down(silu(gate x) * up x).
@@ -44,11 +55,15 @@ class Forward {
   // x += out, scaled by the model's residual multiplier when it has one.
   void add_residual(std::vector<float>& x, const std::vector<float>& out) const;
   void rope(float* v, uint64_t heads, uint64_t T) const;
+  void mul(const Weight& w, const float* x, uint64_t T, float* y) const;
+  std::vector<float> swiglu(const Weight& gate, const Weight& up, const Weight& down,
+                            const float* x, uint64_t T) const;
 
   ModelParams p_;
   Weight embd_, out_norm_, output_;
   std::vector<Layer> layers_;
   Rope rope_;
+  MatmulObserver observer_;
 };
 
 }  // namespace owl::validate

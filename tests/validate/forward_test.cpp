@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 
 #include "formats/open.h"
@@ -60,7 +61,29 @@ TEST_CASE("greedy decoding of the real stories260K model tells the known story",
     if (text.empty() && !piece.empty() && piece[0] == ' ') piece = piece.substr(1);
     text += piece;
   }
-  CHECK(text.rfind("Once upon a time, there was a little girl named Lily. She loved to play outside in the park. "
+  CHECK(text.rfind("Once upon a time, there was a little girl named Lily. She loved to play "
+                   "outside in the park. "
                    "One day, she saw a big, red ball. She wanted to play with",
                    0) == 0);
+}
+
+TEST_CASE("the matmul observer sees every product's weight and input, and changes nothing",
+          "[validate][imatrix]") {
+  Graph g = stories();
+  validate::Forward fwd(g);
+  const std::vector<int32_t> tokens = {1, 403, 407, 261, 378};
+  const auto plain = fwd.logits(tokens);
+  std::vector<std::string> seen;
+  fwd.set_observer([&](const std::string& w, const float* x, uint64_t T, uint64_t cols) {
+    seen.push_back(w);
+    CHECK(T == tokens.size());
+    CHECK(cols == g.find(w)->shape[1]);
+    CHECK(std::isfinite(x[T * cols - 1]));
+  });
+  CHECK(fwd.logits(tokens) == plain);
+  REQUIRE(seen.size() == 5 * 7 + 1);
+  CHECK(seen[0] == "blk.0.attn_q.weight");
+  CHECK(seen[3] == "blk.0.attn_output.weight");
+  CHECK(seen[6] == "blk.0.ffn_down.weight");
+  CHECK(seen.back() == (g.find("output.weight") ? "output.weight" : "token_embd.weight"));
 }

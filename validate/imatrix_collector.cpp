@@ -1,0 +1,119 @@
+#include "validate/imatrix_collector.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "formats/io/error.h"
+
+namespace owl::validate {
+namespace {
+
+// Columns one thread sums together, token after token: wide enough to stream each row's
+// activations, narrow enough that a matrix's columns spread over the threads.
+constexpr uint64_t kColumnBlock = 256;
+// Below this many values one thread is quicker than waking the others.
+constexpr uint64_t kParallelValues = 1 << 16;
+
+bool all_equal(const std::vector<int64_t>& v) {
+  return std::all_of(v.begin(), v.end(), [&](int64_t c) { return c == v.front(); });
+}
+
+}  // namespace
+
+bool ImatrixCollector::collects(const std::string& weight) const {
+  return weight.starts_with("blk.") || (process_output_ && weight == "output.weight");
+}
+
+void ImatrixCollector::add(const std::string& weight, const float* x, uint64_t tokens,
+                           uint64_t cols) {
+  Entry& e = entries_[weight];
+  // A dense product keeps one count; an entry read with per-expert counts that all agree
+  // collapses to one, as llama-imatrix does.
+  if (e.counts.size() > 1 && all_equal(e.counts)) e.counts = {e.counts.front()};
+  if (e.sums.empty()) {
+    e.sums.assign(cols, 0.0);
+    e.counts.assign(1, 0);
+  } else if (e.sums.size() != cols || e.counts.size() != 1) {
+    throw UsageError("imatrix entry '" + weight + "' holds " + std::to_string(e.sums.size()) +
+                     " values in " + std::to_string(e.counts.size()) +
+                     " matrices, but the model's product takes " + std::to_string(cols) +
+                     " columns");
+  }
+
+  const uint64_t blocks = (cols + kColumnBlock - 1) / kColumnBlock;
+  double* acc = e.sums.data();
+  bool finite = true;
+#pragma omp parallel for schedule(static) if (tokens * cols >= kParallelValues) \
+    reduction(&& : finite)
+  for (int64_t b = 0; b < static_cast<int64_t>(blocks); ++b) {
+    const uint64_t c0 = static_cast<uint64_t>(b) * kColumnBlock,
+                   c1 = std::min(cols, c0 + kColumnBlock);
+    for (uint64_t t = 0; t < tokens; ++t) {
+      const float* row = x + t * cols;
+      for (uint64_t c = c0; c < c1; ++c) acc[c] += static_cast<double>(row[c]) * row[c];
+    }
+    for (uint64_t c = c0; c < c1; ++c) finite = finite && std::isfinite(acc[c]);
+  }
+  if (!finite)
+    throw UsageError("non-finite activations at the input of '" + weight +
+                     "': the model's weights or the text overflow f32");
+  e.counts[0] += static_cast<int64_t>(tokens);
+}
+
+void ImatrixCollector::merge(const Imatrix& m, const std::string& path, int32_t chunk_size) {
+  for (const auto& [name, in] : m.entries) {
+    Entry& e = entries_[name];
+    if (m.format == ImatrixFormat::Dat) {
+      // (sum / count) * ncall per value and ncall as the count: back to raw sums of chunks.
+      if (e.sums.empty()) {
+        e.sums.assign(in.sums.size(), 0.0);
+        e.counts.assign(1, 0);
+      } else if (e.sums.size() != in.sums.size()) {
+        throw InputError(path, "imatrix entry '" + name + "' has " +
+                                   std::to_string(in.sums.size()) + " values, earlier input " +
+                                   std::to_string(e.sums.size()));
+      }
+      for (size_t j = 0; j < in.sums.size(); ++j)
+        e.sums[j] += static_cast<double>(in.sums[j]) * chunk_size;
+      for (int64_t& c : e.counts) c += in.counts.front() * chunk_size;
+      continue;
+    }
+    if (e.sums.empty()) {
+      e.sums.assign(in.sums.size(), 0.0);
+    } else if (e.sums.size() != in.sums.size()) {
+      throw InputError(path, "imatrix entry '" + name + "' has " + std::to_string(in.sums.size()) +
+                                 " values, earlier input " + std::to_string(e.sums.size()));
+    }
+    if (e.counts.empty()) {
+      e.counts.assign(in.counts.size(), 0);
+    } else if (e.counts.size() == 1 && in.counts.size() > 1) {
+      e.counts.resize(in.counts.size(), e.counts.front());  // dense so far: every expert saw it
+    } else if (e.counts.size() != in.counts.size()) {
+      throw InputError(path, "imatrix entry '" + name + "' has " +
+                                 std::to_string(in.counts.size()) + " experts, earlier input " +
+                                 std::to_string(e.counts.size()));
+    }
+    for (size_t j = 0; j < in.sums.size(); ++j) e.sums[j] += in.sums[j];
+    for (size_t j = 0; j < in.counts.size(); ++j) e.counts[j] += in.counts[j];
+  }
+  datasets_.insert(datasets_.end(), m.datasets.begin(), m.datasets.end());
+}
+
+Imatrix ImatrixCollector::result(int32_t chunk_size) const {
+  Imatrix m;
+  int64_t most = 0;
+  for (const auto& [name, e] : entries_) {
+    ImatrixEntry& out = m.entries[name];
+    out.sums.assign(e.sums.begin(), e.sums.end());
+    out.counts = e.counts;
+    for (int64_t c : e.counts) most = std::max(most, c);
+  }
+  m.datasets = datasets_;
+  m.chunk_size = chunk_size;
+  m.chunk_count = chunk_size > 0 ? static_cast<int32_t>(most / chunk_size) : 0;
+  m.format = ImatrixFormat::Gguf;
+  m.has_metadata = true;
+  return m;
+}
+
+}  // namespace owl::validate

@@ -1,0 +1,48 @@
+// Importance-matrix statistics as llama-imatrix gathers them from a forward pass: for every matrix
+// product whose weight is a `blk.*` tensor (and `output.weight` when asked), the sum over the
+// tokens of each input column's square, and how many tokens went through it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "formats/imatrix/imatrix.h"
+
+namespace owl::validate {
+
+class ImatrixCollector {
+ public:
+  explicit ImatrixCollector(bool process_output) : process_output_(process_output) {}
+
+  // Whether llama-imatrix collects the products of this weight.
+  bool collects(const std::string& weight) const;
+
+  // Adds `tokens` rows of `cols` activations at the input of `weight`. Each column's sum runs
+  // over the tokens in order (in double), so the result is the same whatever the thread count.
+  // Throws UsageError for a width that differs from earlier calls, or non-finite activations.
+  void add(const std::string& weight, const float* x, uint64_t tokens, uint64_t cols);
+
+  // Adds a file's statistics as llama-imatrix --in-file does: a GGUF's sums and counts as they
+  // are, a legacy file's values and chunk count times `chunk_size`. Also takes its datasets.
+  // Throws InputError naming `path` and the entry when a width or expert count disagrees.
+  void merge(const Imatrix& m, const std::string& path, int32_t chunk_size);
+
+  void add_dataset(const std::string& name) { datasets_.push_back(name); }
+
+  // The statistics so far; chunk_count is the most tokens any entry saw over `chunk_size`.
+  Imatrix result(int32_t chunk_size) const;
+
+ private:
+  struct Entry {
+    std::vector<double> sums;     // experts x columns
+    std::vector<int64_t> counts;  // one per expert
+  };
+
+  bool process_output_;
+  std::map<std::string, Entry> entries_;
+  std::vector<std::string> datasets_;
+};
+
+}  // namespace owl::validate
