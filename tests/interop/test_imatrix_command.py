@@ -235,3 +235,25 @@ def test_refusals(owl, model, tmp_path):
     r = owl("imatrix", model, "--text", short, "-o", tmp_path / "m.gguf")
     assert r.returncode != 0 and "short.txt" in r.stderr and "fewer than one chunk" in r.stderr
     assert not (tmp_path / "m.gguf").exists()
+    r = owl("imatrix", "--in-file", text_not_imatrix(tmp_path), "-o", tmp_path / "m.gguf")
+    assert r.returncode != 0 and "story.txt" in r.stderr, r.describe()
+
+
+def text_not_imatrix(tmp_path):
+    path = tmp_path / "story.txt"
+    path.write_text((gu.STORIES / "story.txt").read_text())
+    return path
+
+
+def test_moe_model_is_refused(owl, text, tmp_path):
+    moe = tmp_path / "moe.gguf"
+    w = gguf.GGUFWriter(str(moe), "llama")
+    w.add_uint32("llama.expert_count", 2)
+    w.add_tensor("token_embd.weight", np.zeros((512, 8), dtype=np.float32))
+    w.add_tensor("blk.0.ffn_gate_exps.weight", np.zeros((2, 16, 8), dtype=np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    r = owl("imatrix", moe, "--text", text, "-o", tmp_path / "m.gguf")
+    assert r.returncode != 0 and "mixture-of-experts" in r.stderr, r.describe()
