@@ -8,6 +8,7 @@ against llama-imatrix's own combination, --save-frequency, and `owl quantize` wi
 Models: the real stories260K (GGUF conversion of the bundled llama2.c checkpoint) and a random
 Llama-shaped model whose rows are multiples of 256 (so that every i-quant applies)."""
 
+import json
 import re
 import struct
 import subprocess
@@ -39,13 +40,13 @@ def model(request, owl, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("imatrix_model")
     tok = ["--tokenizer", gu.STORIES / "tok512.bin"]
     if request.param == "stories260K":
-        return gu.convert(owl, gu.STORIES / "stories260K.bin", tmp / "model.gguf", "--dtype", "f32",
-                          *tok)
+        return gu.convert(owl, gu.STORIES / "stories260K.bin", tmp / "stories260K.gguf", "--dtype",
+                          "f32", *tok)
     if not SYNTH.is_file():
         pytest.fail(f"{SYNTH} is missing (the shared tools folder beside the repository)")
     subprocess.run([sys.executable, str(SYNTH), str(tmp / "hf"), *MODEL], check=True,
                    capture_output=True)
-    return gu.convert(owl, tmp / "hf", tmp / "model.gguf", "--dtype", "f32", *tok)
+    return gu.convert(owl, tmp / "hf", tmp / "synth.gguf", "--dtype", "f32", *tok)
 
 
 def owl_imatrix(owl, *args):
@@ -128,9 +129,9 @@ def pair(owl, model, text, tmp_path_factory):
     t1 = time.perf_counter()
     mine = owl_imatrix(owl, model, "--text", text, "-o", tmp / "owl.gguf", "--ctx", CTX, *common)
     t2 = time.perf_counter()
-    print(f"\n{model.parent.name}: llama-imatrix {t1 - t0:.2f} s, owl imatrix {t2 - t1:.2f} s")
+    print(f"\n{model.stem}: llama-imatrix {t1 - t0:.2f} s, owl imatrix {t2 - t1:.2f} s")
     return {"model": model, "llama": tmp / "llama.gguf", "owl": tmp / "owl.gguf",
-            "llama_out": llama.stdout,
+            "llama_out": llama.stdout + llama.stderr,
             "owl_out": mine.stdout, "tmp": tmp}
 
 
@@ -150,9 +151,10 @@ def test_entries_counts_and_sums_agree_with_llama_imatrix(pair):
 
 def test_perplexity_per_chunk_agrees_with_llama_imatrix(pair):
     got, want = perplexities(pair["owl_out"]), perplexities(pair["llama_out"])
-    assert len(got) == CHUNKS and len(want) == CHUNKS, (pair["owl_out"], pair["llama_out"])
-    assert np.allclose(got, want, rtol=1e-3), (got, want)
-    assert "Final estimate: PPL = " in pair["owl_out"]
+    assert len(got) == CHUNKS and "Final estimate: PPL = " in pair["owl_out"], pair["owl_out"]
+    # llama.cpp logs from a thread that may not flush its last lines before the process exits.
+    assert want, pair["llama_out"]
+    assert np.allclose(got[:len(want)], want, rtol=1e-3), (got, want)
 
 
 def test_without_process_output_output_weight_is_left_out(owl, model, text, tmp_path):
@@ -217,14 +219,30 @@ def test_save_frequency_writes_partial_matrices(owl, model, text, tmp_path):
     assert all(c[0] == 2 * CTX for _, c in partial.values())
 
 
-def test_quantize_with_owls_imatrix(owl, model, pair, tmp_path):
-    """owl quantize takes owl's matrix, and an i-quant that cannot be made without one."""
-    r = owl("quantize", model, "-o", tmp_path / "q.gguf", "-t", "Q4_K_M", "--imatrix", pair["owl"],
-            "--quiet", timeout=300)
-    assert r.returncode == 0, r.describe()
-    meta = gu.metadata(tmp_path / "q.gguf")
-    assert meta["quantize.imatrix.file"].value == str(pair["owl"])
-    assert meta["quantize.imatrix.chunks_count"].value == CHUNKS
+def test_quantizing_with_owls_imatrix_drifts_as_with_llamas(owl, model, text, pair, tmp_path):
+    """Q2_K (the k-quant an imatrix changes most) with owl's matrix and with llama-imatrix's:
+    the same mean KL divergence from the f32 model, within 2%, on the same text. On the real
+    model only: on random weights Q2_K's searches are near ties, and the 1e-6 differences between
+    the matrices flip 2-5% of the bytes, moving the mean KLD by up to 5% either way."""
+    if model.stem != "stories260K":
+        pytest.skip("random weights: the KLD of near-identical quantizations is noise")
+    kld = {}
+    for who in ("owl", "llama"):
+        q = tmp_path / f"{who}.gguf"
+        r = owl("quantize", model, "-o", q, "-t", "Q2_K", "--imatrix", pair[who], "--quiet",
+                "--threads", THREADS, timeout=300)
+        assert r.returncode == 0, r.describe()
+        meta = gu.metadata(q)
+        assert meta["quantize.imatrix.file"].value == str(pair[who])
+        assert meta["quantize.imatrix.chunks_count"].value == CHUNKS
+        report = tmp_path / f"{who}.json"
+        r = owl("validate", model, q, "--text", text, "--ctx", CTX, "--chunks", CHUNKS,
+                "--no-tensors", "--json", report, "--quiet", timeout=300)
+        assert r.returncode == 0, r.describe()
+        kld[who] = json.loads(report.read_text())["kld"]["mean"]
+    print(f"mean KLD with owl's imatrix {kld['owl']:.6f}, with llama-imatrix's {kld['llama']:.6f}")
+    assert kld["owl"] > 0
+    assert abs(kld["owl"] - kld["llama"]) <= 0.02 * kld["llama"], kld
 
 
 def test_refusals(owl, model, tmp_path):
