@@ -209,6 +209,17 @@ def test_dat_round_trip_keeps_the_mean_squares(owl, pair, tmp_path):
                 {n: (s / c[:, None], np.ones_like(c)) for n, (s, c) in want.items()}, "round trip")
 
 
+def test_same_bytes_whatever_the_thread_count(owl, model, text, tmp_path):
+    files = []
+    for threads in (1, 2, 3):
+        out = tmp_path / f"t{threads}.gguf"
+        r = owl("imatrix", model, "--text", text, "-o", out, "--ctx", CTX, "--chunks", 2,
+                "--threads", threads, "--quiet", timeout=300)
+        assert r.returncode == 0, r.describe()
+        files.append(out.read_bytes())
+    assert files[0] == files[1] == files[2]
+
+
 def test_save_frequency_writes_partial_matrices(owl, model, text, tmp_path):
     out = tmp_path / "m.gguf"
     owl_imatrix(owl, model, "--text", text, "-o", out, "--ctx", CTX, "--chunks", CHUNKS,
