@@ -105,7 +105,13 @@ void compute(const ImatrixArgs& a, validate::ImatrixCollector& collector, int32_
   Perplexity ppl;
   const auto chunk_size = static_cast<int32_t>(a.ctx);
   for (size_t i = 0; i < chunks.size(); ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
     const auto logits = fwd.logits(chunks[i].tokens);
+    if (i == 0 && !a.quiet) {
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      std::fprintf(stderr, "owl: %.2f seconds per chunk, about %.2f minutes in all\n", s,
+                   s * static_cast<double>(chunks.size()) / 60);
+    }
     if (!a.no_ppl) {
       ppl.add_chunk(logits, chunks[i], V);
       std::printf("[%zu]%.4f,", i + 1, ppl.ppl());
