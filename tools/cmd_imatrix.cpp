@@ -100,7 +100,8 @@ void compute(const ImatrixArgs& a, validate::ImatrixCollector& collector, int32_
   if (!a.quiet)
     std::fprintf(stderr, "owl: computing over %zu chunks of %llu tokens, %d threads\n",
                  chunks.size(), static_cast<unsigned long long>(a.ctx), omp_get_max_threads());
-  ProgressLine progress(a.quiet);
+  // The perplexities already show the progress, and a progress line would overwrite them.
+  ProgressLine progress(a.quiet || !a.no_ppl);
   progress.begin("chunks", chunks.size(), 0);
   Perplexity ppl;
   const auto chunk_size = static_cast<int32_t>(a.ctx);
