@@ -74,7 +74,16 @@ struct Perplexity {
   }
 };
 
-void compute(const ImatrixArgs& a, validate::ImatrixCollector& collector, int32_t loaded_chunks) {
+// The matrices given with --in-file plus what the collector has so far.
+Imatrix combined(const Imatrix& loaded, const validate::ImatrixCollector& collector,
+                 const ImatrixArgs& a) {
+  Imatrix m = loaded;
+  const auto chunk_size = static_cast<int32_t>(a.ctx);
+  accumulate(m, collector.result(chunk_size), a.text, chunk_size);
+  return m;
+}
+
+void compute(const ImatrixArgs& a, validate::ImatrixCollector& collector, const Imatrix& loaded) {
   const Graph g = open_canonical(a.model);
   refuse_moe(g, a.model);
   validate::Forward fwd(g);
@@ -104,7 +113,6 @@ void compute(const ImatrixArgs& a, validate::ImatrixCollector& collector, int32_
   ProgressLine progress(a.quiet || !a.no_ppl);
   progress.begin("chunks", chunks.size(), 0);
   Perplexity ppl;
-  const auto chunk_size = static_cast<int32_t>(a.ctx);
   for (size_t i = 0; i < chunks.size(); ++i) {
     const auto t0 = std::chrono::steady_clock::now();
     const auto logits = fwd.logits(chunks[i].tokens);
@@ -119,11 +127,11 @@ void compute(const ImatrixArgs& a, validate::ImatrixCollector& collector, int32_
       std::fflush(stdout);
     }
     progress.advance(1, 0);
-    const uint64_t done = static_cast<uint64_t>(loaded_chunks) + i + 1;
+    const uint64_t done = static_cast<uint64_t>(loaded.chunk_count) + i + 1;
     if (i + 1 < chunks.size() && done % a.output_frequency == 0)
-      write(collector.result(chunk_size), a, a.output);
+      write(combined(loaded, collector, a), a, a.output);
     if (a.save_frequency && done % a.save_frequency == 0)
-      write(collector.result(chunk_size), a, a.output + ".at_" + std::to_string(done));
+      write(combined(loaded, collector, a), a, a.output + ".at_" + std::to_string(done));
   }
   progress.end();
   if (!a.no_ppl) std::printf("\nFinal estimate: PPL = %.4f +/- %.5f\n", ppl.ppl(), ppl.ppl_error());
@@ -135,10 +143,14 @@ void run_imatrix(const ImatrixArgs& a) {
   if (a.text.empty() && a.in_files.empty())
     throw UsageError("nothing to do: give --text to compute a matrix or --in-file to combine");
   const auto chunk_size = static_cast<int32_t>(a.ctx);
-  validate::ImatrixCollector collector(a.process_output);
-  for (const auto& f : a.in_files) collector.merge(read_imatrix(f), f, chunk_size);
-  if (!a.text.empty()) compute(a, collector, collector.result(chunk_size).chunk_count);
-  const Imatrix m = collector.result(chunk_size);
+  // Earlier matrices first, then this run's statistics added to them, as llama-imatrix does.
+  Imatrix m;
+  for (const auto& f : a.in_files) accumulate(m, read_imatrix(f), f, chunk_size);
+  if (!a.text.empty()) {
+    validate::ImatrixCollector collector(a.process_output);
+    compute(a, collector, m);
+    m = combined(m, collector, a);
+  }
   write(m, a, a.output);
   if (!a.quiet)
     std::fprintf(stderr, "owl: %zu entries over %d chunks of %d tokens to %s in %.1f s\n",
@@ -162,7 +174,7 @@ void add_imatrix_command(CLI::App& app) {
                   "gguf (llama.cpp's current format) or dat (the legacy one)")
       ->check(CLI::IsMember({"gguf", "dat"}))
       ->default_val("gguf");
-  cmd->add_option("--ctx", args->ctx, "Tokens per chunk (BOS first when the model adds one)")
+  cmd->add_option("-c,--ctx", args->ctx, "Tokens per chunk (BOS first when the model adds one)")
       ->default_val(512)
       ->check(CLI::Range(uint64_t{2}, uint64_t{1} << 20));
   cmd->add_option("--chunks", args->chunks, "Process at most this many chunks (0: all)");

@@ -60,45 +60,6 @@ void ImatrixCollector::add(const std::string& weight, const float* x, uint64_t t
   e.counts[0] += static_cast<int64_t>(tokens);
 }
 
-void ImatrixCollector::merge(const Imatrix& m, const std::string& path, int32_t chunk_size) {
-  for (const auto& [name, in] : m.entries) {
-    Entry& e = entries_[name];
-    if (m.format == ImatrixFormat::Dat) {
-      // (sum / count) * ncall per value and ncall as the count: back to raw sums of chunks.
-      if (e.sums.empty()) {
-        e.sums.assign(in.sums.size(), 0.0);
-        e.counts.assign(1, 0);
-      } else if (e.sums.size() != in.sums.size()) {
-        throw InputError(path, "imatrix entry '" + name + "' has " +
-                                   std::to_string(in.sums.size()) + " values, earlier input " +
-                                   std::to_string(e.sums.size()));
-      }
-      for (size_t j = 0; j < in.sums.size(); ++j)
-        e.sums[j] += static_cast<double>(in.sums[j]) * chunk_size;
-      for (int64_t& c : e.counts) c += in.counts.front() * chunk_size;
-      continue;
-    }
-    if (e.sums.empty()) {
-      e.sums.assign(in.sums.size(), 0.0);
-    } else if (e.sums.size() != in.sums.size()) {
-      throw InputError(path, "imatrix entry '" + name + "' has " + std::to_string(in.sums.size()) +
-                                 " values, earlier input " + std::to_string(e.sums.size()));
-    }
-    if (e.counts.empty()) {
-      e.counts.assign(in.counts.size(), 0);
-    } else if (e.counts.size() == 1 && in.counts.size() > 1) {
-      e.counts.resize(in.counts.size(), e.counts.front());  // dense so far: every expert saw it
-    } else if (e.counts.size() != in.counts.size()) {
-      throw InputError(path, "imatrix entry '" + name + "' has " +
-                                 std::to_string(in.counts.size()) + " experts, earlier input " +
-                                 std::to_string(e.counts.size()));
-    }
-    for (size_t j = 0; j < in.sums.size(); ++j) e.sums[j] += in.sums[j];
-    for (size_t j = 0; j < in.counts.size(); ++j) e.counts[j] += in.counts[j];
-  }
-  datasets_.insert(datasets_.end(), m.datasets.begin(), m.datasets.end());
-}
-
 Imatrix ImatrixCollector::result(int32_t chunk_size) const {
   Imatrix m;
   int64_t most = 0;

@@ -24,11 +24,6 @@ class ImatrixCollector {
   // Throws UsageError for a width that differs from earlier calls, or non-finite activations.
   void add(const std::string& weight, const float* x, uint64_t tokens, uint64_t cols);
 
-  // Adds a file's statistics as llama-imatrix --in-file does: a GGUF's sums and counts as they
-  // are, a legacy file's values and chunk count times `chunk_size`. Also takes its datasets.
-  // Throws InputError naming `path` and the entry when a width or expert count disagrees.
-  void merge(const Imatrix& m, const std::string& path, int32_t chunk_size);
-
   void add_dataset(const std::string& name) { datasets_.push_back(name); }
 
   // The statistics so far; chunk_count is the most tokens any entry saw over `chunk_size`.

@@ -47,7 +47,10 @@ TEST_CASE("the collector refuses a changed width and non-finite activations", "[
   CHECK_THROWS_AS(c.add("blk.0.attn_v.weight", bad.data(), 1, 2), UsageError);
 }
 
-TEST_CASE("merging adds GGUF sums as they are and legacy ones times the chunk size", "[imatrix]") {
+TEST_CASE(
+    "a run's statistics add to earlier matrices, GGUF sums as they are and legacy ones "
+    "times the chunk size",
+    "[imatrix]") {
   Imatrix gguf;
   gguf.entries["blk.0.ffn_up.weight"] = {{1, 2}, {10}};
   gguf.datasets = {"a.txt"};
@@ -55,21 +58,23 @@ TEST_CASE("merging adds GGUF sums as they are and legacy ones times the chunk si
   dat.format = ImatrixFormat::Dat;
   dat.entries["blk.0.ffn_up.weight"] = {{0.5f, 1.0f}, {2}};  // mean squares times 2 chunks
   dat.datasets = {"b.txt"};
+  Imatrix m;
+  accumulate(m, gguf, "a.gguf", 4);
+  accumulate(m, dat, "b.dat", 4);
   ImatrixCollector c(false);
-  c.merge(gguf, "a.gguf", 4);
-  c.merge(dat, "b.dat", 4);
   const std::vector<float> x = {1, 1};
   c.add("blk.0.ffn_up.weight", x.data(), 1, 2);
-  const Imatrix m = c.result(4);
+  c.add_dataset("c.txt");
+  accumulate(m, c.result(4), "c.txt", 4);
   const ImatrixEntry& e = m.entries.at("blk.0.ffn_up.weight");
   CHECK(e.sums == std::vector<float>{1 + 2 + 1, 2 + 4 + 1});
   CHECK(e.counts == std::vector<int64_t>{10 + 8 + 1});
   CHECK(m.chunk_count == 4);
-  CHECK(m.datasets == std::vector<std::string>{"a.txt", "b.txt"});
+  CHECK(m.datasets == std::vector<std::string>{"a.txt", "b.txt", "c.txt"});
 
   Imatrix wide;
   wide.entries["blk.0.ffn_up.weight"] = {{1, 2, 3}, {1}};
-  CHECK_THROWS_AS(c.merge(wide, "wide.gguf", 4), InputError);
+  CHECK_THROWS_AS(accumulate(m, wide, "wide.gguf", 4), InputError);
 }
 
 TEST_CASE("the collector's sums are the same bits whatever the thread count", "[imatrix]") {
