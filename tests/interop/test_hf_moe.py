@@ -6,7 +6,9 @@ test_gguf_llama_cpp_runs.py (their REFERENCE_CASES include the MoE folders); her
   quantized per expert, routers kept F32, the expert-count rules for attention), from the
   reference's f16 GGUF and from the Hugging Face folder in one pass;
 - the same on a wider synthetic Qwen2-MoE checkpoint whose rows are whole K-quant blocks, so that
-  Q2_K..Q6_K are taken by the experts themselves rather than their fallbacks;
+  Q2_K..Q6_K are taken by the experts themselves rather than their fallbacks; and with an
+  importance matrix llama-imatrix computed on it (per-expert sums and token counts), for k-quant
+  and i-quant mixes;
 - converting (and quantizing) a checkpoint with 4x the experts takes no more memory: the stacks are
   streamed one expert after another from the input files."""
 
@@ -21,6 +23,7 @@ import pytest
 
 import gguf_util as gu
 from test_quantize_llama_cpp import check_same_file, llama_quantize, owl_quantize
+import test_quantize_imatrix as qi
 
 MOE_FOLDERS = ["tiny-mixtral", "tiny-qwen2moe", "tiny-qwen3moe", "tiny-olmoe", "tiny-granitemoe"]
 # The fixtures' rows are 64 or 128 wide: K-quant mixes fall back per tensor as llama.cpp does.
@@ -183,3 +186,26 @@ def test_stacked_experts_stream_one_expert_at_a_time(owl, tmp_path):
     assert grew[0] < 2 * EXPERT_MIB, f"converting: {grew[0]:.1f} MiB more for 24 more experts"
     assert grew[1] < 4 * EXPERT_MIB, f"quantizing: {grew[1]:.1f} MiB more for 24 more experts"
     assert max(peaks[32]) < 32 * EXPERT_MIB, "more than one stacked tensor in memory"
+
+
+# With an importance matrix llama-imatrix computed on the MoE model: each expert's slice of a
+# stacked tensor is quantized with that expert's own weights (llama-imatrix counts each expert's
+# tokens apart, and experts no token reached keep weights of 1).
+@pytest.fixture(scope="module")
+def wide_moe_imatrix(wide_moe, tmp_path_factory):
+    _, f16 = wide_moe
+    tmp = tmp_path_factory.mktemp("wide-moe-imatrix")
+    text = tmp / "story.txt"
+    text.write_text((gu.STORIES / "story.txt").read_text() * 8)
+    out = tmp / "imatrix.gguf"
+    qi.run_tool("llama-imatrix", "-m", f16, "-f", text, "-o", out, "-c", qi.CTX, "--chunks",
+                qi.CHUNKS, "-t", qi.THREADS, "--no-ppl")
+    return out
+
+
+@pytest.mark.parametrize("mix", ["Q4_K_M", "Q2_K", "IQ4_XS", "IQ3_S", "IQ2_XS"])
+def test_wide_moe_quantizes_with_an_imatrix_as_llama_cpp(owl, wide_moe, wide_moe_imatrix, tmp_path,
+                                                         mix):
+    _, f16 = wide_moe
+    got, want = qi.both(owl, f16, tmp_path, mix, "--imatrix", wide_moe_imatrix)
+    check_same_file(got, want)
