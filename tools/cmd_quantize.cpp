@@ -108,6 +108,12 @@ std::string bpw(double bits) {
   return buf;
 }
 
+// A mixture of experts' stacked tensor (blk.N.ffn_*_exps, experts x rows x columns): one line in
+// the plan, saying how many expert matrices it holds.
+uint64_t stacked_experts(const TensorPlan& t) {
+  return t.shape.size() == 3 && t.name.find("_exps.") != std::string::npos ? t.shape[0] : 0;
+}
+
 void print_table(const Plan& plan) {
   size_t name_w = 6;
   for (const auto& t : plan.tensors) name_w = std::max(name_w, t.name.size());
@@ -115,6 +121,7 @@ void print_table(const Plan& plan) {
               "from", "to", "bytes", "why");
   for (const auto& t : plan.tensors) {
     std::string why = t.why;
+    if (const uint64_t e = stacked_experts(t)) why = std::to_string(e) + " experts; " + why;
     if (!t.fallback.empty()) why += "; FALLBACK: " + t.fallback;
     if (!t.weights.empty()) why += "; importance weights";
     std::printf("%-*s  %-18s %-7s %-7s %12s  %s\n", static_cast<int>(name_w),
@@ -152,6 +159,7 @@ Json plan_json(const Plan& plan, const std::vector<std::string>& files) {
     e["why"] = t.why;
     if (!t.fallback.empty()) e["fallback"] = t.fallback;
     if (!t.weights.empty()) e["imatrix"] = t.weights;
+    if (const uint64_t n = stacked_experts(t)) e["experts"] = n;
     e["elements"] = t.elements;
     e["bytes"] = t.out_bytes;
     j["tensors"].push_back(std::move(e));

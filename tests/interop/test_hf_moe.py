@@ -209,3 +209,19 @@ def test_wide_moe_quantizes_with_an_imatrix_as_llama_cpp(owl, wide_moe, wide_moe
     _, f16 = wide_moe
     got, want = qi.both(owl, f16, tmp_path, mix, "--imatrix", wide_moe_imatrix)
     check_same_file(got, want)
+
+
+@pytest.mark.parametrize("folder", MOE_FOLDERS)
+def test_dry_run_shows_each_stack_once_with_its_expert_count(owl, folder):
+    src = gu.REFERENCE / f"{folder}.f16.gguf"
+    meta = gu.metadata(src)
+    arch = meta["general.architecture"].value
+    experts = meta[f"{arch}.expert_count"].value
+    r = owl("quantize", src, "-t", "Q4_K_M", "--dry-run", "--json")
+    assert r.returncode == 0, r.describe()
+    stacks = [t for t in json.loads(r.stdout)["tensors"] if "_exps." in t["name"]]
+    assert stacks and all(t["experts"] == experts == t["shape"][0] for t in stacks), stacks
+    assert all("experts" not in t for t in json.loads(r.stdout)["tensors"] if t not in stacks)
+    r = owl("quantize", src, "-t", "Q4_K_M", "--dry-run")
+    lines = [ln for ln in r.stdout.splitlines() if "_exps." in ln]
+    assert len(lines) == len(stacks) and all(f"{experts} experts" in ln for ln in lines), lines
