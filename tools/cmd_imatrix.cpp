@@ -32,14 +32,6 @@ struct ImatrixArgs {
 };
 
 // The forward pass has no routed experts yet: say so rather than fail on a missing tensor.
-void refuse_moe(const Graph& g, const std::string& path) {
-  for (const Tensor& t : g.tensors)
-    if (t.name.find("_exps") != std::string::npos ||
-        t.name.find("ffn_gate_inp") != std::string::npos)
-      throw UsageError(path + " is a mixture-of-experts model (" + t.name +
-                       "): owl imatrix cannot run MoE models yet");
-}
-
 void write(const Imatrix& m, const ImatrixArgs& a, const std::string& path) {
   if (a.output_format == "dat")
     write_imatrix_dat(m, path);
@@ -85,7 +77,6 @@ Imatrix combined(const Imatrix& loaded, const validate::ImatrixCollector& collec
 
 void compute(const ImatrixArgs& a, validate::ImatrixCollector& collector, const Imatrix& loaded) {
   const Graph g = open_canonical(a.model);
-  refuse_moe(g, a.model);
   validate::Forward fwd(g);
   const uint64_t V = fwd.params().n_vocab;
 
@@ -102,8 +93,9 @@ void compute(const ImatrixArgs& a, validate::ImatrixCollector& collector, const 
                                  " (--ctx)");
   if (a.chunks && chunks.size() > a.chunks) chunks.resize(a.chunks);
   collector.add_dataset(a.text);
-  fwd.set_observer([&collector](const std::string& w, const float* x, uint64_t T, uint64_t cols) {
-    if (collector.collects(w)) collector.add(w, x, T, cols);
+  fwd.set_observer([&collector](const std::string& w, uint64_t expert, uint64_t experts,
+                                const float* x, uint64_t T, uint64_t cols) {
+    if (collector.collects(w)) collector.add(w, expert, experts, x, T, cols);
   });
 
   if (!a.quiet)

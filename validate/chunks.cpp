@@ -2,7 +2,8 @@
 
 namespace owl::validate {
 
-std::vector<Chunk> make_chunks(std::span<const int32_t> stream, uint64_t n_ctx, std::optional<int32_t> bos) {
+std::vector<Chunk> make_chunks(std::span<const int32_t> stream, uint64_t n_ctx,
+                               std::optional<int32_t> bos) {
   std::vector<Chunk> chunks;
   if (n_ctx < 2) return chunks;
   for (uint64_t start = 0; start + n_ctx <= stream.size(); start += n_ctx) {

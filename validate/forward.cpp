@@ -103,7 +103,7 @@ void Forward::rope(float* v, uint64_t heads, uint64_t T) const {
 }
 
 void Forward::mul(const Weight& w, const float* x, uint64_t T, float* y) const {
-  if (observer_) observer_(w.name(), x, T, w.cols());
+  if (observer_) observer_(w.name(), w.expert_index(), w.experts(), x, T, w.cols());
   matmul(w, x, T, y);
 }
 

@@ -14,11 +14,14 @@
 
 namespace owl::validate {
 
-// Sees the input of every matrix product before it runs: the weight's tensor name and the
-// activations, `tokens` rows of `cols` floats, row-major. For statistics over a pass (an
-// importance matrix); the pass itself does not depend on it.
+// Sees the input of every matrix product before it runs: the weight's tensor name, which of its
+// `experts` matrices runs (expert 0 of 1 for a plain matrix; a mixture of experts' stacked
+// tensor runs one expert at a time on the tokens routed to it) and the activations, `tokens` rows
+// of `cols` floats, row-major. For statistics over a pass (an importance matrix); the pass itself
+// does not depend on it.
 using MatmulObserver =
-    std::function<void(const std::string& weight, const float* x, uint64_t tokens, uint64_t cols)>;
+    std::function<void(const std::string& weight, uint64_t expert, uint64_t experts, const float* x,
+                       uint64_t tokens, uint64_t cols)>;
 
 class Forward {
  public:

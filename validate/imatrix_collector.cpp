@@ -14,34 +14,29 @@ constexpr uint64_t kColumnBlock = 256;
 // Below this many values one thread is quicker than waking the others.
 constexpr uint64_t kParallelValues = 1 << 16;
 
-bool all_equal(const std::vector<int64_t>& v) {
-  return std::all_of(v.begin(), v.end(), [&](int64_t c) { return c == v.front(); });
-}
-
 }  // namespace
 
 bool ImatrixCollector::collects(const std::string& weight) const {
   return weight.starts_with("blk.") || (process_output_ && weight == "output.weight");
 }
 
-void ImatrixCollector::add(const std::string& weight, const float* x, uint64_t tokens,
-                           uint64_t cols) {
+void ImatrixCollector::add(const std::string& weight, uint64_t expert, uint64_t experts,
+                           const float* x, uint64_t tokens, uint64_t cols) {
   Entry& e = entries_[weight];
-  // A dense product keeps one count; an entry read with per-expert counts that all agree
-  // collapses to one, as llama-imatrix does.
-  if (e.counts.size() > 1 && all_equal(e.counts)) e.counts = {e.counts.front()};
   if (e.sums.empty()) {
-    e.sums.assign(cols, 0.0);
-    e.counts.assign(1, 0);
-  } else if (e.sums.size() != cols || e.counts.size() != 1) {
+    e.sums.assign(experts * cols, 0.0);
+    e.counts.assign(experts, 0);
+  } else if (e.sums.size() != experts * cols || e.counts.size() != experts) {
     throw UsageError("imatrix entry '" + weight + "' holds " + std::to_string(e.sums.size()) +
                      " values in " + std::to_string(e.counts.size()) +
                      " matrices, but the model's product takes " + std::to_string(cols) +
-                     " columns");
+                     " columns in " + std::to_string(experts));
   }
+  if (expert >= experts)
+    throw UsageError("imatrix entry '" + weight + "' has no expert " + std::to_string(expert));
 
   const uint64_t blocks = (cols + kColumnBlock - 1) / kColumnBlock;
-  double* acc = e.sums.data();
+  double* acc = e.sums.data() + expert * cols;
   bool finite = true;
 #pragma omp parallel for schedule(static) if (tokens * cols >= kParallelValues) \
     reduction(&& : finite)
@@ -57,7 +52,7 @@ void ImatrixCollector::add(const std::string& weight, const float* x, uint64_t t
   if (!finite)
     throw UsageError("non-finite activations at the input of '" + weight +
                      "': the model's weights or the text overflow f32");
-  e.counts[0] += static_cast<int64_t>(tokens);
+  e.counts[expert] += static_cast<int64_t>(tokens);
 }
 
 Imatrix ImatrixCollector::result(int32_t chunk_size) const {

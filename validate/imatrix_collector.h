@@ -19,10 +19,16 @@ class ImatrixCollector {
   // Whether llama-imatrix collects the products of this weight.
   bool collects(const std::string& weight) const;
 
-  // Adds `tokens` rows of `cols` activations at the input of `weight`. Each column's sum runs
-  // over the tokens in order (in double), so the result is the same whatever the thread count.
-  // Throws UsageError for a width that differs from earlier calls, or non-finite activations.
-  void add(const std::string& weight, const float* x, uint64_t tokens, uint64_t cols);
+  // Adds `tokens` rows of `cols` activations at the input of `weight`'s matrix `expert` of
+  // `experts` (0 of 1 for a plain matrix; llama-imatrix keeps each expert's sums and token count
+  // apart). Each column's sum runs over the tokens in order (in double), so the result is the
+  // same whatever the thread count. Throws UsageError for a width or expert count that differs
+  // from earlier calls, or non-finite activations.
+  void add(const std::string& weight, uint64_t expert, uint64_t experts, const float* x,
+           uint64_t tokens, uint64_t cols);
+  void add(const std::string& weight, const float* x, uint64_t tokens, uint64_t cols) {
+    add(weight, 0, 1, x, tokens, cols);
+  }
 
   void add_dataset(const std::string& name) { datasets_.push_back(name); }
 

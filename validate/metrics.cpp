@@ -53,7 +53,9 @@ Distribution describe_distribution(std::vector<double> v) {
   const double var = v.size() > 1 ? std::max(0.0, (sum2 - sum * d.mean) / (n - 1)) : 0.0;
   d.stderr_ = std::sqrt(var / n);
   std::sort(v.begin(), v.end());
-  auto quantile = [&](double q) { return v[std::min(v.size() - 1, static_cast<size_t>(q * (n - 1) + 0.5))]; };
+  auto quantile = [&](double q) {
+    return v[std::min(v.size() - 1, static_cast<size_t>(q * (n - 1) + 0.5))];
+  };
   d.median = quantile(0.5);
   d.p90 = quantile(0.9);
   d.p99 = quantile(0.99);

@@ -16,7 +16,8 @@ struct TokenScore {
 };
 
 // Scores one position from the raw logits of both models (softmax in double).
-TokenScore score_position(const float* ref_logits, const float* test_logits, uint64_t n_vocab, int32_t target);
+TokenScore score_position(const float* ref_logits, const float* test_logits, uint64_t n_vocab,
+                          int32_t target);
 
 // Perplexity of one model alone, for positions scored without a second model.
 double nll(const float* logits, uint64_t n_vocab, int32_t target);

@@ -18,7 +18,9 @@ constexpr int kZstdLevel = 3;
 // Bounds on a hostile header, far above any real run.
 constexpr uint64_t kMaxVocab = 1u << 24, kMaxCtx = 1u << 20, kMaxChunks = 1u << 24;
 
-std::span<const std::byte> as_bytes_of(const void* p, size_t n) { return {static_cast<const std::byte*>(p), n}; }
+std::span<const std::byte> as_bytes_of(const void* p, size_t n) {
+  return {static_cast<const std::byte*>(p), n};
+}
 
 }  // namespace
 
@@ -37,14 +39,16 @@ struct RefWriter::Impl {
     while (!done) {
       ZSTD_outBuffer o{out.data(), out.size(), 0};
       const size_t left = ZSTD_compressStream2(cctx, &o, &in, mode);
-      if (ZSTD_isError(left)) throw std::runtime_error(std::string("zstd: ") + ZSTD_getErrorName(left));
+      if (ZSTD_isError(left))
+        throw std::runtime_error(std::string("zstd: ") + ZSTD_getErrorName(left));
       file.write(as_bytes_of(out.data(), o.pos));
       done = mode == ZSTD_e_end ? left == 0 : in.pos == in.size;
     }
   }
 };
 
-RefWriter::RefWriter(const std::string& path, const RefHeader& h) : impl_(std::make_unique<Impl>(path)) {
+RefWriter::RefWriter(const std::string& path, const RefHeader& h)
+    : impl_(std::make_unique<Impl>(path)) {
   ZSTD_CCtx_setParameter(impl_->cctx, ZSTD_c_compressionLevel, kZstdLevel);
   impl_->file.write(as_bytes_of(kMagic, sizeof kMagic));
   for (uint64_t v : {h.n_vocab, h.n_ctx, h.n_chunks}) impl_->file.write(as_bytes_of(&v, 8));
@@ -79,8 +83,11 @@ struct RefReader::Impl {
     while (o.pos < o.size) {
       const size_t before = in.pos, out_before = o.pos;
       const size_t r = ZSTD_decompressStream(dctx, &o, &in);
-      if (ZSTD_isError(r)) throw InputError(file->path(), std::string("corrupt reference logits: ") + ZSTD_getErrorName(r));
-      if (in.pos == before && o.pos == out_before) throw InputError(file->path(), "reference logits end early");
+      if (ZSTD_isError(r))
+        throw InputError(file->path(),
+                         std::string("corrupt reference logits: ") + ZSTD_getErrorName(r));
+      if (in.pos == before && o.pos == out_before)
+        throw InputError(file->path(), "reference logits end early");
     }
     hash.update(as_bytes_of(dst, n));
   }
@@ -90,12 +97,14 @@ RefReader::RefReader(const std::string& path) : impl_(std::make_unique<Impl>()) 
   impl_->file = MappedFile::open(path);
   ByteCursor cur(impl_->file->bytes(), path);
   auto magic = cur.take(sizeof kMagic, "magic");
-  if (std::memcmp(magic.data(), kMagic, sizeof kMagic) != 0) throw InputError(path, "not an owl reference-logits file");
+  if (std::memcmp(magic.data(), kMagic, sizeof kMagic) != 0)
+    throw InputError(path, "not an owl reference-logits file");
   RefHeader& h = impl_->header;
   h.n_vocab = cur.read<uint64_t>("vocabulary size");
   h.n_ctx = cur.read<uint64_t>("context size");
   h.n_chunks = cur.read<uint64_t>("chunk count");
-  if (h.n_vocab == 0 || h.n_vocab > kMaxVocab || h.n_ctx < 2 || h.n_ctx > kMaxCtx || h.n_chunks > kMaxChunks)
+  if (h.n_vocab == 0 || h.n_vocab > kMaxVocab || h.n_ctx < 2 || h.n_ctx > kMaxCtx ||
+      h.n_chunks > kMaxChunks)
     throw InputError(path, "reference-logits header out of range");
   h.tokens_hash = std::string(cur.take_string(32, "token hash"));
   if (cur.remaining() < 32) throw InputError(path, "truncated reference-logits file");
@@ -106,7 +115,9 @@ RefReader::RefReader(const std::string& path) : impl_(std::make_unique<Impl>()) 
 
 RefReader::~RefReader() = default;
 
-const RefHeader& RefReader::header() const { return impl_->header; }
+const RefHeader& RefReader::header() const {
+  return impl_->header;
+}
 
 void RefReader::next_chunk(std::span<int32_t> tokens, std::span<float> scored_logits) {
   if (impl_->chunks_read == impl_->header.n_chunks)

@@ -17,10 +17,10 @@ namespace owl::validate {
 
 struct ValidateOptions {
   uint64_t n_ctx = 512;
-  uint64_t max_chunks = 0;     // 0: every whole chunk in the stream
-  std::string save_ref;        // write the reference logits here
-  std::string ref_logits;      // read the reference logits from here instead of running REF
-  bool tensors = true;         // also compare the weights tensor by tensor
+  uint64_t max_chunks = 0;  // 0: every whole chunk in the stream
+  std::string save_ref;     // write the reference logits here
+  std::string ref_logits;   // read the reference logits from here instead of running REF
+  bool tensors = true;      // also compare the weights tensor by tensor
   Progress* progress = nullptr;
 };
 

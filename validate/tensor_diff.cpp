@@ -50,9 +50,12 @@ TensorError compare(const Tensor& a, const Tensor& b) {
   }
   a.data->release();
   b.data->release();
-  e.rel_rms = ss_ref > 0 ? std::sqrt(ss_err / ss_ref) : (ss_err > 0 ? std::numeric_limits<double>::infinity() : 0);
-  e.snr_db = ss_err > 0 ? 10 * std::log10(ss_ref / ss_err) : std::numeric_limits<double>::infinity();
-  e.cosine = ss_ref > 0 && ss_test > 0 ? cross / std::sqrt(ss_ref * ss_test) : (ss_ref == ss_test ? 1 : 0);
+  e.rel_rms = ss_ref > 0 ? std::sqrt(ss_err / ss_ref)
+                         : (ss_err > 0 ? std::numeric_limits<double>::infinity() : 0);
+  e.snr_db =
+      ss_err > 0 ? 10 * std::log10(ss_ref / ss_err) : std::numeric_limits<double>::infinity();
+  e.cosine =
+      ss_ref > 0 && ss_test > 0 ? cross / std::sqrt(ss_ref * ss_test) : (ss_ref == ss_test ? 1 : 0);
   e.max_abs = max_abs;
   return e;
 }

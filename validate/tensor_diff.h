@@ -18,12 +18,12 @@ struct TensorError {
   double snr_db = 0;   // 10 log10(sum ref^2 / sum (test - ref)^2); infinite when equal
   double cosine = 0;
   double max_abs = 0;
-  int layer = -1;      // N of blk.N., or -1
-  std::string kind;    // "attn_q", "ffn_down", "token_embd", ...
+  int layer = -1;    // N of blk.N., or -1
+  std::string kind;  // "attn_q", "ffn_down", "token_embd", ...
 };
 
 struct TensorDiff {
-  std::vector<TensorError> tensors;          // in the reference's order
+  std::vector<TensorError> tensors;  // in the reference's order
   std::vector<std::string> only_in_ref, only_in_test, shape_mismatch;
 };
 

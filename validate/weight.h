@@ -27,6 +27,8 @@ class Weight {
   // reads only that expert's rows. Throws UsageError unless the tensor is 3-D with expert e.
   Weight expert(uint64_t e) const;
   uint64_t experts() const;  // the outermost size of a 3-D tensor, else 1
+  // Which expert a weight made by expert() is (0 for any other weight).
+  uint64_t expert_index() const { return rows_ ? first_row_ / rows_ : 0; }
 
  private:
   const Tensor* t_ = nullptr;

@@ -6,7 +6,8 @@ in a different order); the same perplexity per chunk. Also the legacy .dat, --in
 against llama-imatrix's own combination, --save-frequency, and `owl quantize` with owl's matrix.
 
 Models: the real stories260K (GGUF conversion of the bundled llama2.c checkpoint) and a random
-Llama-shaped model whose rows are multiples of 256 (so that every i-quant applies)."""
+Llama-shaped model whose rows are multiples of 256 (so that every i-quant applies); and the five
+mixture-of-experts fixtures, whose stacked experts get sums and token counts per expert."""
 
 import json
 import re
@@ -274,15 +275,19 @@ def text_not_imatrix(tmp_path):
     return path
 
 
-def test_moe_model_is_refused(owl, text, tmp_path):
-    moe = tmp_path / "moe.gguf"
-    w = gguf.GGUFWriter(str(moe), "llama")
-    w.add_uint32("llama.expert_count", 2)
-    w.add_tensor("token_embd.weight", np.zeros((512, 8), dtype=np.float32))
-    w.add_tensor("blk.0.ffn_gate_exps.weight", np.zeros((2, 16, 8), dtype=np.float32))
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    r = owl("imatrix", moe, "--text", text, "-o", tmp_path / "m.gguf")
-    assert r.returncode != 0 and "mixture-of-experts" in r.stderr, r.describe()
+@pytest.mark.parametrize("folder", ["tiny-mixtral", "tiny-qwen2moe", "tiny-qwen3moe", "tiny-olmoe",
+                                    "tiny-granitemoe"])
+def test_moe_experts_agree_with_llama_imatrix(owl, text, tmp_path, folder):
+    """Each expert's sums and token count apart, as the router sends tokens to it (Qwen2-MoE adds
+    a shared expert and its gate, which every token goes through)."""
+    moe = gu.convert(owl, gu.REFERENCE / f"{folder}.f16.gguf", tmp_path / "moe.gguf", "--dtype",
+                     "f32")
+    llama_imatrix("-m", moe, "-f", text, "-o", tmp_path / "llama.gguf", "-c", CTX, "--chunks",
+                  CHUNKS, "--no-ppl")
+    owl_imatrix(owl, moe, "--text", text, "-o", tmp_path / "owl.gguf", "--ctx", CTX, "--chunks",
+                CHUNKS, "--no-ppl")
+    got, _ = read_gguf_imatrix(tmp_path / "owl.gguf")
+    want, _ = read_gguf_imatrix(tmp_path / "llama.gguf")
+    stacks = [n for n in want if "_exps." in n]
+    assert stacks and all(len(want[n][1]) > 1 for n in stacks)
+    check_close(got, want, f"{folder}: owl vs llama-imatrix")

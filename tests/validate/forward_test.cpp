@@ -74,8 +74,10 @@ TEST_CASE("the matmul observer sees every product's weight and input, and change
   const std::vector<int32_t> tokens = {1, 403, 407, 261, 378};
   const auto plain = fwd.logits(tokens);
   std::vector<std::string> seen;
-  fwd.set_observer([&](const std::string& w, const float* x, uint64_t T, uint64_t cols) {
+  fwd.set_observer([&](const std::string& w, uint64_t expert, uint64_t experts, const float* x,
+                       uint64_t T, uint64_t cols) {
     seen.push_back(w);
+    CHECK((expert == 0 && experts == 1));
     CHECK(T == tokens.size());
     CHECK(cols == g.find(w)->shape[1]);
     CHECK(std::isfinite(x[T * cols - 1]));
