@@ -20,7 +20,11 @@ struct Tensor {
   std::string name;             // canonical (GGUF-style) once normalized; as stored before
   std::vector<uint64_t> shape;  // row-major, outermost first, as PyTorch and safetensors write it
   ElemType type = ElemType::F32;
-  SourcePtr data;               // lazy; byte_size() equals bytes_for_shape(type, shape)
+  SourcePtr data;  // lazy; byte_size() equals bytes_for_shape(type, shape)
+  // Where a GGUF input stored it: the part (an index into Graph::inputs) and the byte offset in
+  // that file. llama-quantize --keep-split keeps each tensor in its part, in this order.
+  uint32_t input_part = 0;
+  uint64_t input_offset = 0;
 
   uint64_t elements() const;
   uint64_t byte_size() const { return data ? data->byte_size() : 0; }

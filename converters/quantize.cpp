@@ -169,6 +169,17 @@ int64_t prune_layers(Graph& g, const std::vector<int64_t>& prune, ImportanceWeig
   return next;
 }
 
+// The tensors of each input part, for a graph sorted by part. llama-quantize --keep-split writes
+// a part for each input part up to the last that holds a tensor.
+std::vector<size_t> tensors_per_input(const Graph& g) {
+  std::vector<size_t> sizes;
+  for (const Tensor& t : g.tensors) {
+    if (t.input_part >= sizes.size()) sizes.resize(t.input_part + 1);
+    ++sizes[t.input_part];
+  }
+  return sizes;
+}
+
 struct Prepared {
   Graph graph;
   Plan plan;
@@ -180,7 +191,14 @@ Prepared prepare(const std::string& input, const QuantizeOptions& opt) {
   Prepared p{open_model(input), {}, load_imatrix(opt)};
   normalize(p.graph, input, {opt.tokenizer, opt.warn});
   // The plan (and --dry-run) lists the tensors as the file will hold them.
-  sort_tensors_like_llama(p.graph);
+  if (opt.plan.keep_split) {
+    if (p.graph.format != "gguf")
+      throw UsageError("--keep-split keeps the parts of a split GGUF; " + input + " is " +
+                       p.graph.format);
+    sort_tensors_by_input(p.graph);
+  } else {
+    sort_tensors_like_llama(p.graph);
+  }
   for (const auto& o : opt.override_kv) p.graph.metadata.set(o.key, o.value);
   if (!opt.prune_layers.empty())
     p.layers_left = prune_layers(p.graph, opt.prune_layers, *p.imatrix.weights);
@@ -257,6 +275,7 @@ QuantizeResult quantize(const std::string& input, const std::string& output,
   drop_outer_ones(g);
   gguf::WriteOptions w;
   w.progress = opt.progress;
+  if (opt.plan.keep_split) w.part_sizes = tensors_per_input(g);
   QuantizeResult r;
   r.files = gguf::write(g, output, w);
   r.plan = std::move(p.plan);

@@ -287,7 +287,8 @@ Plan make_plan(const Graph& g, std::span<const ElemType> stored_as, const PlanOp
     p.stored_as = stored_as[i];
   }
   Planner planner(g, opt, file, plan);
-  for (size_t i : llama_tensor_order(g)) planner.type(g.tensors[i], plan.tensors[i]);
+  for (size_t i : opt.keep_split ? input_tensor_order(g) : llama_tensor_order(g))
+    planner.type(g.tensors[i], plan.tensors[i]);
   planner.finish();
 
   for (size_t i = 0; i < g.tensors.size(); ++i) {

@@ -46,6 +46,9 @@ struct PlanOptions {
   bool quantize_output = true;                   // false: --leave-output-tensor
   bool allow_requantize = false;  // quantized inputs may be dequantized and quantized again
   bool no_fallback = false;       // a row that does not fit the chosen type is an error
+  // --keep-split: the per-layer counters of llama.cpp's rules count in the input's order (parts,
+  // then offsets) instead of its loader's sorted order, as llama-quantize --keep-split does.
+  bool keep_split = false;
   // --imatrix, after --include-weights/--exclude-weights; null or empty: none. Mixes have rules
   // for it, and llama.cpp's smallest types cannot be made without it.
   std::shared_ptr<const ImportanceWeights> imatrix;

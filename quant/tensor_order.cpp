@@ -50,12 +50,34 @@ std::vector<size_t> llama_tensor_order(const Graph& g) {
   return order;
 }
 
-void sort_tensors_like_llama(Graph& g) {
-  const std::vector<size_t> order = llama_tensor_order(g);
+std::vector<size_t> input_tensor_order(const Graph& g) {
+  std::vector<size_t> order(g.tensors.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const Tensor &x = g.tensors[a], &y = g.tensors[b];
+    if (x.input_part != y.input_part) return x.input_part < y.input_part;
+    return x.input_offset < y.input_offset;
+  });
+  return order;
+}
+
+namespace {
+
+void reorder(Graph& g, const std::vector<size_t>& order) {
   std::vector<Tensor> sorted;
   sorted.reserve(g.tensors.size());
   for (size_t i : order) sorted.push_back(std::move(g.tensors[i]));
   g.tensors = std::move(sorted);
+}
+
+}  // namespace
+
+void sort_tensors_like_llama(Graph& g) {
+  reorder(g, llama_tensor_order(g));
+}
+
+void sort_tensors_by_input(Graph& g) {
+  reorder(g, input_tensor_order(g));
 }
 
 }  // namespace owl

@@ -1,8 +1,8 @@
 // The order llama.cpp takes tensors in when it quantizes. Its model loader keeps the tensors in a
 // map sorted by layer (the number in "blk.N.", -1 for the others), then by name, and
 // llama-quantize walks that map: its per-layer counters count in that order, and it writes the
-// output's tensors in that order, whatever order the input file had them in (without
-// --keep-split, which owl does not offer, split inputs make no difference).
+// output's tensors in that order, whatever order the input file had them in. With --keep-split it
+// instead takes them part by part of a split input, each part in the order of its bytes.
 #pragma once
 
 #include <cstddef>
@@ -27,5 +27,9 @@ std::vector<size_t> llama_tensor_order(const Graph& g);
 // Reorders g.tensors into llama.cpp's order, so that a quantized file lists and stores its
 // tensors as llama-quantize's does.
 void sort_tensors_like_llama(Graph& g);
+
+// The indexes of g.tensors by input part, then by offset in the part (--keep-split's order).
+std::vector<size_t> input_tensor_order(const Graph& g);
+void sort_tensors_by_input(Graph& g);
 
 }  // namespace owl

@@ -27,6 +27,7 @@ struct QuantizeArgs {
   std::string prune_layers;
   int threads = 0;
   bool pure = false, leave_output = false, allow_requantize = false, no_fallback = false;
+  bool keep_split = false;
   bool dry_run = false, json = false, quiet = false;
 };
 
@@ -87,6 +88,7 @@ QuantizeOptions options_from(const QuantizeArgs& a) {
     opt.plan.token_embedding_type =
         parse_tensor_type(a.token_embedding_type, "--token-embedding-type");
   opt.plan.pure = a.pure;
+  opt.plan.keep_split = a.keep_split;
   opt.plan.quantize_output = !a.leave_output;
   opt.plan.allow_requantize = a.allow_requantize;
   opt.plan.no_fallback = a.no_fallback;
@@ -251,6 +253,9 @@ void add_quantize_command(CLI::App& app) {
                   "Do not use the imatrix for tensors whose name contains this (repeatable)");
   cmd->add_flag("--pure", args->pure,
                 "Every quantizable tensor gets the mix's base type (no per-tensor rules)");
+  cmd->add_flag("--keep-split", args->keep_split,
+                "A split GGUF input gives a split output: each tensor in the part it came from, "
+                "OUTPUT's name with -0000K-of-0000N.gguf, as llama-quantize --keep-split");
   cmd->add_flag("--leave-output-tensor", args->leave_output, "Keep output.weight as it is");
   cmd->add_flag(
       "--allow-requantize", args->allow_requantize,

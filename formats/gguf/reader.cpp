@@ -211,9 +211,11 @@ SplitFacts append_file(Graph& g, const std::string& path, bool keep_metadata) {
         g.metadata.set(std::move(k), std::move(v));
     if (auto arch = g.metadata.get_string("general.architecture")) g.architecture = *arch;
   }
+  const auto part = static_cast<uint32_t>(g.inputs.size());
   for (auto& t : infos) {
     auto src = std::make_shared<MappedSource>(file, data_start + t.offset, t.bytes);
-    g.tensors.push_back(Tensor{std::move(t.name), std::move(t.shape), t.type, std::move(src)});
+    g.tensors.push_back(Tensor{std::move(t.name), std::move(t.shape), t.type, std::move(src), part,
+                               data_start + t.offset});
   }
   g.inputs.push_back({path, file->size()});
   return split;

@@ -88,9 +88,24 @@ void check_writable(const Graph& g) {
   }
 }
 
+std::vector<std::vector<const Tensor*>> given_parts(const Graph& g,
+                                                    const std::vector<size_t>& sizes) {
+  std::vector<std::vector<const Tensor*>> parts;
+  size_t next = 0;
+  for (size_t n : sizes) {
+    if (n > g.tensors.size() - next)
+      throw std::logic_error("GGUF parts hold more tensors than the graph has");
+    auto& part = parts.emplace_back();
+    for (size_t i = 0; i < n; ++i) part.push_back(&g.tensors[next++]);
+  }
+  if (next != g.tensors.size()) throw std::logic_error("GGUF parts leave tensors out");
+  return parts;
+}
+
 // Tensors per part, in order, as gguf-split cuts them.
 std::vector<std::vector<const Tensor*>> plan_parts(const Graph& g, const WriteOptions& opt,
                                                    uint64_t alignment) {
+  if (!opt.part_sizes.empty()) return given_parts(g, opt.part_sizes);
   std::vector<std::vector<const Tensor*>> parts(1);
   uint64_t part_bytes = 0;
   for (const auto& t : g.tensors) {
@@ -110,7 +125,7 @@ std::vector<std::vector<const Tensor*>> plan_parts(const Graph& g, const WriteOp
 
 std::string part_name(const std::string& path, size_t i, size_t n) {
   std::string stem = path.ends_with(".gguf") ? path.substr(0, path.size() - 5) : path;
-  char buf[32];
+  char buf[64];
   std::snprintf(buf, sizeof buf, "-%05zu-of-%05zu.gguf", i + 1, n);
   return stem + buf;
 }

@@ -16,6 +16,9 @@ struct WriteOptions {
   // the first holds all metadata, every part the split.* keys, as gguf-split writes them.
   uint64_t split_max_bytes = 0;
   uint64_t split_max_tensors = 0;
+  // Instead of the limits: the parts as given, this many tensors each in order (--keep-split).
+  // One part is a plain file.
+  std::vector<size_t> part_sizes;
   Progress* progress = nullptr;
 };
 
@@ -24,6 +27,7 @@ struct WriteOptions {
 // out in tensor-info order, each padded with zeros to the alignment (general.alignment, or 32).
 // Metadata is written as the graph has it (the pipeline that quantizes adds
 // general.quantization_version). Returns the files written.
-std::vector<std::string> write(const Graph& g, const std::string& path, const WriteOptions& opt = {});
+std::vector<std::string> write(const Graph& g, const std::string& path,
+                               const WriteOptions& opt = {});
 
 }  // namespace owl::gguf

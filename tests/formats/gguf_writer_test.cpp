@@ -71,6 +71,19 @@ TEST_CASE("GGUF split output follows gguf-split and reads back whole", "[gguf]")
   CHECK(back.metadata.get_string("general.architecture") == "llama");
 }
 
+TEST_CASE("GGUF parts given tensor by tensor, a first part of metadata only included", "[gguf]") {
+  owl::test::TempDir dir;
+  Graph g = sample();
+  gguf::WriteOptions opt;
+  opt.part_sizes = {0, 1, 1};
+  auto files = gguf::write(g, dir.file("m.gguf"), opt);
+  CHECK(files.size() == 3);
+  CHECK(gguf::read(files[0]).tensors.size() == 2);
+  opt.part_sizes = {1};
+  CHECK_THROWS(gguf::write(g, dir.file("n.gguf"), opt));
+  CHECK(!std::filesystem::exists(dir.file("n.gguf")));
+}
+
 TEST_CASE("the GGUF writer refuses what ggml cannot load, before writing anything", "[gguf]") {
   owl::test::TempDir dir;
   using Catch::Contains;

@@ -46,7 +46,8 @@ def ftype_of(mix):
 
 
 def llama_quantize(src, dst, mix, *, pure=False, leave_output=False, output_type=None,
-                   token_embedding_type=None, tensor_types=(), allow_requantize=False):
+                   token_embedding_type=None, tensor_types=(), allow_requantize=False,
+                   keep_split=False):
     """llama.cpp's llama_model_quantize with the options owl's flags mirror."""
     import ctypes
     import llama_cpp
@@ -57,6 +58,7 @@ def llama_quantize(src, dst, mix, *, pure=False, leave_output=False, output_type
     params.pure = pure
     params.quantize_output_tensor = not leave_output
     params.allow_requantize = allow_requantize
+    params.keep_split = keep_split
     if output_type:
         params.output_tensor_type = gu.QT[output_type.upper()].value
     if token_embedding_type:
@@ -260,6 +262,35 @@ def test_split_input_gives_llama_cpp_file(owl, tmp_path):
     want = llama_quantize(first, tmp_path / "llama.gguf", "Q4_K_M")
     got = owl_quantize(owl, first, tmp_path / "owl.gguf", "Q4_K_M")
     check_same_file(got, want)
+
+
+KEEP_SPLIT = [("tiny-llama", "Q4_K_M", 4), ("tiny-llama", "Q2_K", 7), ("tiny-qwen3moe", "Q3_K_M", 5),
+              ("deep", "Q4_K_M", 9)]
+
+
+@pytest.mark.parametrize("name,mix,per_part", KEEP_SPLIT, ids=[f"{n}-{m}" for n, m, _ in KEEP_SPLIT])
+def test_keep_split_gives_llama_cpp_parts(owl, models, tmp_path, name, mix, per_part):
+    # Each tensor stays in the part it came from, the parts in the input's order (not llama.cpp's
+    # sorted one), and the per-layer rules count in that order too.
+    src = models[name] if name in models else gu.REFERENCE / f"{name}.f16.gguf"
+    gu.convert(owl, src, tmp_path / "in" / "m.gguf", "--split-max-tensors", str(per_part))
+    inputs = sorted((tmp_path / "in").glob("m-*-of-*.gguf"))
+    assert len(inputs) > 2, "the test needs a split input"
+    llama_quantize(inputs[0], tmp_path / "llama", mix, keep_split=True)
+    r = owl("quantize", inputs[0], "-o", tmp_path / "owl.gguf", "-t", mix, "--keep-split", "--quiet")
+    assert r.returncode == 0, r.describe()
+    n = len(inputs)
+    for i in range(1, n + 1):
+        suffix = f"-{i:05d}-of-{n:05d}.gguf"
+        check_same_file(tmp_path / f"owl{suffix}", tmp_path / f"llama{suffix}")
+    assert not (tmp_path / "owl.gguf").exists()
+
+
+def test_keep_split_refuses_what_is_not_gguf(owl, tmp_path):
+    folder = gu.hf_copy("tiny-llama", tmp_path / "src")
+    r = owl("quantize", folder, "-o", tmp_path / "owl.gguf", "-t", "Q4_K_M", "--keep-split")
+    assert r.returncode != 0 and "--keep-split" in r.stderr, r.describe()
+    assert not list(tmp_path.glob("owl*"))
 
 
 def test_requantized_converter_output_gives_llama_cpp_file(owl, tmp_path):
