@@ -274,3 +274,38 @@ def test_fp8_experts_stream_one_expert_at_a_time(owl, tmp_path):
         shutil.rmtree(folder)
         out.unlink()
     assert peaks[32] - peaks[8] < 2 * expert_mib, peaks
+
+
+# --- the reference forward ------------------------------------------------------------------------
+
+# Softmax routing within groups of experts and 2 shared experts, the query straight (V2); sigmoid
+# routing with the selection bias, renormalised and scaled, the query through its low rank, YaRN
+# (V3); the same from FP8.
+FORWARD_CASES = ["tiny-deepseek2", "tiny-deepseek3", "tiny-deepseek3-fp8"]
+
+
+@pytest.mark.parametrize("folder", FORWARD_CASES)
+def test_f32_logits_match_llama_cpp(owl, tmp_path, folder):
+    from test_validate_llama_cpp import check_f32_logits, hf_model, random_tokens
+    model = hf_model(owl, tmp_path, folder)
+    tokens = random_tokens(gu.load_llama(model, vocab_only=True).n_vocab())
+    check_f32_logits(owl, tmp_path, model, tokens, folder)
+
+
+@pytest.mark.parametrize("folder", ["tiny-deepseek2", "tiny-deepseek3"])
+def test_imatrix_agrees_with_llama_imatrix(owl, tmp_path, folder):
+    """owl imatrix through the same forward: routed experts apart, the shared experts, and MLA's
+    per-head attn_k_b/attn_v_b as llama-imatrix collects them."""
+    import test_imatrix_command as ic
+    text = tmp_path / "story.txt"
+    text.write_text((gu.STORIES / "story.txt").read_text() * 8)
+    model = gu.convert(owl, gu.REFERENCE / f"{folder}.f16.gguf", tmp_path / "m.gguf", "--dtype",
+                       "f32")
+    ic.llama_imatrix("-m", model, "-f", text, "-o", tmp_path / "llama.gguf", "-c", ic.CTX,
+                     "--chunks", ic.CHUNKS, "--no-ppl")
+    ic.owl_imatrix(owl, model, "--text", text, "-o", tmp_path / "owl.gguf", "--ctx", ic.CTX,
+                   "--chunks", ic.CHUNKS, "--no-ppl")
+    got, _ = ic.read_gguf_imatrix(tmp_path / "owl.gguf")
+    want, _ = ic.read_gguf_imatrix(tmp_path / "llama.gguf")
+    assert any("attn_k_b" in n for n in want) and any("_exps." in n for n in want)
+    ic.check_close(got, want, f"{folder}: owl vs llama-imatrix")
