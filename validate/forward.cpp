@@ -51,6 +51,9 @@ Forward::Forward(const Graph& g) : p_(read_model_params(g)) {
     if (p_.n_expert > 0 && g.find(b + "ffn_gate_inp.weight")) {
       l.router = required(g, b + "ffn_gate_inp.weight");
       l.exp_probs_b = optional(g, b + "exp_probs_b.bias");
+      if (l.exp_probs_b.present() && l.exp_probs_b.rows() * l.exp_probs_b.cols() != p_.n_expert)
+        throw UsageError("tensor '" + l.exp_probs_b.name() +
+                         "' does not hold one value per expert");
       l.experts = {required(g, b + "ffn_gate_exps.weight"), required(g, b + "ffn_up_exps.weight"),
                    required(g, b + "ffn_down_exps.weight")};
       for (const Weight* w : {&l.router, &l.experts.gate, &l.experts.up, &l.experts.down}) {

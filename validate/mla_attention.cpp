@@ -35,7 +35,11 @@ void Forward::load_mla(const Graph& g, const std::string& b, Layer& l) const {
                        std::to_string(experts) + " x " + std::to_string(rows) + " x " +
                        std::to_string(cols) + ")");
   };
-  check(q, 1, nh * (nope + rope), q.cols());
+  check(q, 1, nh * (nope + rope), l.wq.present() ? p_.n_embd : l.wq_a.rows());
+  if (!l.wq.present()) {
+    check(l.wq_a, 1, l.wq_a.rows(), p_.n_embd);
+    check(l.q_a_norm, 1, 1, l.wq_a.rows());
+  }
   check(l.wkv_a, 1, lat + rope, p_.n_embd);
   check(l.kv_a_norm, 1, 1, lat);
   check(l.wk_b, nh, lat, nope);

@@ -164,33 +164,28 @@ std::vector<Tensor> split_kv_b(const HParams& hp, const std::string& where, Tens
   return out;
 }
 
+// V2 and V3 differ only in the names they go by and their config classes' defaults.
+Family deepseek_family(std::span<const std::string_view> archs,
+                       std::span<const std::string_view> types,
+                       std::span<const HParamDefault> defaults) {
+  return {
+      .gguf_arch = "deepseek2",
+      .hf_architectures = archs,
+      .model_types = types,
+      .defaults = defaults,
+      .names = {kDecoderGlobals, kDeepseekLayers},
+      .experts = {.prefix = "mlp.experts.", .stems = kDeepseekExperts},
+      .head_dim_from_hidden = false,
+      .write_keys = write_keys,
+      .split_tensor = split_kv_b,
+      .drop_layers_past_count = true,
+  };
+}
+
 }  // namespace
 
 // No way back yet (no write_config): to_hf refuses DeepSeek GGUFs.
-extern const Family kDeepseekV2Family{
-    .gguf_arch = "deepseek2",
-    .hf_architectures = kV2Archs,
-    .model_types = kV2Types,
-    .defaults = kV2Defaults,
-    .names = {kDecoderGlobals, kDeepseekLayers},
-    .experts = {.prefix = "mlp.experts.", .stems = kDeepseekExperts},
-    .head_dim_from_hidden = false,
-    .write_keys = write_keys,
-    .split_tensor = split_kv_b,
-    .drop_layers_past_count = true,
-};
-
-extern const Family kDeepseekV3Family{
-    .gguf_arch = "deepseek2",
-    .hf_architectures = kV3Archs,
-    .model_types = kV3Types,
-    .defaults = kV3Defaults,
-    .names = {kDecoderGlobals, kDeepseekLayers},
-    .experts = {.prefix = "mlp.experts.", .stems = kDeepseekExperts},
-    .head_dim_from_hidden = false,
-    .write_keys = write_keys,
-    .split_tensor = split_kv_b,
-    .drop_layers_past_count = true,
-};
+extern const Family kDeepseekV2Family = deepseek_family(kV2Archs, kV2Types, kV2Defaults);
+extern const Family kDeepseekV3Family = deepseek_family(kV3Archs, kV3Types, kV3Defaults);
 
 }  // namespace owl::arch

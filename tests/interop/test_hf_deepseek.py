@@ -1,17 +1,21 @@
 """DeepSeek-V2/V3, beyond the file-for-file comparison with the reference converter that
 test_gguf_hf_reference.py and test_gguf_llama_cpp_runs.py make on the tiny fixtures (their
-REFERENCE_CASES include tiny-deepseek2, tiny-deepseek3 and tiny-deepseek3-fp8):
+REFERENCE_CASES include tiny-deepseek2, tiny-deepseek3 and tiny-deepseek3-fp8) and the
+quantization of the tiny fixtures by every mix in test_hf_moe.py (its MOE_FOLDERS include them:
+MLA's 3-D attn_k_b/attn_v_b quantized per head, the router and its correction bias kept F32, the
+leading dense layers' and the shared experts' FFN counted as llama.cpp counts them):
 
-- `owl quantize` writes llama-quantize's file byte for byte on the DeepSeek GGUFs (MLA's 3-D
-  attn_k_b/attn_v_b quantized per head, the router and its correction bias kept F32, the leading
-  dense layers' and the shared experts' FFN counted as llama.cpp counts them), from the
-  reference's f16 GGUF and from the Hugging Face folder (FP8 included) in one pass;
-- the same on a wider synthetic DeepSeek-V3 FP8 checkpoint whose rows are whole K-quant blocks;
+- one pass from the FP8 folder gives llama-quantize's file from the F32 conversion;
+- llama-quantize's file byte for byte on a wider synthetic DeepSeek-V3 FP8 checkpoint whose rows
+  are whole K-quant blocks;
 - owl's FP8 dequantization equals ml_dtypes' float8_e4m3fn decoding times the block scales, for
   every one of the 256 codes and for blocks cut short by the matrix edge; malformed scales are
   refused with a one-line error;
 - converting an FP8 checkpoint with 4x the experts takes no more memory: each expert is
-  dequantized as it streams past."""
+  dequantized as it streams past;
+- `owl validate`'s f32 logits equal llama.cpp's to 1e-3 relative (MLA, group-limited softmax and
+  sigmoid routing with the correction bias, shared experts, YaRN), and `owl imatrix` agrees with
+  llama-imatrix through the same forward."""
 
 import json
 import shutil
@@ -21,29 +25,11 @@ import numpy as np
 import pytest
 
 import gguf_util as gu
-from test_hf_moe import MIXES, bf16, peak_rss_mib
+from test_hf_moe import bf16, peak_rss_mib
 from test_quantize_llama_cpp import check_same_file, llama_quantize, owl_quantize
 import stutil as su
 
-FOLDERS = ["tiny-deepseek2", "tiny-deepseek3"]
 E4M3 = np.dtype(ml_dtypes.float8_e4m3fn)
-
-
-@pytest.mark.parametrize("mix", MIXES)
-@pytest.mark.parametrize("folder", FOLDERS)
-def test_reference_deepseek_gguf_quantizes_as_llama_cpp(owl, tmp_path, folder, mix):
-    src = gu.REFERENCE / f"{folder}.f16.gguf"
-    want = llama_quantize(src, tmp_path / "llama.gguf", mix)
-    got = owl_quantize(owl, src, tmp_path / "owl.gguf", mix)
-    check_same_file(got, want)
-
-
-@pytest.mark.parametrize("folder", FOLDERS)
-def test_deepseek_folder_in_one_pass_gives_llama_cpp_file(owl, tmp_path, folder):
-    src = gu.hf_copy(folder, tmp_path / "src")
-    want = llama_quantize(gu.REFERENCE / f"{folder}.f16.gguf", tmp_path / "llama.gguf", "Q4_K_M")
-    got = owl_quantize(owl, src, tmp_path / "owl.gguf", "Q4_K_M")
-    check_same_file(got, want)
 
 
 def test_fp8_folder_in_one_pass_quantizes_the_dequantized_f32(owl, tmp_path):
