@@ -295,3 +295,21 @@ def test_imatrix_agrees_with_llama_imatrix(owl, tmp_path, folder):
     want, _ = ic.read_gguf_imatrix(tmp_path / "llama.gguf")
     assert any("attn_k_b" in n for n in want) and any("_exps." in n for n in want)
     ic.check_close(got, want, f"{folder}: owl vs llama-imatrix")
+
+
+def test_multi_token_prediction_layer_is_left_out(owl, tmp_path):
+    # DeepSeek-V3 ships its multi-token-prediction block as one more layer past
+    # num_hidden_layers; the reference converter leaves it out, so owl's file stays the same.
+    src = gu.hf_copy("tiny-deepseek3", tmp_path / "src")
+    path = src / "model.safetensors"
+    tensors = su.read_reference(path)
+    extra = {"model.layers.2.eh_proj.weight": [64, 128], "model.layers.2.enorm.weight": [64],
+             "model.layers.2.mlp.experts.0.down_proj.weight": [64, 32],
+             "model.layers.2.self_attn.kv_b_proj.weight": [128, 32]}
+    for name, shape in extra.items():
+        tensors[name] = ("BF16", shape, bytes(2 * int(np.prod(shape))))
+    path.unlink()
+    su.write_reference(path, tensors)
+    out = gu.convert(owl, src, tmp_path / "out.gguf", "--dtype", "f16")
+    got, want = gu.tensors(out), gu.tensors(gu.REFERENCE / "tiny-deepseek3.f16.gguf")
+    assert got.keys() == want.keys() and all(got[n].data == want[n].data for n in want)
