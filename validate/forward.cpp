@@ -7,38 +7,12 @@
 
 #include "formats/io/error.h"
 #include "validate/attention.h"
+#include "validate/layer_ops.h"
 #include "validate/matmul.h"
+#include "validate/moe_routing.h"
 
 namespace owl::validate {
 namespace {
-
-Weight required(const Graph& g, const std::string& name) {
-  const Tensor* t = g.find(name);
-  if (!t) throw UsageError("the model has no tensor '" + name + "'");
-  return Weight(*t);
-}
-
-Weight optional(const Graph& g, const std::string& name) {
-  const Tensor* t = g.find(name);
-  return t ? Weight(*t) : Weight();
-}
-
-// x[t] = x[t] / rms(x[t]) * w, for each of `T` rows of `n` values.
-void rms_norm(float* x, uint64_t T, uint64_t n, const std::vector<float>& w, float eps) {
-  for (uint64_t t = 0; t < T; ++t) {
-    float* row = x + t * n;
-    double ss = 0;
-    for (uint64_t i = 0; i < n; ++i) ss += static_cast<double>(row[i]) * row[i];
-    const float scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
-    for (uint64_t i = 0; i < n; ++i) row[i] = row[i] * scale * w[i];
-  }
-}
-
-std::vector<float> vector_of(const Weight& w) {
-  std::vector<float> v(w.rows() * w.cols());
-  w.rows_f32(0, w.rows(), v.data());
-  return v;
-}
 
 void add_bias(float* y, uint64_t T, const Weight& b) {
   if (!b.present()) return;
@@ -55,10 +29,11 @@ Forward::Forward(const Graph& g) : p_(read_model_params(g)) {
   output_ = g.find("output.weight") ? required(g, "output.weight") : embd_;
   for (uint64_t i = 0; i < p_.n_layer; ++i) {
     const std::string b = "blk." + std::to_string(i) + ".";
+    const bool mla = p_.kv_lora_rank > 0;  // DeepSeek: no attn_k/attn_v, see load_mla()
     Layer l{required(g, b + "attn_norm.weight"),
-            required(g, b + "attn_q.weight"),
-            required(g, b + "attn_k.weight"),
-            required(g, b + "attn_v.weight"),
+            mla ? optional(g, b + "attn_q.weight") : required(g, b + "attn_q.weight"),
+            mla ? Weight() : required(g, b + "attn_k.weight"),
+            mla ? Weight() : required(g, b + "attn_v.weight"),
             required(g, b + "attn_output.weight"),
             optional(g, b + "attn_q.bias"),
             optional(g, b + "attn_k.bias"),
@@ -71,9 +46,14 @@ Forward::Forward(const Graph& g) : p_(read_model_params(g)) {
             {},
             {},
             {}};
+    if (mla) load_mla(g, b, l);
     // A mixture of experts may keep some layers dense (Qwen2-MoE's mlp_only_layers).
     if (p_.n_expert > 0 && g.find(b + "ffn_gate_inp.weight")) {
       l.router = required(g, b + "ffn_gate_inp.weight");
+      l.exp_probs_b = optional(g, b + "exp_probs_b.bias");
+      if (l.exp_probs_b.present() && l.exp_probs_b.rows() * l.exp_probs_b.cols() != p_.n_expert)
+        throw UsageError("tensor '" + l.exp_probs_b.name() +
+                         "' does not hold one value per expert");
       l.experts = {required(g, b + "ffn_gate_exps.weight"), required(g, b + "ffn_up_exps.weight"),
                    required(g, b + "ffn_down_exps.weight")};
       for (const Weight* w : {&l.router, &l.experts.gate, &l.experts.up, &l.experts.down}) {
@@ -96,6 +76,11 @@ Forward::Forward(const Graph& g) : p_(read_model_params(g)) {
   }
   const Weight freq_factors = optional(g, "rope_freqs.weight");
   rope_ = Rope(p_, freq_factors.present() ? vector_of(freq_factors) : std::vector<float>{});
+  if (p_.kv_lora_rank > 0) {
+    ModelParams rotary = p_;
+    rotary.head_dim = p_.rope_dim;
+    mla_rope_ = Rope(rotary, {});
+  }
 }
 
 void Forward::rope(float* v, uint64_t heads, uint64_t T) const {
@@ -124,6 +109,7 @@ void Forward::attention(const Layer& l, std::vector<float>& x, uint64_t T) const
   const uint64_t d = p_.n_embd, hd = p_.head_dim, nq = p_.n_head, nkv = p_.n_head_kv;
   std::vector<float> h(x);
   rms_norm(h.data(), T, d, vector_of(l.attn_norm), p_.rms_eps);
+  if (l.wkv_a.present()) return add_residual(x, mla_attention(l, h, T));
   std::vector<float> q(T * nq * hd), k(T * nkv * hd), v(T * nkv * hd);
   mul(l.wq, h.data(), T, q.data());
   mul(l.wk, h.data(), T, k.data());
@@ -166,32 +152,28 @@ void Forward::feed_forward(const Layer& l, std::vector<float>& x, uint64_t T) co
                                      : swiglu(l.ffn.gate, l.ffn.up, l.ffn.down, h.data(), T));
 }
 
-// As llama.cpp's build_moe_ffn with softmax gating: each token's router probabilities, its
-// n_expert_used most probable experts (weights renormalised where the architecture does), and
-// each expert run on the tokens that picked it alone, so only chosen experts are read.
+// As llama.cpp's build_moe_ffn: each token's router scores pick its experts (see route()), and
+// each expert runs on the tokens that picked it alone, so only chosen experts are read.
 std::vector<float> Forward::experts(const Layer& l, const std::vector<float>& h, uint64_t T) const {
-  const uint64_t d = p_.n_embd, E = p_.n_expert, k = p_.n_expert_used;
+  const uint64_t d = p_.n_embd, E = p_.n_expert;
   std::vector<float> x(T * d);
   std::vector<float> probs(T * E);
   mul(l.router, h.data(), T, probs.data());
+  const RoutingRule rule{E,
+                         p_.n_expert_used,
+                         p_.sigmoid_gating,
+                         p_.expert_weights_norm,
+                         p_.expert_weights_scale,
+                         p_.n_expert_groups,
+                         p_.n_group_used};
+  const std::vector<float> bias =
+      l.exp_probs_b.present() ? vector_of(l.exp_probs_b) : std::vector<float>{};
   // For each expert, the tokens that chose it and their weights.
   std::vector<std::vector<std::pair<uint64_t, float>>> chosen(E);
-  for (uint64_t t = 0; t < T; ++t) {
-    float* p = probs.data() + t * E;
-    const float top = *std::max_element(p, p + E);
-    float sum = 0;
-    for (uint64_t e = 0; e < E; ++e) sum += p[e] = std::exp(p[e] - top);
-    for (uint64_t e = 0; e < E; ++e) p[e] /= sum;
-    std::vector<uint64_t> order(E);
-    std::iota(order.begin(), order.end(), uint64_t{0});
-    std::stable_sort(order.begin(), order.end(),
-                     [&](uint64_t a, uint64_t b) { return p[a] > p[b]; });
-    float picked = 0;
-    for (uint64_t i = 0; i < k; ++i) picked += p[order[i]];
-    // ggml clamps the sum from below before dividing.
-    const float norm = p_.expert_weights_norm ? std::max(picked, 6.103515625e-5f) : 1.0f;
-    for (uint64_t i = 0; i < k; ++i) chosen[order[i]].push_back({t, p[order[i]] / norm});
-  }
+  for (uint64_t t = 0; t < T; ++t)
+    for (const auto& [e, w] :
+         route(rule, probs.data() + t * E, bias.empty() ? nullptr : bias.data()))
+      chosen[e].push_back({t, w});
   for (uint64_t e = 0; e < E; ++e) {
     if (chosen[e].empty()) continue;
     const uint64_t n = chosen[e].size();

@@ -50,9 +50,19 @@ class Forward {
     Weight router;
     Ffn experts, shared;
     Weight shared_gate;
+    // DeepSeek: the router's selection bias, and multi-head latent attention in place of
+    // wk/wv: the query straight (wq) or through a low rank (wq_a, q_a_norm, wq_b), the keys'
+    // and values' shared latent with the keys' rotary part beside it (wkv_a, kv_a_norm), and
+    // each head's maps between its keys and values and the latent (wk_b, wv_b).
+    Weight exp_probs_b = {};
+    Weight wq_a = {}, q_a_norm = {}, wq_b = {}, wkv_a = {}, kv_a_norm = {}, wk_b = {}, wv_b = {};
   };
 
   void attention(const Layer& l, std::vector<float>& x, uint64_t T) const;
+  // DeepSeek's attention (mla_attention.cpp): the tensors, and the block's output for the
+  // normed input h.
+  void load_mla(const Graph& g, const std::string& prefix, Layer& l) const;
+  std::vector<float> mla_attention(const Layer& l, const std::vector<float>& h, uint64_t T) const;
   void feed_forward(const Layer& l, std::vector<float>& x, uint64_t T) const;
   std::vector<float> experts(const Layer& l, const std::vector<float>& h, uint64_t T) const;
   // x += out, scaled by the model's residual multiplier when it has one.
@@ -66,6 +76,7 @@ class Forward {
   Weight embd_, out_norm_, output_;
   std::vector<Layer> layers_;
   Rope rope_;
+  Rope mla_rope_;  // over the rotary part alone, as its own vectors
   MatmulObserver observer_;
 };
 

@@ -62,6 +62,13 @@ Imatrix ImatrixCollector::result(int32_t chunk_size) const {
     ImatrixEntry& out = m.entries[name];
     out.sums.assign(e.sums.begin(), e.sums.end());
     out.counts = e.counts;
+    // A stacked tensor that is not a mixture's experts (DeepSeek's per-head attn_k_b/attn_v_b)
+    // runs every matrix on every token in one batched product, which llama-imatrix counts once.
+    const bool routed = name.find("_exps.") != std::string::npos;
+    if (!routed && out.counts.size() > 1 &&
+        std::all_of(out.counts.begin(), out.counts.end(),
+                    [&](int64_t c) { return c == out.counts[0]; }))
+      out.counts = {out.counts.front()};
     for (int64_t c : e.counts) most = std::max(most, c);
   }
   m.datasets = datasets_;

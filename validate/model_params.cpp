@@ -23,7 +23,8 @@ constexpr std::array kArchs = {ArchInfo{"llama", RopeLayout::Interleaved, true},
                                ArchInfo{"qwen2moe", RopeLayout::NeoX, false},
                                ArchInfo{"qwen3moe", RopeLayout::NeoX, true},
                                ArchInfo{"olmoe", RopeLayout::NeoX, false},
-                               ArchInfo{"granitemoe", RopeLayout::Interleaved, true}};
+                               ArchInfo{"granitemoe", RopeLayout::Interleaved, true},
+                               ArchInfo{"deepseek2", RopeLayout::Interleaved, false}};
 
 uint64_t need_uint(const Graph& g, const std::string& key) {
   const Value* v = g.metadata.find(key);
@@ -64,6 +65,43 @@ RopeScaling read_rope_scaling(const Graph& g, const std::string& k) {
   return s;
 }
 
+// llama.cpp's DeepSeek-V2/V3 (deepseek2): multi-head latent attention, the routing keys, and
+// its own reading of YaRN: the rotary part keeps magnitude 1 when the model names a log
+// multiplier (mscale_all_dim, stored divided by 10), and the softmax scale takes
+// (1 + 0.1 mscale_all_dim ln factor)^2 instead.
+void read_deepseek(const Graph& g, const std::string& k, ModelParams& p) {
+  p.kv_lora_rank = need_uint(g, k + "attention.kv_lora_rank");
+  p.head_dim_k_mla = need_uint(g, k + "attention.key_length_mla");
+  p.head_dim_v_mla = need_uint(g, k + "attention.value_length_mla");
+  if (p.rope_dim >= p.head_dim_k_mla)
+    throw UsageError("rope.dimension_count does not fit key_length_mla");
+  if (p.n_expert > 0) {
+    const double gating = get_double(g, k + "expert_gating_func", 1.0);  // absent: softmax
+    if (gating != 1.0 && gating != 2.0)
+      throw UsageError("the reference forward runs softmax and sigmoid expert gating only");
+    p.sigmoid_gating = gating == 2.0;
+    const Value* norm = g.metadata.find(k + "expert_weights_norm");
+    p.expert_weights_norm = norm && norm->type() == ValueType::BOOL && norm->as_bool();
+    p.expert_weights_scale = static_cast<float>(get_double(g, k + "expert_weights_scale", 0.0));
+    p.n_expert_groups = static_cast<uint64_t>(get_double(g, k + "expert_group_count", 0.0));
+    p.n_group_used = static_cast<uint64_t>(get_double(g, k + "expert_group_used_count", 0.0));
+    if (p.n_expert_groups > 1 && (p.n_expert % p.n_expert_groups || p.n_group_used == 0 ||
+                                  p.n_group_used > p.n_expert_groups))
+      throw UsageError("the model's expert groups do not divide its experts");
+  }
+  const double log_mul = get_double(g, k + "rope.scaling.yarn_log_multiplier", 0.0) / 0.1;
+  const double ln_factor = std::log(1.0 / p.rope_scaling.freq_scale);
+  double attn_factor = get_double(g, k + "rope.scaling.attn_factor", 1.0);
+  if (p.rope_scaling.yarn) {
+    const double factor = 1.0 / p.rope_scaling.freq_scale;
+    auto mscale = [&](double m) { return factor <= 1.0 ? 1.0 : 0.1 * m * std::log(factor) + 1.0; };
+    if (log_mul == 0.0) attn_factor *= mscale(1.0);
+    p.rope_scaling.attn_factor = attn_factor;
+  }
+  const double m = attn_factor * (1.0 + 0.1 * log_mul * ln_factor);
+  p.mla_kq_scale = static_cast<float>(m * m / std::sqrt(static_cast<double>(p.head_dim_k_mla)));
+}
+
 }  // namespace
 
 ModelParams read_model_params(const Graph& g) {
@@ -74,8 +112,8 @@ ModelParams read_model_params(const Graph& g) {
     if (a.name == p.arch) info = &a;
   if (!info)
     throw UsageError(
-        "the reference forward runs llama (and Mixtral), qwen2, qwen3, qwen2moe, qwen3moe, olmoe "
-        "and granitemoe models, not '" +
+        "the reference forward runs llama (and Mixtral), qwen2, qwen3, qwen2moe, qwen3moe, olmoe, "
+        "granitemoe and deepseek2 models, not '" +
         p.arch + "'");
   const std::string k = p.arch + ".";
   p.rope = info->rope;
@@ -106,6 +144,7 @@ ModelParams read_model_params(const Graph& g) {
   p.residual_scale = static_cast<float>(get_double(g, k + "residual_scale", 0.0));
   p.attention_scale = static_cast<float>(get_double(g, k + "attention.scale", 0.0));
   p.logit_scale = static_cast<float>(get_double(g, k + "logit_scale", 0.0));
+  if (p.arch == "deepseek2") read_deepseek(g, k, p);
   const Tensor* embd = g.find("token_embd.weight");
   if (!embd || embd->shape.size() != 2) throw UsageError("the model has no 2-D token_embd.weight");
   p.n_vocab = embd->shape[0];

@@ -38,6 +38,16 @@ struct ModelParams {
   // before it joins the residual stream, in place of attention's 1/sqrt(head size), and as the
   // divisor of the logits.
   float embedding_scale = 0, residual_scale = 0, attention_scale = 0, logit_scale = 0;
+  // DeepSeek's routing beyond a softmax: sigmoid scores (with the layers' exp_probs_b bias on
+  // the choice), a search limited to the best n_group_used of n_expert_groups groups, and a
+  // factor on the chosen weights (0: none).
+  bool sigmoid_gating = false;
+  uint64_t n_expert_groups = 0, n_group_used = 0;
+  float expert_weights_scale = 0;
+  // DeepSeek's multi-head latent attention (0 elsewhere): the latent width, each head's key
+  // (non-rotary + rotary) and value sizes, and the scale of q.k with YaRN's magnitude folded in.
+  uint64_t kv_lora_rank = 0, head_dim_k_mla = 0, head_dim_v_mla = 0;
+  float mla_kq_scale = 0;
 };
 
 // Reads `<arch>.*` keys and tensor shapes; throws UsageError naming what is missing or

@@ -35,7 +35,7 @@ std::optional<std::pair<int64_t, std::string_view>> split_expert(std::string_vie
 }  // namespace
 
 int64_t config_expert_count(const HParams& hp) {
-  return hp.first_int({"num_local_experts", "num_experts"}).value_or(0);
+  return hp.first_int({"num_local_experts", "num_experts", "n_routed_experts"}).value_or(0);
 }
 
 ExpertGatherer::ExpertGatherer(const ExpertTable& table, int64_t experts, int64_t layers,

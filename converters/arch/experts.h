@@ -47,8 +47,8 @@ class ExpertGatherer {
   std::map<int64_t, Layer> pending_;
 };
 
-// The expert count a family's config gives (num_local_experts or num_experts), for the gatherer;
-// 0 when the config has none.
+// The expert count a family's config gives (num_local_experts, num_experts or DeepSeek's
+// n_routed_experts), for the gatherer; 0 when the config has none.
 int64_t config_expert_count(const HParams& hp);
 
 }  // namespace owl::arch

@@ -12,13 +12,14 @@ namespace owl::arch {
 
 extern const Family kLlamaFamily, kMistralFamily, kQwen2Family, kQwen3Family, kGemmaFamily,
     kGemma2Family, kGemma3Family, kPhi3Family, kMixtralFamily, kQwen2MoeFamily, kQwen3MoeFamily,
-    kOlmoeFamily, kGraniteMoeFamily;
+    kOlmoeFamily, kGraniteMoeFamily, kDeepseekV2Family, kDeepseekV3Family;
 
 std::span<const Family* const> families() {
-  static const std::array<const Family*, 13> kAll = {
-      &kLlamaFamily,    &kMistralFamily, &kQwen2Family,     &kQwen3Family,   &kGemmaFamily,
-      &kGemma2Family,   &kGemma3Family,  &kPhi3Family,      &kMixtralFamily, &kQwen2MoeFamily,
-      &kQwen3MoeFamily, &kOlmoeFamily,   &kGraniteMoeFamily};
+  static const std::array<const Family*, 15> kAll = {
+      &kLlamaFamily,      &kMistralFamily,    &kQwen2Family,     &kQwen3Family,
+      &kGemmaFamily,      &kGemma2Family,     &kGemma3Family,    &kPhi3Family,
+      &kMixtralFamily,    &kQwen2MoeFamily,   &kQwen3MoeFamily,  &kOlmoeFamily,
+      &kGraniteMoeFamily, &kDeepseekV2Family, &kDeepseekV3Family};
   return kAll;
 }
 

@@ -117,6 +117,15 @@ struct Family {
   void (*write_config)(const GgufView&, const Dims&, ConfigWriter&) = nullptr;
   // Turns a generated tensor back into config (phi3's RoPE factors); true if it consumed it.
   bool (*consume_tensor)(const GgufView&, const Tensor&, ConfigWriter&) = nullptr;
+
+  // The table grew these for DeepSeek's multi-head latent attention: the reference cuts one
+  // Hugging Face tensor into several (kv_b_proj into MLA's attn_k_b and attn_v_b), which a
+  // one-to-one name table cannot say. Called with each tensor once renamed; returns the parts in
+  // the reference's order, or nothing to keep the tensor whole. Errors name `where` (the folder).
+  std::vector<Tensor> (*split_tensor)(const HParams&, const std::string& where, Tensor&) = nullptr;
+  // Layers past num_hidden_layers (DeepSeek-V3's multi-token-prediction layer) are left out, as
+  // the reference leaves them, rather than refused.
+  bool drop_layers_past_count = false;
 };
 
 // Every supported family, in the order the error message lists them.

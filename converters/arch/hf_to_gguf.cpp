@@ -5,6 +5,7 @@
 
 #include "converters/arch/arch_internal.h"
 #include "converters/arch/experts.h"
+#include "converters/arch/fp8_blocks.h"
 #include "converters/arch/general_keys.h"
 #include "converters/arch/norm_shift.h"
 #include "converters/arch/permute.h"
@@ -187,6 +188,9 @@ void hf_to_gguf(Graph& g, const std::function<void(const std::string&)>& warn) {
     return std::tie(a.shard, a.hf_name) < std::tie(b.shard, b.hf_name);
   });
 
+  // FP8 weights become F32 with their block scales multiplied in, before anything reads them.
+  const std::set<std::string> fp8_scales = dequantize_fp8_weights(g.tensors, hp, conv.where);
+
   Metadata out;
   out.set("general.architecture", Value::string(std::string(family->gguf_arch)));
   KeyWriter early(out, std::string(family->gguf_arch), config_path);
@@ -201,16 +205,23 @@ void hf_to_gguf(Graph& g, const std::function<void(const std::string&)>& warn) {
   };
   ExpertGatherer experts(family->experts, config_expert_count(hp), dims.layers, conv.where);
   for (const Item& item : order) {
-    if (is_skipped_hf_tensor(item.hf_name)) continue;
+    if (is_skipped_hf_tensor(item.hf_name) || fp8_scales.count(item.hf_name)) continue;
     const std::string hf_name = normalized_hf_name(item.hf_name);
     if (family->drop_lm_head && hf_name == "lm_head.weight") continue;
+    if (const auto in_layer = split_hf_layer(hf_name);
+        family->drop_layers_past_count && in_layer && in_layer->first >= dims.layers)
+      continue;
     // Expert tensors become their stacks where the reference emits them: a layer's stacks when
     // its last expert tensor comes by.
     if (auto stacked = experts.take(hf_name, g.tensors[item.index])) {
       for (Tensor& t : *stacked) add(std::move(t), item.hf_name);
       continue;
     }
-    add(conv.convert(std::move(g.tensors[item.index]), hf_name), item.hf_name);
+    Tensor t = conv.convert(std::move(g.tensors[item.index]), hf_name);
+    std::vector<Tensor> parts;
+    if (family->split_tensor) parts = family->split_tensor(hp, conv.where, t);
+    if (parts.empty()) parts.push_back(std::move(t));
+    for (Tensor& p : parts) add(std::move(p), item.hf_name);
   }
   experts.finish();
 

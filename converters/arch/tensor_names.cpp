@@ -86,6 +86,9 @@ std::string normalized_hf_name(std::string_view name) {
     out.erase(at, kLm.size());
   if (out.starts_with("layers.") || out.starts_with("embed_tokens.") || out.starts_with("norm."))
     out = "model." + out;
+  // DeepSeek-V3's router bias, which the reference names as a bias of its own.
+  constexpr std::string_view kCorrection = "e_score_correction_bias";
+  if (out.ends_with(kCorrection)) out[out.size() - 5] = '.';
   return out;
 }
 

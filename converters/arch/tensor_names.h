@@ -15,7 +15,8 @@ namespace owl::arch {
 bool is_skipped_hf_tensor(std::string_view name);
 
 // The name the reference maps from: "language_model." removed (multimodal checkpoints) and
-// "model." put in front of a bare model's names (Qwen2Model, LlamaModel).
+// "model." put in front of a bare model's names (Qwen2Model, LlamaModel); DeepSeek-V3's
+// "e_score_correction_bias" made "e_score_correction.bias".
 std::string normalized_hf_name(std::string_view name);
 
 struct MappedName {

@@ -578,4 +578,9 @@ REFERENCE_CASES = {
     "qwen3moe-f16": ("tiny-qwen3moe", "tiny-qwen3moe.f16.gguf", ["--dtype", "f16"]),
     "olmoe-f16": ("tiny-olmoe", "tiny-olmoe.f16.gguf", ["--dtype", "f16"]),
     "granitemoe-f16": ("tiny-granitemoe", "tiny-granitemoe.f16.gguf", ["--dtype", "f16"]),
+    # DeepSeek (tests/data/hf/make_deepseek_fixtures.py): MLA's kv_b_proj cut per head, and an
+    # FP8 checkpoint's block scales multiplied in.
+    "deepseek2-f16": ("tiny-deepseek2", "tiny-deepseek2.f16.gguf", ["--dtype", "f16"]),
+    "deepseek3-f16": ("tiny-deepseek3", "tiny-deepseek3.f16.gguf", ["--dtype", "f16"]),
+    "deepseek3-fp8-f16": ("tiny-deepseek3-fp8", "tiny-deepseek3-fp8.f16.gguf", ["--dtype", "f16"]),
 }

@@ -33,6 +33,9 @@ SPECIAL_TEXTS = {
     "tiny-qwen3moe": CHATML,
     "tiny-olmoe": CHATML,
     "tiny-granitemoe": "Hello</s> there<s> again",
+    "tiny-deepseek2": CHATML,
+    "tiny-deepseek3": CHATML,
+    "tiny-deepseek3-fp8": CHATML,
 }
 
 

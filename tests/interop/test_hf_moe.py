@@ -25,7 +25,9 @@ import gguf_util as gu
 from test_quantize_llama_cpp import check_same_file, llama_quantize, owl_quantize
 import test_quantize_imatrix as qi
 
-MOE_FOLDERS = ["tiny-mixtral", "tiny-qwen2moe", "tiny-qwen3moe", "tiny-olmoe", "tiny-granitemoe"]
+MOE_FOLDERS = ["tiny-mixtral", "tiny-qwen2moe", "tiny-qwen3moe", "tiny-olmoe", "tiny-granitemoe",
+               # test_hf_deepseek.py has DeepSeek's own (MLA, FP8, the forward).
+               "tiny-deepseek2", "tiny-deepseek3"]
 # The fixtures' rows are 64 or 128 wide: K-quant mixes fall back per tensor as llama.cpp does.
 MIXES = ["Q4_K_M", "Q8_0", "Q2_K", "Q4_0", "Q6_K", "IQ4_XS", "MXFP4_MOE"]
 
