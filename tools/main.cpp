@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
   owl::add_imatrix_command(app);
   owl::add_sign_command(app);
   owl::add_verify_signature_command(app);
+  owl::add_bom_command(app);
 
   try {
     app.parse(argc, argv);

@@ -1,10 +1,6 @@
 #include "formats/signing/manifest.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <exception>
 #include <filesystem>
 #include <string_view>
@@ -12,6 +8,7 @@
 
 #include "formats/io/digest.h"
 #include "formats/io/error.h"
+#include "formats/io/file_digest.h"
 #include "formats/io/utf8.h"
 #include "formats/signing/limits.h"
 
@@ -20,9 +17,6 @@ namespace owl::signing {
 namespace fs = std::filesystem;
 
 namespace {
-
-// Bytes read per call while hashing: large enough that the syscalls vanish next to SHA-256.
-constexpr size_t kReadChunk = size_t{4} << 20;
 
 struct ModelFile {
   std::string name;  // relative to the model root, '/'-separated
@@ -138,32 +132,10 @@ std::vector<HashTask> plan(const std::vector<ModelFile>& files, const Serializat
   return tasks;
 }
 
-// SHA-256 of bytes [start, end) of the file (to its end for a whole file, whatever its size now).
 std::string hash_range(const HashTask& t) {
   const std::string path = t.file->path.string();
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw SystemError(path, "cannot open", errno);
-  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  Digest d;
-  std::vector<std::byte> buf(kReadChunk);
-  uint64_t at = t.start;
-  for (;;) {
-    const size_t want = t.shard ? size_t(std::min<uint64_t>(buf.size(), t.end - at)) : buf.size();
-    if (want == 0) break;
-    const ssize_t n = ::pread(fd, buf.data(), want, off_t(at));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      throw SystemError(path, "cannot read", err);
-    }
-    if (n == 0) break;
-    d.update(std::span(buf.data(), size_t(n)));
-    at += uint64_t(n);
-  }
-  ::close(fd);
-  if (t.shard && at != t.end) throw InputError(path, "the file shrank while it was being hashed");
-  return d.finish_hex();
+  if (t.shard) return sha256_file_hex(path, t.start, t.end);
+  return sha256_file_hex(path);
 }
 
 std::vector<std::string_view> components(std::string_view path) {
