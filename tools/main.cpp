@@ -60,6 +60,9 @@ int main(int argc, char** argv) {
   owl::add_validate_command(app);
   owl::add_scan_command(app);
   owl::add_imatrix_command(app);
+  owl::add_sign_command(app);
+  owl::add_verify_signature_command(app);
+  owl::add_bom_command(app);
 
   try {
     app.parse(argc, argv);

@@ -10,6 +10,7 @@
 #include "formats/pytorch/checkpoint.h"
 #include "tests/fuzz/fuzz_common.h"
 #include "tests/fuzz/fuzz_scan_input.h"
+#include "tests/fuzz/fuzz_signature_input.h"
 #include "tests/fuzz/targets.h"
 #include "tests/test_util.h"
 
@@ -28,6 +29,10 @@ bool replay_bytes(const std::string& target, const std::string& input) {
   const auto bytes = std::as_bytes(std::span(input.data(), input.size()));
   if (target == "fuzz_unpickler") {
     owl::fuzz::read_checkpoint(bytes, owl::pytorch::parse_legacy_checkpoint);
+    return true;
+  }
+  if (target == "fuzz_signature") {
+    owl::fuzz::read_signature(input);
     return true;
   }
   if (target == "fuzz_scan") {
