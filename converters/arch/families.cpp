@@ -13,12 +13,13 @@ namespace owl::arch {
 extern const Family kLlamaFamily, kMistralFamily, kQwen2Family, kQwen3Family, kGemmaFamily,
     kGemma2Family, kGemma3Family, kPhi3Family, kMixtralFamily, kQwen2MoeFamily, kQwen3MoeFamily,
     kOlmoeFamily, kGraniteMoeFamily;
+extern const Family kGptOssFamily;
 
 std::span<const Family* const> families() {
-  static const std::array<const Family*, 13> kAll = {
-      &kLlamaFamily,    &kMistralFamily, &kQwen2Family,     &kQwen3Family,   &kGemmaFamily,
-      &kGemma2Family,   &kGemma3Family,  &kPhi3Family,      &kMixtralFamily, &kQwen2MoeFamily,
-      &kQwen3MoeFamily, &kOlmoeFamily,   &kGraniteMoeFamily};
+  static const std::array<const Family*, 14> kAll = {
+      &kLlamaFamily,    &kMistralFamily, &kQwen2Family,      &kQwen3Family,   &kGemmaFamily,
+      &kGemma2Family,   &kGemma3Family,  &kPhi3Family,       &kMixtralFamily, &kQwen2MoeFamily,
+      &kQwen3MoeFamily, &kOlmoeFamily,   &kGraniteMoeFamily, &kGptOssFamily};
   return kAll;
 }
 

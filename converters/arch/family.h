@@ -38,6 +38,23 @@ struct ExpertStem {
 struct FusedExperts {
   std::string_view hf, first, second;
 };
+// How the outputs of a fused gate-and-up stack divide into GGUF's two tensors: the first half
+// is gate (Llama 4), or gate and up take turns, gate first (gpt-oss).
+enum class GateUpSplit : uint8_t { halves, alternate };
+// A stack saved as transformers' parameter, [experts, in, out] (gpt-oss, Llama 4), that GGUF
+// holds transposed, [experts, out, in]; a 2-D [experts, out] one (gpt-oss's expert biases) is
+// only renamed or split. `first` and `second` are whole GGUF names after "blk.N."
+// ("ffn_gate_exps.weight"); without `second` the tensor is not split.
+struct TransposedExperts {
+  std::string_view hf, first, second = {};
+  GateUpSplit split = GateUpSplit::halves;
+};
+// A stack as OpenAI released gpt-oss's experts: MXFP4 in "<hf>_blocks" [experts, out, in / 32,
+// 16] and "<hf>_scales" [experts, out, in / 32], repacked into ggml's MXFP4 without decoding.
+struct PackedExperts {
+  std::string_view hf, first, second = {};
+  GateUpSplit split = GateUpSplit::halves;
+};
 struct ExpertTable {
   std::string_view prefix = {};            // "block_sparse_moe.experts.", after "model.layers.N."
   std::span<const ExpertStem> stems = {};  // in the order the reference writes the stacked tensors
@@ -45,6 +62,10 @@ struct ExpertTable {
   // 3-D tensors already stacked as GGUF wants them, only renamed (Granite's output_linear,
   // transformers 5's down_proj); like the fused ones, they may lack the ".weight" suffix.
   std::span<const NamePair> whole = {};
+  // The table grew these two for gpt-oss and Llama 4, whose experts are neither one tensor per
+  // expert nor stacked as GGUF wants them: transposed parameters, and MXFP4 pairs.
+  std::span<const TransposedExperts> transposed = {};
+  std::span<const PackedExperts> packed = {};
 };
 
 // The sizes every family needs, read once from config.json (or from the GGUF keys).

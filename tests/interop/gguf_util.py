@@ -578,4 +578,8 @@ REFERENCE_CASES = {
     "qwen3moe-f16": ("tiny-qwen3moe", "tiny-qwen3moe.f16.gguf", ["--dtype", "f16"]),
     "olmoe-f16": ("tiny-olmoe", "tiny-olmoe.f16.gguf", ["--dtype", "f16"]),
     "granitemoe-f16": ("tiny-granitemoe", "tiny-granitemoe.f16.gguf", ["--dtype", "f16"]),
+    # gpt-oss (tests/data/hf/make_gptoss_llama4_fixtures.py): experts MXFP4 as released, repacked
+    # without decoding; and as transformers saves them, bf16 [experts, in, out].
+    "gptoss-f16": ("tiny-gptoss", "tiny-gptoss.f16.gguf", ["--dtype", "f16"]),
+    "gptoss-bf16-f16": ("tiny-gptoss-bf16", "tiny-gptoss-bf16.f16.gguf", ["--dtype", "f16"]),
 }

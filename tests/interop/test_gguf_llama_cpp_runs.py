@@ -33,6 +33,8 @@ SPECIAL_TEXTS = {
     "tiny-qwen3moe": CHATML,
     "tiny-olmoe": CHATML,
     "tiny-granitemoe": "Hello</s> there<s> again",
+    "tiny-gptoss": CHATML,
+    "tiny-gptoss-bf16": CHATML,
 }
 
 
