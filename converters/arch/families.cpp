@@ -13,13 +13,13 @@ namespace owl::arch {
 extern const Family kLlamaFamily, kMistralFamily, kQwen2Family, kQwen3Family, kGemmaFamily,
     kGemma2Family, kGemma3Family, kPhi3Family, kMixtralFamily, kQwen2MoeFamily, kQwen3MoeFamily,
     kOlmoeFamily, kGraniteMoeFamily;
-extern const Family kGptOssFamily;
+extern const Family kGptOssFamily, kLlama4Family;
 
 std::span<const Family* const> families() {
-  static const std::array<const Family*, 14> kAll = {
+  static const std::array<const Family*, 15> kAll = {
       &kLlamaFamily,    &kMistralFamily, &kQwen2Family,      &kQwen3Family,   &kGemmaFamily,
       &kGemma2Family,   &kGemma3Family,  &kPhi3Family,       &kMixtralFamily, &kQwen2MoeFamily,
-      &kQwen3MoeFamily, &kOlmoeFamily,   &kGraniteMoeFamily, &kGptOssFamily};
+      &kQwen3MoeFamily, &kOlmoeFamily,   &kGraniteMoeFamily, &kGptOssFamily,  &kLlama4Family};
   return kAll;
 }
 

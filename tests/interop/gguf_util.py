@@ -582,4 +582,6 @@ REFERENCE_CASES = {
     # without decoding; and as transformers saves them, bf16 [experts, in, out].
     "gptoss-f16": ("tiny-gptoss", "tiny-gptoss.f16.gguf", ["--dtype", "f16"]),
     "gptoss-bf16-f16": ("tiny-gptoss-bf16", "tiny-gptoss-bf16.f16.gguf", ["--dtype", "f16"]),
+    # Llama 4's text model: MoE every second layer, shared expert, [experts, in, out] experts.
+    "llama4-f16": ("tiny-llama4", "tiny-llama4.f16.gguf", ["--dtype", "f16"]),
 }

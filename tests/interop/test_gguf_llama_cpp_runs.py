@@ -35,6 +35,7 @@ SPECIAL_TEXTS = {
     "tiny-granitemoe": "Hello</s> there<s> again",
     "tiny-gptoss": CHATML,
     "tiny-gptoss-bf16": CHATML,
+    "tiny-llama4": "<|start_header_id|>user<|end_header_id|>\n\nHi owl!<|eot_id|>",
 }
 
 

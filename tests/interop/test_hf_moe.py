@@ -26,7 +26,7 @@ from test_quantize_llama_cpp import check_same_file, llama_quantize, owl_quantiz
 import test_quantize_imatrix as qi
 
 MOE_FOLDERS = ["tiny-mixtral", "tiny-qwen2moe", "tiny-qwen3moe", "tiny-olmoe", "tiny-granitemoe",
-               "tiny-gptoss", "tiny-gptoss-bf16"]
+               "tiny-gptoss", "tiny-gptoss-bf16", "tiny-llama4"]
 # The fixtures' rows are 64 or 128 wide: K-quant mixes fall back per tensor as llama.cpp does.
 MIXES = ["Q4_K_M", "Q8_0", "Q2_K", "Q4_0", "Q6_K", "IQ4_XS", "MXFP4_MOE"]
 # gpt-oss as released: its experts are MXFP4 already, and both tools requantize them to another

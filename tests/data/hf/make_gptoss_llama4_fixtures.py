@@ -18,6 +18,16 @@ This is run once by hand and its outputs are committed; the tests only read the 
                                    nibble first; _scales uint8 [E, out, in / 32], E8M0 exponents
                                    biased by 127), everything else bf16, and config.json's
                                    quantization_config {"quant_method": "mxfp4", ...}.
+  tests/data/hf/tiny-llama4/       Llama4ForCausalLM (the text model of Llama 4, save_pretrained,
+                                   bf16): 4 layers, every second one a mixture of experts
+                                   (interleave_moe_layer_step 2) with a shared expert and its
+                                   experts as two 3-D parameters in (in, out) order
+                                   (feed_forward.experts.gate_up_proj [E, hidden, 2 * ff], gate
+                                   the first half of the outputs; down_proj [E, ff, hidden]); the
+                                   other layers a dense MLP of intermediate_size_mlp; the last
+                                   layer of each four without RoPE (no_rope_layers), the others
+                                   chunked attention; Llama 4 Scout's llama3 RoPE scaling (low and
+                                   high frequency factors both 1); tiny-llama3's tokenizer.
   tests/data/hf/reference/         <folder>.f16.gguf written by convert_hf_to_gguf.py; the entries
                                    for these files are added to provenance.json.
 
@@ -167,9 +177,42 @@ def write_safetensors(path, tensors, dtypes):
             f.write(np.ascontiguousarray(tensors[name]).tobytes())
 
 
-# folder: (maker, tokenizer, pre-tokenizer answer)
+# tiny-llama3's tokenizer: its byte-level BPE, then the specials (<|begin_of_text|> first).
+LLAMA3_VOCAB = mf.LLAMA3_BPE_VOCAB + len(mf.LLAMA3_SPECIALS)
+LLAMA3_BOS = mf.LLAMA3_BPE_VOCAB
+LLAMA3_EOS = [mf.LLAMA3_BPE_VOCAB + 1, mf.LLAMA3_BPE_VOCAB + 4]  # <|end_of_text|>, <|eot_id|>
+LLAMA4_CONFIG = dict(vocab_size=LLAMA3_VOCAB, hidden_size=64, intermediate_size=32,
+                     intermediate_size_mlp=64, num_hidden_layers=4, num_attention_heads=4,
+                     num_key_value_heads=2, head_dim=16, num_local_experts=4,
+                     num_experts_per_tok=1, interleave_moe_layer_step=2, attention_chunk_size=8,
+                     max_position_embeddings=4096, rms_norm_eps=1e-5, rope_theta=500000.0,
+                     rope_scaling={"rope_type": "llama3", "factor": 16.0, "low_freq_factor": 1.0,
+                                   "high_freq_factor": 1.0,
+                                   "original_max_position_embeddings": 8192},
+                     tie_word_embeddings=False, bos_token_id=LLAMA3_BOS, eos_token_id=LLAMA3_EOS,
+                     pad_token_id=None)
+
+
+def make_llama4(folder, seed):
+    exec(moe.TORCH_SHIMS, globals())
+    import torch
+    import transformers
+
+    torch.manual_seed(seed)
+    model = transformers.Llama4ForCausalLM(transformers.Llama4TextConfig(**LLAMA4_CONFIG))
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            p.copy_(1.0 + 0.1 * torch.randn_like(p) if "norm" in name
+                    else 0.05 * torch.randn_like(p))
+    model.to(torch.bfloat16).save_pretrained(folder)
+    (folder / "generation_config.json").unlink(missing_ok=True)
+
+
+LLAMA3_TOKENIZER = ("tiny-llama3", mf.BPE_FILES)
+# folder: (tokenizer, pre-tokenizer answer)
 FOLDERS = {"tiny-gptoss-bf16": (moe.QWEN2_TOKENIZER, "qwen2"),
-           "tiny-gptoss": (moe.QWEN2_TOKENIZER, "qwen2")}
+           "tiny-gptoss": (moe.QWEN2_TOKENIZER, "qwen2"),
+           "tiny-llama4": (LLAMA3_TOKENIZER, "llama-bpe")}
 
 
 def make_references(llama_cpp, python):
@@ -209,6 +252,7 @@ def main():
     for name in FOLDERS:
         shutil.rmtree(HERE / name, ignore_errors=True)
     make_gptoss(HERE / "tiny-gptoss-bf16", HERE / "tiny-gptoss", seed=60)
+    make_llama4(HERE / "tiny-llama4", seed=61)
     for name, (tokenizer, _) in FOLDERS.items():
         mf.copy_tokenizer(tokenizer[0], HERE / name, tokenizer[1])
     if not a.folders_only:
