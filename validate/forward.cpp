@@ -55,22 +55,20 @@ Forward::Forward(const Graph& g) : p_(read_model_params(g)) {
   output_ = g.find("output.weight") ? required(g, "output.weight") : embd_;
   for (uint64_t i = 0; i < p_.n_layer; ++i) {
     const std::string b = "blk." + std::to_string(i) + ".";
-    Layer l{required(g, b + "attn_norm.weight"),
-            required(g, b + "attn_q.weight"),
-            required(g, b + "attn_k.weight"),
-            required(g, b + "attn_v.weight"),
-            required(g, b + "attn_output.weight"),
-            optional(g, b + "attn_q.bias"),
-            optional(g, b + "attn_k.bias"),
-            optional(g, b + "attn_v.bias"),
-            optional(g, b + "attn_q_norm.weight"),
-            optional(g, b + "attn_k_norm.weight"),
-            required(g, b + "ffn_norm.weight"),
-            {},
-            {},
-            {},
-            {},
-            {}};
+    Layer l;
+    l.attn_norm = required(g, b + "attn_norm.weight");
+    l.wq = required(g, b + "attn_q.weight");
+    l.wk = required(g, b + "attn_k.weight");
+    l.wv = required(g, b + "attn_v.weight");
+    l.wo = required(g, b + "attn_output.weight");
+    l.bq = optional(g, b + "attn_q.bias");
+    l.bk = optional(g, b + "attn_k.bias");
+    l.bv = optional(g, b + "attn_v.bias");
+    l.q_norm = optional(g, b + "attn_q_norm.weight");
+    l.k_norm = optional(g, b + "attn_k_norm.weight");
+    // gpt-oss names the norm before its experts post_attention_norm.
+    l.ffn_norm = g.find(b + "ffn_norm.weight") ? required(g, b + "ffn_norm.weight")
+                                               : required(g, b + "post_attention_norm.weight");
     // A mixture of experts may keep some layers dense (Qwen2-MoE's mlp_only_layers).
     if (p_.n_expert > 0 && g.find(b + "ffn_gate_inp.weight")) {
       l.router = required(g, b + "ffn_gate_inp.weight");
@@ -82,6 +80,9 @@ Forward::Forward(const Graph& g) : p_(read_model_params(g)) {
           throw UsageError("tensor '" + w->name() + "' holds " + std::to_string(n) +
                            " experts, the model " + std::to_string(p_.n_expert));
       }
+      l.router_bias = optional(g, b + "ffn_gate_inp.bias");
+      l.expert_bias = {optional(g, b + "ffn_gate_exps.bias"), optional(g, b + "ffn_up_exps.bias"),
+                       optional(g, b + "ffn_down_exps.bias")};
       if (g.find(b + "ffn_gate_shexp.weight")) {
         l.shared = {required(g, b + "ffn_gate_shexp.weight"),
                     required(g, b + "ffn_up_shexp.weight"),
@@ -92,6 +93,11 @@ Forward::Forward(const Graph& g) : p_(read_model_params(g)) {
       l.ffn = {required(g, b + "ffn_gate.weight"), required(g, b + "ffn_up.weight"),
                required(g, b + "ffn_down.weight")};
     }
+    l.bo = optional(g, b + "attn_output.bias");
+    l.sinks = optional(g, b + "attn_sinks.weight");
+    if (l.sinks.present() && l.sinks.rows() * l.sinks.cols() != p_.n_head)
+      throw UsageError("tensor '" + l.sinks.name() + "' does not hold one value per head");
+    l.sliding = p_.swa_pattern && i % p_.swa_pattern < p_.swa_pattern - 1;
     layers_.push_back(std::move(l));
   }
   const Weight freq_factors = optional(g, "rope_freqs.weight");
@@ -107,16 +113,33 @@ void Forward::mul(const Weight& w, const float* x, uint64_t T, float* y) const {
   matmul(w, x, T, y);
 }
 
-// down(silu(gate x) * up x) for T rows of x.
+// down(silu(gate x) * up x) for T rows of x, with the biases where there are any. gpt-oss's
+// variant (ggml's swiglu_oai): gate clamped above and up on both sides at 7, then
+// gate * sigmoid(1.702 gate) * (up + 1).
 std::vector<float> Forward::swiglu(const Weight& gate, const Weight& up, const Weight& down,
-                                   const float* x, uint64_t T) const {
+                                   const float* x, uint64_t T, const Biases& b) const {
+  constexpr float kAlpha = 1.702f, kLimit = 7.0f;
   const uint64_t ff = gate.rows();
   std::vector<float> g(T * ff), u(T * ff);
   mul(gate, x, T, g.data());
   mul(up, x, T, u.data());
-  for (uint64_t i = 0; i < g.size(); ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
-  std::vector<float> out(T * down.rows());
+  for (uint64_t t = 0; t < T && !b.gate.empty(); ++t)
+    for (uint64_t i = 0; i < ff; ++i) g[t * ff + i] += b.gate[i];
+  for (uint64_t t = 0; t < T && !b.up.empty(); ++t)
+    for (uint64_t i = 0; i < ff; ++i) u[t * ff + i] += b.up[i];
+  for (uint64_t i = 0; i < g.size(); ++i) {
+    if (p_.oai_swiglu) {
+      const float xg = std::min(g[i], kLimit), yu = std::clamp(u[i], -kLimit, kLimit);
+      g[i] = xg / (1.0f + std::exp(kAlpha * -xg)) * (yu + 1.0f);
+    } else {
+      g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+    }
+  }
+  const uint64_t d = down.rows();
+  std::vector<float> out(T * d);
   mul(down, g.data(), T, out.data());
+  for (uint64_t t = 0; t < T && !b.down.empty(); ++t)
+    for (uint64_t i = 0; i < d; ++i) out[t * d + i] += b.down[i];
   return out;
 }
 
@@ -144,13 +167,16 @@ void Forward::attention(const Layer& l, std::vector<float>& x, uint64_t T) const
   rope(k.data(), nkv, T);
 
   std::vector<float> out(T * nq * hd);
+  const std::vector<float> sinks = l.sinks.present() ? vector_of(l.sinks) : std::vector<float>{};
   causal_attention(
       q.data(), k.data(), v.data(),
       {T, nq, nkv, hd,
-       p_.attention_scale != 0 ? p_.attention_scale : 1.0f / std::sqrt(static_cast<float>(hd))},
+       p_.attention_scale != 0 ? p_.attention_scale : 1.0f / std::sqrt(static_cast<float>(hd)),
+       l.sliding ? p_.n_swa : 0, sinks.empty() ? nullptr : sinks.data()},
       out.data());
   std::vector<float> proj(T * d);
   mul(l.wo, out.data(), T, proj.data());
+  add_bias(proj.data(), T, l.bo);
   add_residual(x, proj);
 }
 
@@ -166,40 +192,62 @@ void Forward::feed_forward(const Layer& l, std::vector<float>& x, uint64_t T) co
                                      : swiglu(l.ffn.gate, l.ffn.up, l.ffn.down, h.data(), T));
 }
 
-// As llama.cpp's build_moe_ffn with softmax gating: each token's router probabilities, its
-// n_expert_used most probable experts (weights renormalised where the architecture does), and
-// each expert run on the tokens that picked it alone, so only chosen experts are read.
-std::vector<float> Forward::experts(const Layer& l, const std::vector<float>& h, uint64_t T) const {
-  const uint64_t d = p_.n_embd, E = p_.n_expert, k = p_.n_expert_used;
-  std::vector<float> x(T * d);
+// As llama.cpp's build_moe_ffn: with softmax gating, each token's router probabilities and its
+// n_expert_used most probable experts (weights renormalised where the architecture does); with
+// gpt-oss's, the experts of the largest logits, weighted by a softmax over those alone.
+std::vector<std::vector<std::pair<uint64_t, float>>> Forward::route(const Layer& l,
+                                                                    const std::vector<float>& h,
+                                                                    uint64_t T) const {
+  const uint64_t E = p_.n_expert, k = p_.n_expert_used;
   std::vector<float> probs(T * E);
   mul(l.router, h.data(), T, probs.data());
-  // For each expert, the tokens that chose it and their weights.
+  add_bias(probs.data(), T, l.router_bias);
   std::vector<std::vector<std::pair<uint64_t, float>>> chosen(E);
+  auto softmax = [](float* p, uint64_t n) {
+    const float top = *std::max_element(p, p + n);
+    float sum = 0;
+    for (uint64_t e = 0; e < n; ++e) sum += p[e] = std::exp(p[e] - top);
+    for (uint64_t e = 0; e < n; ++e) p[e] /= sum;
+  };
   for (uint64_t t = 0; t < T; ++t) {
     float* p = probs.data() + t * E;
-    const float top = *std::max_element(p, p + E);
-    float sum = 0;
-    for (uint64_t e = 0; e < E; ++e) sum += p[e] = std::exp(p[e] - top);
-    for (uint64_t e = 0; e < E; ++e) p[e] /= sum;
+    if (!p_.softmax_after_topk) softmax(p, E);
     std::vector<uint64_t> order(E);
     std::iota(order.begin(), order.end(), uint64_t{0});
     std::stable_sort(order.begin(), order.end(),
                      [&](uint64_t a, uint64_t b) { return p[a] > p[b]; });
+    std::vector<float> w(k);
+    for (uint64_t i = 0; i < k; ++i) w[i] = p[order[i]];
+    if (p_.softmax_after_topk) softmax(w.data(), k);
     float picked = 0;
-    for (uint64_t i = 0; i < k; ++i) picked += p[order[i]];
+    for (float v : w) picked += v;
     // ggml clamps the sum from below before dividing.
     const float norm = p_.expert_weights_norm ? std::max(picked, 6.103515625e-5f) : 1.0f;
-    for (uint64_t i = 0; i < k; ++i) chosen[order[i]].push_back({t, p[order[i]] / norm});
+    for (uint64_t i = 0; i < k; ++i) chosen[order[i]].push_back({t, w[i] / norm});
   }
+  return chosen;
+}
+
+// Each expert runs on the tokens that picked it alone, so only chosen experts are read.
+std::vector<float> Forward::experts(const Layer& l, const std::vector<float>& h, uint64_t T) const {
+  const uint64_t d = p_.n_embd, E = p_.n_expert;
+  std::vector<float> x(T * d);
+  const auto chosen = route(l, h, T);
+  auto bias_row = [](const Weight& b, uint64_t e) {
+    std::vector<float> row(b.present() ? b.cols() : 0);
+    if (b.present()) b.rows_f32(e, 1, row.data());
+    return row;
+  };
   for (uint64_t e = 0; e < E; ++e) {
     if (chosen[e].empty()) continue;
     const uint64_t n = chosen[e].size();
     std::vector<float> in(n * d);
     for (uint64_t i = 0; i < n; ++i)
       std::copy_n(h.data() + chosen[e][i].first * d, d, in.data() + i * d);
+    const Biases b{bias_row(l.expert_bias.gate, e), bias_row(l.expert_bias.up, e),
+                   bias_row(l.expert_bias.down, e)};
     const std::vector<float> out = swiglu(l.experts.gate.expert(e), l.experts.up.expert(e),
-                                          l.experts.down.expert(e), in.data(), n);
+                                          l.experts.down.expert(e), in.data(), n, b);
     for (uint64_t i = 0; i < n; ++i) {
       float* row = x.data() + chosen[e][i].first * d;
       for (uint64_t j = 0; j < d; ++j) row[j] += chosen[e][i].second * out[i * d + j];

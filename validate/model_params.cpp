@@ -13,6 +13,7 @@ struct ArchInfo {
   std::string_view name;
   RopeLayout rope;
   bool expert_weights_norm = false;  // llama.cpp's choice per architecture, not a key
+  bool gpt_oss = false;              // sinks, sliding layers, its routing and SwiGLU
 };
 
 // Architectures whose blocks are RMSNorm -> GQA attention with RoPE -> RMSNorm -> SwiGLU, or
@@ -23,7 +24,8 @@ constexpr std::array kArchs = {ArchInfo{"llama", RopeLayout::Interleaved, true},
                                ArchInfo{"qwen2moe", RopeLayout::NeoX, false},
                                ArchInfo{"qwen3moe", RopeLayout::NeoX, true},
                                ArchInfo{"olmoe", RopeLayout::NeoX, false},
-                               ArchInfo{"granitemoe", RopeLayout::Interleaved, true}};
+                               ArchInfo{"granitemoe", RopeLayout::Interleaved, true},
+                               ArchInfo{"gpt-oss", RopeLayout::NeoX, false, true}};
 
 uint64_t need_uint(const Graph& g, const std::string& key) {
   const Value* v = g.metadata.find(key);
@@ -74,8 +76,8 @@ ModelParams read_model_params(const Graph& g) {
     if (a.name == p.arch) info = &a;
   if (!info)
     throw UsageError(
-        "the reference forward runs llama (and Mixtral), qwen2, qwen3, qwen2moe, qwen3moe, olmoe "
-        "and granitemoe models, not '" +
+        "the reference forward runs llama (and Mixtral), qwen2, qwen3, qwen2moe, qwen3moe, olmoe, "
+        "granitemoe and gpt-oss models, not '" +
         p.arch + "'");
   const std::string k = p.arch + ".";
   p.rope = info->rope;
@@ -101,6 +103,11 @@ ModelParams read_model_params(const Graph& g) {
     if (p.n_expert_used > p.n_expert)
       throw UsageError("expert_used_count is larger than expert_count");
     p.expert_weights_norm = info->expert_weights_norm;
+  }
+  if (info->gpt_oss) {
+    p.softmax_after_topk = p.oai_swiglu = true;
+    p.swa_pattern = 2;  // the first layer of each two slides
+    p.n_swa = need_uint(g, k + "attention.sliding_window");
   }
   p.embedding_scale = static_cast<float>(get_double(g, k + "embedding_scale", 0.0));
   p.residual_scale = static_cast<float>(get_double(g, k + "residual_scale", 0.0));

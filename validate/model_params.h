@@ -34,6 +34,12 @@ struct ModelParams {
   // their weights are renormalised to sum to 1 where the architecture does so.
   uint64_t n_expert = 0, n_expert_used = 0;
   bool expert_weights_norm = false;
+  // gpt-oss: the experts are picked by their raw router logits and weighted by a softmax over
+  // the picked ones alone; their SwiGLU is OpenAI's (clamped, sigmoid(1.702 x), up + 1).
+  bool softmax_after_topk = false, oai_swiglu = false;
+  // Sliding-window attention on layer i when i % swa_pattern < swa_pattern - 1 (llama.cpp's
+  // fixed pattern per architecture), with a window of n_swa tokens; 0: no sliding layers.
+  uint64_t swa_pattern = 0, n_swa = 0;
   // Granite's multipliers, 0 where the model has none: on the embeddings, on each block's output
   // before it joins the residual stream, in place of attention's 1/sqrt(head size), and as the
   // divisor of the logits.
