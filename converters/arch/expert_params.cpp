@@ -72,11 +72,13 @@ std::optional<std::vector<Tensor>> ExpertParams::take(const std::string& hf_name
 std::vector<Tensor> ExpertParams::transpose(int64_t layer, const TransposedExperts& x,
                                             const std::string& hf_name, Tensor& t) const {
   const auto experts = static_cast<uint64_t>(experts_);
-  const bool matrix = t.shape.size() == 3;
-  if ((!matrix && t.shape.size() != 2) || t.shape[0] != experts || t.shape.back() == 0 ||
+  // Weights are [experts, in, out]; biases [experts, out].
+  const bool matrix = x.first.ends_with(".weight");
+  if (t.shape.size() != (matrix ? 3u : 2u) || t.shape[0] != experts || t.shape.back() == 0 ||
       (matrix && t.shape[1] == 0))
     fail("tensor '" + hf_name + "' is " + t.shape_string() + ", not [" + std::to_string(experts) +
-         ", in, out] for the config's " + std::to_string(experts) + " experts");
+         (matrix ? ", in, out]" : ", out]") + " for the config's " + std::to_string(experts) +
+         " experts");
   const TypeInfo& type = type_info(t.type);
   if (type.block_elems != 1 || type.kind == TypeKind::Quantized)
     fail("tensor '" + hf_name + "' is " + std::string(type.name) + ", not a plain number type");

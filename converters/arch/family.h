@@ -42,9 +42,9 @@ struct FusedExperts {
 // is gate (Llama 4), or gate and up take turns, gate first (gpt-oss).
 enum class GateUpSplit : uint8_t { halves, alternate };
 // A stack saved as transformers' parameter, [experts, in, out] (gpt-oss, Llama 4), that GGUF
-// holds transposed, [experts, out, in]; a 2-D [experts, out] one (gpt-oss's expert biases) is
-// only renamed or split. `first` and `second` are whole GGUF names after "blk.N."
-// ("ffn_gate_exps.weight"); without `second` the tensor is not split.
+// holds transposed, [experts, out, in]; a bias, [experts, out] (gpt-oss's), is only renamed or
+// split. `first` and `second` are whole GGUF names after "blk.N." ("ffn_gate_exps.weight", or
+// ".bias" for a bias); without `second` the tensor is not split.
 struct TransposedExperts {
   std::string_view hf, first, second = {};
   GateUpSplit split = GateUpSplit::halves;
