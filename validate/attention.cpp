@@ -73,7 +73,8 @@ void causal_attention(const float* q, const float* k, const float* v, const Atte
                            std::min(kNr, keys - j * kNr));
         for (uint64_t i = 0; i < m; ++i) {
           const uint64_t t = t0 + i;
-          const uint64_t first = sh.window && t >= sh.window ? t + 1 - sh.window : 0;
+          uint64_t first = sh.window && t >= sh.window ? t + 1 - sh.window : 0;
+          if (sh.chunk) first = t - t % sh.chunk;
           softmax_row(scores + i * T, first, t, keys, sh.scale, sh.sinks ? sh.sinks + h : nullptr);
         }
         gemm::pack_a(scores, T, m, keys, mr, pa);

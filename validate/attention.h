@@ -8,8 +8,9 @@ namespace owl::validate {
 struct AttentionShape {
   uint64_t tokens, n_head, n_head_kv, head_dim;
   float scale;  // applied to q.k before the softmax
-  // A sliding window: query t sees keys t - window + 1..t (0: all earlier keys).
-  uint64_t window = 0;
+  // A sliding window: query t sees keys t - window + 1..t (0: all earlier keys); or chunks:
+  // query t sees the keys of its own chunk of `chunk` tokens up to t (0: no chunks).
+  uint64_t window = 0, chunk = 0;
   // One learned logit per head that joins every softmax without a value (gpt-oss's sinks): it
   // takes a share of the probability, so the row sums to less than one. Null: none.
   const float* sinks = nullptr;

@@ -98,6 +98,7 @@ Forward::Forward(const Graph& g) : p_(read_model_params(g)) {
     if (l.sinks.present() && l.sinks.rows() * l.sinks.cols() != p_.n_head)
       throw UsageError("tensor '" + l.sinks.name() + "' does not hold one value per head");
     l.sliding = p_.swa_pattern && i % p_.swa_pattern < p_.swa_pattern - 1;
+    l.rope = !(p_.no_rope_step && (i + 1) % p_.no_rope_step == 0);
     layers_.push_back(std::move(l));
   }
   const Weight freq_factors = optional(g, "rope_freqs.weight");
@@ -163,8 +164,26 @@ void Forward::attention(const Layer& l, std::vector<float>& x, uint64_t T) const
     const uint64_t n = l.k_norm.cols() == nkv * hd ? nkv * hd : hd;
     rms_norm(k.data(), T * nkv * hd / n, n, vector_of(l.k_norm), p_.rms_eps);
   }
-  rope(q.data(), nq, T);
-  rope(k.data(), nkv, T);
+  if (l.rope) {
+    rope(q.data(), nq, T);
+    rope(k.data(), nkv, T);
+    if (p_.qk_l2_norm) {
+      const std::vector<float> ones(hd, 1.0f);
+      rms_norm(q.data(), T * nq, hd, ones, p_.rms_eps);
+      rms_norm(k.data(), T * nkv, hd, ones, p_.rms_eps);
+    }
+  } else if (p_.temp_floor) {
+    // Llama 4's attention temperature on the layers without RoPE, by position.
+    for (uint64_t t = 0; t < T; ++t) {
+      const float s =
+          static_cast<float>(std::log(std::floor((static_cast<float>(t) + p_.temp_offset) /
+                                                 static_cast<float>(p_.temp_floor)) +
+                                      1.0) *
+                                 p_.temp_scale +
+                             1.0);
+      for (uint64_t i = 0; i < nq * hd; ++i) q[t * nq * hd + i] *= s;
+    }
+  }
 
   std::vector<float> out(T * nq * hd);
   const std::vector<float> sinks = l.sinks.present() ? vector_of(l.sinks) : std::vector<float>{};
@@ -172,7 +191,8 @@ void Forward::attention(const Layer& l, std::vector<float>& x, uint64_t T) const
       q.data(), k.data(), v.data(),
       {T, nq, nkv, hd,
        p_.attention_scale != 0 ? p_.attention_scale : 1.0f / std::sqrt(static_cast<float>(hd)),
-       l.sliding ? p_.n_swa : 0, sinks.empty() ? nullptr : sinks.data()},
+       l.sliding && !p_.swa_chunked ? p_.n_swa : 0, l.sliding && p_.swa_chunked ? p_.n_swa : 0,
+       sinks.empty() ? nullptr : sinks.data()},
       out.data());
   std::vector<float> proj(T * d);
   mul(l.wo, out.data(), T, proj.data());
@@ -209,16 +229,19 @@ std::vector<std::vector<std::pair<uint64_t, float>>> Forward::route(const Layer&
     for (uint64_t e = 0; e < n; ++e) sum += p[e] = std::exp(p[e] - top);
     for (uint64_t e = 0; e < n; ++e) p[e] /= sum;
   };
+  using Gating = ModelParams::Gating;
   for (uint64_t t = 0; t < T; ++t) {
     float* p = probs.data() + t * E;
-    if (!p_.softmax_after_topk) softmax(p, E);
+    if (p_.gating == Gating::softmax) softmax(p, E);
     std::vector<uint64_t> order(E);
     std::iota(order.begin(), order.end(), uint64_t{0});
     std::stable_sort(order.begin(), order.end(),
                      [&](uint64_t a, uint64_t b) { return p[a] > p[b]; });
     std::vector<float> w(k);
     for (uint64_t i = 0; i < k; ++i) w[i] = p[order[i]];
-    if (p_.softmax_after_topk) softmax(w.data(), k);
+    if (p_.gating == Gating::softmax_of_picked) softmax(w.data(), k);
+    if (p_.gating == Gating::sigmoid_on_input)
+      for (float& v : w) v = 1.0f / (1.0f + std::exp(-v));
     float picked = 0;
     for (float v : w) picked += v;
     // ggml clamps the sum from below before dividing.
@@ -241,16 +264,22 @@ std::vector<float> Forward::experts(const Layer& l, const std::vector<float>& h,
   for (uint64_t e = 0; e < E; ++e) {
     if (chosen[e].empty()) continue;
     const uint64_t n = chosen[e].size();
+    // Llama 4 weighs what goes into the expert, the others what comes out.
+    const bool on_input = p_.gating == ModelParams::Gating::sigmoid_on_input;
     std::vector<float> in(n * d);
-    for (uint64_t i = 0; i < n; ++i)
+    for (uint64_t i = 0; i < n; ++i) {
       std::copy_n(h.data() + chosen[e][i].first * d, d, in.data() + i * d);
+      if (on_input)
+        for (uint64_t j = 0; j < d; ++j) in[i * d + j] *= chosen[e][i].second;
+    }
     const Biases b{bias_row(l.expert_bias.gate, e), bias_row(l.expert_bias.up, e),
                    bias_row(l.expert_bias.down, e)};
     const std::vector<float> out = swiglu(l.experts.gate.expert(e), l.experts.up.expert(e),
                                           l.experts.down.expert(e), in.data(), n, b);
     for (uint64_t i = 0; i < n; ++i) {
       float* row = x.data() + chosen[e][i].first * d;
-      for (uint64_t j = 0; j < d; ++j) row[j] += chosen[e][i].second * out[i * d + j];
+      const float w = on_input ? 1.0f : chosen[e][i].second;
+      for (uint64_t j = 0; j < d; ++j) row[j] += w * out[i * d + j];
     }
   }
   if (!l.shared.gate.present()) return x;

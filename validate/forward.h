@@ -56,6 +56,7 @@ class Forward {
     Ffn expert_bias;
     Weight sinks;
     bool sliding = false;
+    bool rope = true;  // Llama 4's NoPE layers have none
   };
   // One expert's biases, empty where it has none.
   struct Biases {

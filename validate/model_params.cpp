@@ -14,6 +14,7 @@ struct ArchInfo {
   RopeLayout rope;
   bool expert_weights_norm = false;  // llama.cpp's choice per architecture, not a key
   bool gpt_oss = false;              // sinks, sliding layers, its routing and SwiGLU
+  bool llama4 = false;               // chunked attention, NoPE layers, its routing
 };
 
 // Architectures whose blocks are RMSNorm -> GQA attention with RoPE -> RMSNorm -> SwiGLU, or
@@ -25,7 +26,8 @@ constexpr std::array kArchs = {ArchInfo{"llama", RopeLayout::Interleaved, true},
                                ArchInfo{"qwen3moe", RopeLayout::NeoX, true},
                                ArchInfo{"olmoe", RopeLayout::NeoX, false},
                                ArchInfo{"granitemoe", RopeLayout::Interleaved, true},
-                               ArchInfo{"gpt-oss", RopeLayout::NeoX, false, true}};
+                               ArchInfo{"gpt-oss", RopeLayout::NeoX, false, true},
+                               ArchInfo{"llama4", RopeLayout::Interleaved, false, false, true}};
 
 uint64_t need_uint(const Graph& g, const std::string& key) {
   const Value* v = g.metadata.find(key);
@@ -66,6 +68,23 @@ RopeScaling read_rope_scaling(const Graph& g, const std::string& k) {
   return s;
 }
 
+// llama.cpp's fixed choices for Llama 4 (llama_model_llama4::load_arch_hparams): three layers of
+// each four chunked (8192 tokens) and with RoPE, the fourth full and without, its queries
+// tempered; unless the model says its window is 0 (MobileLLM-R1): RoPE everywhere, no chunks.
+void read_llama4(const Graph& g, const std::string& k, ModelParams& p) {
+  p.gating = ModelParams::Gating::sigmoid_on_input;
+  p.qk_l2_norm = p.n_expert != 128;  // Maverick (128 experts) has no q/k norm
+  const Value* window = g.metadata.find(k + "attention.sliding_window");
+  if (window && window->to_int() == 0) return;
+  p.swa_pattern = 4;
+  p.n_swa = 8192;
+  p.swa_chunked = true;
+  p.no_rope_step = 4;
+  p.temp_floor = 8192;
+  p.temp_scale = 0.1f;
+  p.temp_offset = 1.0f;
+}
+
 }  // namespace
 
 ModelParams read_model_params(const Graph& g) {
@@ -77,7 +96,7 @@ ModelParams read_model_params(const Graph& g) {
   if (!info)
     throw UsageError(
         "the reference forward runs llama (and Mixtral), qwen2, qwen3, qwen2moe, qwen3moe, olmoe, "
-        "granitemoe and gpt-oss models, not '" +
+        "granitemoe, gpt-oss and llama4 models, not '" +
         p.arch + "'");
   const std::string k = p.arch + ".";
   p.rope = info->rope;
@@ -105,10 +124,12 @@ ModelParams read_model_params(const Graph& g) {
     p.expert_weights_norm = info->expert_weights_norm;
   }
   if (info->gpt_oss) {
-    p.softmax_after_topk = p.oai_swiglu = true;
+    p.gating = ModelParams::Gating::softmax_of_picked;
+    p.oai_swiglu = true;
     p.swa_pattern = 2;  // the first layer of each two slides
     p.n_swa = need_uint(g, k + "attention.sliding_window");
   }
+  if (info->llama4) read_llama4(g, k, p);
   p.embedding_scale = static_cast<float>(get_double(g, k + "embedding_scale", 0.0));
   p.residual_scale = static_cast<float>(get_double(g, k + "residual_scale", 0.0));
   p.attention_scale = static_cast<float>(get_double(g, k + "attention.scale", 0.0));

@@ -34,12 +34,23 @@ struct ModelParams {
   // their weights are renormalised to sum to 1 where the architecture does so.
   uint64_t n_expert = 0, n_expert_used = 0;
   bool expert_weights_norm = false;
-  // gpt-oss: the experts are picked by their raw router logits and weighted by a softmax over
-  // the picked ones alone; their SwiGLU is OpenAI's (clamped, sigmoid(1.702 x), up + 1).
-  bool softmax_after_topk = false, oai_swiglu = false;
-  // Sliding-window attention on layer i when i % swa_pattern < swa_pattern - 1 (llama.cpp's
-  // fixed pattern per architecture), with a window of n_swa tokens; 0: no sliding layers.
+  // How the router's logits become expert weights: a softmax over all experts; a softmax over
+  // the picked ones, picked by logit (gpt-oss); the sigmoid of the picked ones, picked by logit,
+  // multiplying the expert's input rather than its output (Llama 4).
+  enum class Gating { softmax, softmax_of_picked, sigmoid_on_input };
+  Gating gating = Gating::softmax;
+  bool oai_swiglu = false;  // gpt-oss's SwiGLU (clamped, sigmoid(1.702 x), up + 1)
+  // Layer i's attention is limited when i % swa_pattern < swa_pattern - 1 (llama.cpp's fixed
+  // pattern per architecture): to the last n_swa tokens, or with `swa_chunked` to the tokens of
+  // its own chunk of n_swa (Llama 4). 0: no such layers.
   uint64_t swa_pattern = 0, n_swa = 0;
+  bool swa_chunked = false;
+  // Llama 4: layer i has no RoPE when (i + 1) % no_rope_step == 0; those layers scale q by
+  // log(floor((pos + temp_offset) / temp_floor) + 1) * temp_scale + 1, and the others RMS-norm
+  // q and k per head, without weights, after RoPE (qk_l2_norm).
+  uint64_t no_rope_step = 0, temp_floor = 0;
+  float temp_scale = 0, temp_offset = 0;
+  bool qk_l2_norm = false;
   // Granite's multipliers, 0 where the model has none: on the embeddings, on each block's output
   // before it joins the residual stream, in place of attention's 1/sqrt(head size), and as the
   // divisor of the logits.

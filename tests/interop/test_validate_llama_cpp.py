@@ -162,6 +162,9 @@ CASES = {
     # picking by logits and weighting by a softmax over the picked, clamped SwiGLU with biases
     # (the MXFP4 experts: test_gptoss_mxfp4_experts_give_the_same_logits below).
     "gptoss": lambda owl, p: hf_model(owl, p, "tiny-gptoss-bf16"),
+    # Llama 4: MoE every second layer with a shared expert, experts picked by logit and their
+    # input weighed by its sigmoid, rope_freqs, L2-normed q/k on RoPE layers, a NoPE layer.
+    "llama4": lambda owl, p: hf_model(owl, p, "tiny-llama4"),
     "llama-linear-rope": lambda owl, p: hf_model(owl, p, "tiny-llama", {"type": "linear", "factor": 2.0}),
 }
 
