@@ -46,13 +46,13 @@ std::optional<std::vector<Tensor>> ExpertParams::take(const std::string& hf_name
   const auto found = split_hf_layer(hf_name);
   if (!found) return std::nullopt;
   const auto [layer, rest] = *found;
-  for (const TransposedExperts& x : table_.transposed) {
+  for (const ExpertParam& x : table_.transposed) {
     if (rest != x.hf) continue;
     check_layer(hf_name, layer);
     return transpose(layer, x, hf_name, t);
   }
   for (size_t i = 0; i < table_.packed.size(); ++i) {
-    const PackedExperts& p = table_.packed[i];
+    const ExpertParam& p = table_.packed[i];
     if (!rest.starts_with(p.hf)) continue;
     const std::string_view kind = rest.substr(p.hf.size());
     if (kind != kBlocks && kind != kScales) continue;
@@ -69,7 +69,17 @@ std::optional<std::vector<Tensor>> ExpertParams::take(const std::string& hf_name
   return std::nullopt;
 }
 
-std::vector<Tensor> ExpertParams::transpose(int64_t layer, const TransposedExperts& x,
+std::vector<std::pair<std::string_view, RowPick>> ExpertParams::outputs(
+    const ExpertParam& x, uint64_t n, const std::string& what) const {
+  if (x.second.empty()) return {{x.first, {0, 1, n}}};
+  if (n % 2)
+    fail("tensor '" + what + "' has " + std::to_string(n) +
+         " outputs per expert, which do not split into gate and up");
+  const auto [gate, up] = split_picks(x.split, n);
+  return {{x.first, gate}, {x.second, up}};
+}
+
+std::vector<Tensor> ExpertParams::transpose(int64_t layer, const ExpertParam& x,
                                             const std::string& hf_name, Tensor& t) const {
   const auto experts = static_cast<uint64_t>(experts_);
   // Weights are [experts, in, out]; biases [experts, out].
@@ -83,18 +93,8 @@ std::vector<Tensor> ExpertParams::transpose(int64_t layer, const TransposedExper
   if (type.block_elems != 1 || type.kind == TypeKind::Quantized)
     fail("tensor '" + hf_name + "' is " + std::string(type.name) + ", not a plain number type");
   const uint64_t rows = matrix ? t.shape[1] : 1, cols = t.shape.back();
-  std::vector<std::pair<std::string_view, RowPick>> outs;
-  if (x.second.empty()) {
-    outs.push_back({x.first, {0, 1, cols}});
-  } else {
-    if (cols % 2)
-      fail("tensor '" + hf_name + "' has " + std::to_string(cols) +
-           " outputs per expert, which do not split into gate and up");
-    const auto [gate, up] = split_picks(x.split, cols);
-    outs = {{x.first, gate}, {x.second, up}};
-  }
   std::vector<Tensor> result;
-  for (const auto& [name, pick] : outs) {
+  for (const auto& [name, pick] : outputs(x, cols, hf_name)) {
     Tensor o;
     o.name = in_layer(layer, name);
     o.type = t.type;
@@ -107,7 +107,7 @@ std::vector<Tensor> ExpertParams::transpose(int64_t layer, const TransposedExper
   return result;
 }
 
-std::vector<Tensor> ExpertParams::repack(int64_t layer, const PackedExperts& p, Tensor& blocks,
+std::vector<Tensor> ExpertParams::repack(int64_t layer, const ExpertParam& p, Tensor& blocks,
                                          Tensor& scales) const {
   const auto experts = static_cast<uint64_t>(experts_);
   const std::string stem = "model.layers." + std::to_string(layer) + "." + std::string(p.hf);
@@ -122,18 +122,8 @@ std::vector<Tensor> ExpertParams::repack(int64_t layer, const PackedExperts& p, 
          scales.shape_string() + " are not [" + std::to_string(experts) +
          ", rows, groups, 16] and [" + std::to_string(experts) + ", rows, groups]");
   const uint64_t rows = b[1], groups = b[2];
-  std::vector<std::pair<std::string_view, RowPick>> outs;
-  if (p.second.empty()) {
-    outs.push_back({p.first, {0, 1, rows}});
-  } else {
-    if (rows % 2)
-      fail("MXFP4 tensor '" + stem + "_blocks' has " + std::to_string(rows) +
-           " rows per expert, which do not split into gate and up");
-    const auto [gate, up] = split_picks(p.split, rows);
-    outs = {{p.first, gate}, {p.second, up}};
-  }
   std::vector<Tensor> result;
-  for (const auto& [name, pick] : outs) {
+  for (const auto& [name, pick] : outputs(p, rows, stem + "_blocks")) {
     Tensor o;
     o.name = in_layer(layer, name);
     o.type = ElemType::MXFP4;

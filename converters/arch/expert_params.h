@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "converters/arch/expert_layout.h"
 #include "converters/arch/family.h"
 #include "converters/graph.h"
 
@@ -31,10 +32,13 @@ class ExpertParams {
   void finish() const;
 
  private:
-  std::vector<Tensor> transpose(int64_t layer, const TransposedExperts& x,
-                                const std::string& hf_name, Tensor& t) const;
-  std::vector<Tensor> repack(int64_t layer, const PackedExperts& p, Tensor& blocks,
+  std::vector<Tensor> transpose(int64_t layer, const ExpertParam& x, const std::string& hf_name,
+                                Tensor& t) const;
+  std::vector<Tensor> repack(int64_t layer, const ExpertParam& p, Tensor& blocks,
                              Tensor& scales) const;
+  // The GGUF tensors a stack of `n` outputs per expert becomes, with the outputs each takes.
+  std::vector<std::pair<std::string_view, RowPick>> outputs(const ExpertParam& x, uint64_t n,
+                                                            const std::string& what) const;
   void check_layer(const std::string& hf_name, int64_t layer) const;
   [[noreturn]] void fail(const std::string& what) const;
 

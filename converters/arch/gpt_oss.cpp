@@ -23,7 +23,7 @@ constexpr NamePair kGptOssLayers[] = {
     {"mlp.router", "ffn_gate_inp"},
 };
 
-constexpr TransposedExperts kGptOssTransposed[] = {
+constexpr ExpertParam kGptOssTransposed[] = {
     {"mlp.experts.down_proj", "ffn_down_exps.weight"},
     {"mlp.experts.down_proj_bias", "ffn_down_exps.bias"},
     {"mlp.experts.gate_up_proj", "ffn_gate_exps.weight", "ffn_up_exps.weight",
@@ -31,7 +31,7 @@ constexpr TransposedExperts kGptOssTransposed[] = {
     {"mlp.experts.gate_up_proj_bias", "ffn_gate_exps.bias", "ffn_up_exps.bias",
      GateUpSplit::alternate},
 };
-constexpr PackedExperts kGptOssPacked[] = {
+constexpr ExpertParam kGptOssPacked[] = {
     {"mlp.experts.down_proj", "ffn_down_exps.weight"},
     {"mlp.experts.gate_up_proj", "ffn_gate_exps.weight", "ffn_up_exps.weight",
      GateUpSplit::alternate},

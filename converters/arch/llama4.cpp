@@ -32,7 +32,7 @@ constexpr NamePair kLlama4Layers[] = {
     {"feed_forward.shared_expert.down_proj", "ffn_down_shexp"},
 };
 
-constexpr TransposedExperts kLlama4Transposed[] = {
+constexpr ExpertParam kLlama4Transposed[] = {
     {"feed_forward.experts.down_proj", "ffn_down_exps.weight"},
     {"feed_forward.experts.gate_up_proj", "ffn_gate_exps.weight", "ffn_up_exps.weight",
      GateUpSplit::halves},
