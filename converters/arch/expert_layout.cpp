@@ -182,6 +182,19 @@ void Mxfp4RepackSource::read(uint64_t offset, std::span<std::byte> out) const {
   }
 }
 
+void Mxfp4RepackSource::release_range(uint64_t offset, uint64_t length) const {
+  const uint64_t row_bytes = groups_ * kMXFP4BlockBytes;
+  const uint64_t first = (offset + row_bytes - 1) / row_bytes;
+  const uint64_t end = std::min(experts_ * pick_.count, (offset + length) / row_bytes);
+  if (first >= end) return;
+  auto in_row = [&](uint64_t row) {
+    return row / pick_.count * rows_ + pick_.start + row % pick_.count * pick_.step;
+  };
+  const uint64_t lo = in_row(first), hi = in_row(end - 1) + 1;
+  blocks_->release_range(lo * groups_ * kOpenAiBlockBytes, (hi - lo) * groups_ * kOpenAiBlockBytes);
+  scales_->release_range(lo * groups_, (hi - lo) * groups_);
+}
+
 void Mxfp4RepackSource::release() const {
   blocks_->release();
   scales_->release();

@@ -57,6 +57,9 @@ class Mxfp4RepackSource final : public Source {
   uint64_t granule() const override;
   void read(uint64_t offset, std::span<std::byte> out) const override;
   void release() const override;
+  // Releases the input rows from the first to the last that the range covers whole (with a
+  // stride, the other pick's rows between them too: a hint, they read back the same).
+  void release_range(uint64_t offset, uint64_t length) const override;
 
   // One block's 16 bytes from OpenAI's nibble order to ggml's.
   static void repack_block(const std::byte* openai, std::byte* ggml);
