@@ -13,6 +13,7 @@
 #include "formats/safetensors/writer.h"
 #include "quant/convert_types.h"
 #include "quant/dtype_pass.h"
+#include "quant/recipe.h"
 
 namespace owl {
 namespace fs = std::filesystem;
@@ -56,13 +57,24 @@ std::vector<std::string> write_gguf(Graph& g, const std::string& input, const st
   normalize(g, input, {opt.tokenizer, opt.warn});
   if (!from_gguf || opt.dtype) {
     const ElemType target = opt.dtype.value_or(ElemType::F16);
-    for (const auto& t : g.tensors)
+    // Experts a checkpoint holds in MXFP4 (gpt-oss) come out of the normalizer already packed
+    // in ggml's blocks; they are written as they are, as the reference converter writes them.
+    bool native_mxfp4 = false;
+    for (const auto& t : g.tensors) {
+      if (!from_gguf && t.type == ElemType::MXFP4) {
+        native_mxfp4 = true;
+        continue;
+      }
       if (is_quantized(t.type) && t.type != target)
         throw UsageError("tensor '" + t.name + "' is " + std::string(type_name(t.type)) +
                          "; converting quantized tensors to another type is owl quantize's job");
+    }
     for (const auto& f : apply_gguf_convert_types(g, target))
       opt.warn("tensor '" + f.tensor + "': " + f.why);
-    g.metadata.set("general.file_type", Value::u32(llama_file_type(target)));
+    // The reference then calls a float conversion llama.cpp's MXFP4_MOE file type.
+    g.metadata.set("general.file_type", Value::u32(native_mxfp4 && !is_quantized(target)
+                                                       ? find_mix("MXFP4_MOE")->file_type
+                                                       : llama_file_type(target)));
     if (is_quantized(target) && !g.metadata.find(gguf::kQuantizationVersionKey))
       g.metadata.set("general.quantization_version", Value::u32(gguf::kQuantizationVersion));
   }

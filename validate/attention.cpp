@@ -14,20 +14,24 @@ uint64_t ceil_div(uint64_t a, uint64_t b) {
   return (a + b - 1) / b;
 }
 
-// Row i of `scores` holds q.k for keys 0..n-1 of query `t`; keys after t are masked. The row
-// becomes the softmax probabilities, zero past t.
-void softmax_row(float* row, uint64_t t, uint64_t n, float scale) {
-  float max = -INFINITY;  // a maximum is exact in any order, so it may be vectorized
+// Row i of `scores` holds q.k for keys 0..n-1 of query `t`; keys before `first` and after t are
+// masked. The row becomes the softmax probabilities, zero outside first..t; a sink takes its
+// share of the sum as ggml's soft_max does (in the maximum and the sum, unscaled).
+void softmax_row(float* row, uint64_t first, uint64_t t, uint64_t n, float scale,
+                 const float* sink) {
+  float max = sink ? *sink : -INFINITY;  // exact in any order, so it may be vectorized
 #pragma omp simd reduction(max : max)
-  for (uint64_t s = 0; s <= t; ++s) {
+  for (uint64_t s = first; s <= t; ++s) {
     row[s] *= scale;
     max = std::max(max, row[s]);
   }
   double sum = 0;
-  for (uint64_t s = 0; s <= t; ++s) sum += row[s] = std::exp(row[s] - max);
+  for (uint64_t s = first; s <= t; ++s) sum += row[s] = std::exp(row[s] - max);
+  if (sink) sum += std::exp(*sink - max);
   const double inv = 1.0 / sum;
 #pragma omp simd
-  for (uint64_t s = 0; s <= t; ++s) row[s] = static_cast<float>(row[s] * inv);
+  for (uint64_t s = first; s <= t; ++s) row[s] = static_cast<float>(row[s] * inv);
+  std::fill(row, row + first, 0.0f);
   std::fill(row + t + 1, row + n, 0.0f);
 }
 
@@ -67,7 +71,12 @@ void causal_attention(const float* q, const float* k, const float* v, const Atte
         for (uint64_t j = 0; j * kNr < keys; ++j)
           gemm::tile_all_k(kn, qa + t0 * hd, kp + j * hd * kNr, hd, scores + j * kNr, T, m,
                            std::min(kNr, keys - j * kNr));
-        for (uint64_t i = 0; i < m; ++i) softmax_row(scores + i * T, t0 + i, keys, sh.scale);
+        for (uint64_t i = 0; i < m; ++i) {
+          const uint64_t t = t0 + i;
+          uint64_t first = sh.window && t >= sh.window ? t + 1 - sh.window : 0;
+          if (sh.chunk) first = t - t % sh.chunk;
+          softmax_row(scores + i * T, first, t, keys, sh.scale, sh.sinks ? sh.sinks + h : nullptr);
+        }
         gemm::pack_a(scores, T, m, keys, mr, pa);
         for (uint64_t p = 0; p < dim_panels; ++p)
           gemm::tile_all_k(kn, pa, vp + p * T * kNr, keys, out + t0 * q_stride + h * hd + p * kNr,

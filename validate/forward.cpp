@@ -30,22 +30,20 @@ Forward::Forward(const Graph& g) : p_(read_model_params(g)) {
   for (uint64_t i = 0; i < p_.n_layer; ++i) {
     const std::string b = "blk." + std::to_string(i) + ".";
     const bool mla = p_.kv_lora_rank > 0;  // DeepSeek: no attn_k/attn_v, see load_mla()
-    Layer l{required(g, b + "attn_norm.weight"),
-            mla ? optional(g, b + "attn_q.weight") : required(g, b + "attn_q.weight"),
-            mla ? Weight() : required(g, b + "attn_k.weight"),
-            mla ? Weight() : required(g, b + "attn_v.weight"),
-            required(g, b + "attn_output.weight"),
-            optional(g, b + "attn_q.bias"),
-            optional(g, b + "attn_k.bias"),
-            optional(g, b + "attn_v.bias"),
-            optional(g, b + "attn_q_norm.weight"),
-            optional(g, b + "attn_k_norm.weight"),
-            required(g, b + "ffn_norm.weight"),
-            {},
-            {},
-            {},
-            {},
-            {}};
+    Layer l;
+    l.attn_norm = required(g, b + "attn_norm.weight");
+    l.wq = mla ? optional(g, b + "attn_q.weight") : required(g, b + "attn_q.weight");
+    l.wk = mla ? Weight() : required(g, b + "attn_k.weight");
+    l.wv = mla ? Weight() : required(g, b + "attn_v.weight");
+    l.wo = required(g, b + "attn_output.weight");
+    l.bq = optional(g, b + "attn_q.bias");
+    l.bk = optional(g, b + "attn_k.bias");
+    l.bv = optional(g, b + "attn_v.bias");
+    l.q_norm = optional(g, b + "attn_q_norm.weight");
+    l.k_norm = optional(g, b + "attn_k_norm.weight");
+    // gpt-oss names the norm before its experts post_attention_norm.
+    l.ffn_norm = g.find(b + "ffn_norm.weight") ? required(g, b + "ffn_norm.weight")
+                                               : required(g, b + "post_attention_norm.weight");
     if (mla) load_mla(g, b, l);
     // A mixture of experts may keep some layers dense (Qwen2-MoE's mlp_only_layers).
     if (p_.n_expert > 0 && g.find(b + "ffn_gate_inp.weight")) {
@@ -62,6 +60,9 @@ Forward::Forward(const Graph& g) : p_(read_model_params(g)) {
           throw UsageError("tensor '" + w->name() + "' holds " + std::to_string(n) +
                            " experts, the model " + std::to_string(p_.n_expert));
       }
+      l.router_bias = optional(g, b + "ffn_gate_inp.bias");
+      l.expert_bias = {optional(g, b + "ffn_gate_exps.bias"), optional(g, b + "ffn_up_exps.bias"),
+                       optional(g, b + "ffn_down_exps.bias")};
       if (g.find(b + "ffn_gate_shexp.weight")) {
         l.shared = {required(g, b + "ffn_gate_shexp.weight"),
                     required(g, b + "ffn_up_shexp.weight"),
@@ -72,6 +73,12 @@ Forward::Forward(const Graph& g) : p_(read_model_params(g)) {
       l.ffn = {required(g, b + "ffn_gate.weight"), required(g, b + "ffn_up.weight"),
                required(g, b + "ffn_down.weight")};
     }
+    l.bo = optional(g, b + "attn_output.bias");
+    l.sinks = optional(g, b + "attn_sinks.weight");
+    if (l.sinks.present() && l.sinks.rows() * l.sinks.cols() != p_.n_head)
+      throw UsageError("tensor '" + l.sinks.name() + "' does not hold one value per head");
+    l.sliding = p_.swa_pattern && i % p_.swa_pattern < p_.swa_pattern - 1;
+    l.rope = !(p_.no_rope_step && (i + 1) % p_.no_rope_step == 0);
     layers_.push_back(std::move(l));
   }
   const Weight freq_factors = optional(g, "rope_freqs.weight");
@@ -92,16 +99,33 @@ void Forward::mul(const Weight& w, const float* x, uint64_t T, float* y) const {
   matmul(w, x, T, y);
 }
 
-// down(silu(gate x) * up x) for T rows of x.
+// down(silu(gate x) * up x) for T rows of x, with the biases where there are any. gpt-oss's
+// variant (ggml's swiglu_oai): gate clamped above and up on both sides at 7, then
+// gate * sigmoid(1.702 gate) * (up + 1).
 std::vector<float> Forward::swiglu(const Weight& gate, const Weight& up, const Weight& down,
-                                   const float* x, uint64_t T) const {
+                                   const float* x, uint64_t T, const Biases& b) const {
+  constexpr float kAlpha = 1.702f, kLimit = 7.0f;
   const uint64_t ff = gate.rows();
   std::vector<float> g(T * ff), u(T * ff);
   mul(gate, x, T, g.data());
   mul(up, x, T, u.data());
-  for (uint64_t i = 0; i < g.size(); ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
-  std::vector<float> out(T * down.rows());
+  for (uint64_t t = 0; t < T && !b.gate.empty(); ++t)
+    for (uint64_t i = 0; i < ff; ++i) g[t * ff + i] += b.gate[i];
+  for (uint64_t t = 0; t < T && !b.up.empty(); ++t)
+    for (uint64_t i = 0; i < ff; ++i) u[t * ff + i] += b.up[i];
+  for (uint64_t i = 0; i < g.size(); ++i) {
+    if (p_.oai_swiglu) {
+      const float xg = std::min(g[i], kLimit), yu = std::clamp(u[i], -kLimit, kLimit);
+      g[i] = xg / (1.0f + std::exp(kAlpha * -xg)) * (yu + 1.0f);
+    } else {
+      g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+    }
+  }
+  const uint64_t d = down.rows();
+  std::vector<float> out(T * d);
   mul(down, g.data(), T, out.data());
+  for (uint64_t t = 0; t < T && !b.down.empty(); ++t)
+    for (uint64_t i = 0; i < d; ++i) out[t * d + i] += b.down[i];
   return out;
 }
 
@@ -126,17 +150,39 @@ void Forward::attention(const Layer& l, std::vector<float>& x, uint64_t T) const
     const uint64_t n = l.k_norm.cols() == nkv * hd ? nkv * hd : hd;
     rms_norm(k.data(), T * nkv * hd / n, n, vector_of(l.k_norm), p_.rms_eps);
   }
-  rope(q.data(), nq, T);
-  rope(k.data(), nkv, T);
+  if (l.rope) {
+    rope(q.data(), nq, T);
+    rope(k.data(), nkv, T);
+    if (p_.qk_l2_norm) {
+      const std::vector<float> ones(hd, 1.0f);
+      rms_norm(q.data(), T * nq, hd, ones, p_.rms_eps);
+      rms_norm(k.data(), T * nkv, hd, ones, p_.rms_eps);
+    }
+  } else if (p_.temp_floor) {
+    // Llama 4's attention temperature on the layers without RoPE, by position.
+    for (uint64_t t = 0; t < T; ++t) {
+      const float s =
+          static_cast<float>(std::log(std::floor((static_cast<float>(t) + p_.temp_offset) /
+                                                 static_cast<float>(p_.temp_floor)) +
+                                      1.0) *
+                                 p_.temp_scale +
+                             1.0);
+      for (uint64_t i = 0; i < nq * hd; ++i) q[t * nq * hd + i] *= s;
+    }
+  }
 
   std::vector<float> out(T * nq * hd);
+  const std::vector<float> sinks = l.sinks.present() ? vector_of(l.sinks) : std::vector<float>{};
   causal_attention(
       q.data(), k.data(), v.data(),
       {T, nq, nkv, hd,
-       p_.attention_scale != 0 ? p_.attention_scale : 1.0f / std::sqrt(static_cast<float>(hd))},
+       p_.attention_scale != 0 ? p_.attention_scale : 1.0f / std::sqrt(static_cast<float>(hd)),
+       l.sliding && !p_.swa_chunked ? p_.n_swa : 0, l.sliding && p_.swa_chunked ? p_.n_swa : 0,
+       sinks.empty() ? nullptr : sinks.data()},
       out.data());
   std::vector<float> proj(T * d);
   mul(l.wo, out.data(), T, proj.data());
+  add_bias(proj.data(), T, l.bo);
   add_residual(x, proj);
 }
 
@@ -152,16 +198,17 @@ void Forward::feed_forward(const Layer& l, std::vector<float>& x, uint64_t T) co
                                      : swiglu(l.ffn.gate, l.ffn.up, l.ffn.down, h.data(), T));
 }
 
-// As llama.cpp's build_moe_ffn: each token's router scores pick its experts (see route()), and
-// each expert runs on the tokens that picked it alone, so only chosen experts are read.
-std::vector<float> Forward::experts(const Layer& l, const std::vector<float>& h, uint64_t T) const {
-  const uint64_t d = p_.n_embd, E = p_.n_expert;
-  std::vector<float> x(T * d);
+// As llama.cpp's build_moe_ffn: each token's router scores pick its experts (moe_routing.h).
+std::vector<std::vector<std::pair<uint64_t, float>>> Forward::route(const Layer& l,
+                                                                    const std::vector<float>& h,
+                                                                    uint64_t T) const {
+  const uint64_t E = p_.n_expert;
   std::vector<float> probs(T * E);
   mul(l.router, h.data(), T, probs.data());
+  add_bias(probs.data(), T, l.router_bias);
   const RoutingRule rule{E,
                          p_.n_expert_used,
-                         p_.sigmoid_gating,
+                         p_.gating,
                          p_.expert_weights_norm,
                          p_.expert_weights_scale,
                          p_.n_expert_groups,
@@ -172,19 +219,40 @@ std::vector<float> Forward::experts(const Layer& l, const std::vector<float>& h,
   std::vector<std::vector<std::pair<uint64_t, float>>> chosen(E);
   for (uint64_t t = 0; t < T; ++t)
     for (const auto& [e, w] :
-         route(rule, probs.data() + t * E, bias.empty() ? nullptr : bias.data()))
+         validate::route(rule, probs.data() + t * E, bias.empty() ? nullptr : bias.data()))
       chosen[e].push_back({t, w});
+  return chosen;
+}
+
+// Each expert runs on the tokens that picked it alone, so only chosen experts are read.
+std::vector<float> Forward::experts(const Layer& l, const std::vector<float>& h, uint64_t T) const {
+  const uint64_t d = p_.n_embd, E = p_.n_expert;
+  std::vector<float> x(T * d);
+  const auto chosen = route(l, h, T);
+  auto bias_row = [](const Weight& b, uint64_t e) {
+    std::vector<float> row(b.present() ? b.cols() : 0);
+    if (b.present()) b.rows_f32(e, 1, row.data());
+    return row;
+  };
   for (uint64_t e = 0; e < E; ++e) {
     if (chosen[e].empty()) continue;
     const uint64_t n = chosen[e].size();
+    // Llama 4 weighs what goes into the expert, the others what comes out.
+    const bool on_input = p_.gating == ModelParams::Gating::sigmoid_on_input;
     std::vector<float> in(n * d);
-    for (uint64_t i = 0; i < n; ++i)
+    for (uint64_t i = 0; i < n; ++i) {
       std::copy_n(h.data() + chosen[e][i].first * d, d, in.data() + i * d);
+      if (on_input)
+        for (uint64_t j = 0; j < d; ++j) in[i * d + j] *= chosen[e][i].second;
+    }
+    const Biases b{bias_row(l.expert_bias.gate, e), bias_row(l.expert_bias.up, e),
+                   bias_row(l.expert_bias.down, e)};
     const std::vector<float> out = swiglu(l.experts.gate.expert(e), l.experts.up.expert(e),
-                                          l.experts.down.expert(e), in.data(), n);
+                                          l.experts.down.expert(e), in.data(), n, b);
     for (uint64_t i = 0; i < n; ++i) {
       float* row = x.data() + chosen[e][i].first * d;
-      for (uint64_t j = 0; j < d; ++j) row[j] += chosen[e][i].second * out[i * d + j];
+      const float w = on_input ? 1.0f : chosen[e][i].second;
+      for (uint64_t j = 0; j < d; ++j) row[j] += w * out[i * d + j];
     }
   }
   if (!l.shared.gate.present()) return x;

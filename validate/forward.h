@@ -56,6 +56,17 @@ class Forward {
     // each head's maps between its keys and values and the latent (wk_b, wv_b).
     Weight exp_probs_b = {};
     Weight wq_a = {}, q_a_norm = {}, wq_b = {}, wkv_a = {}, kv_a_norm = {}, wk_b = {}, wv_b = {};
+    // gpt-oss: the output projection's and the router's biases, the experts' ([experts, n], a
+    // row each), the sinks, and whether the layer's attention slides.
+    Weight bo, router_bias;
+    Ffn expert_bias;
+    Weight sinks;
+    bool sliding = false;
+    bool rope = true;  // Llama 4's NoPE layers have none
+  };
+  // One expert's biases, empty where it has none.
+  struct Biases {
+    std::vector<float> gate, up, down;
   };
 
   void attention(const Layer& l, std::vector<float>& x, uint64_t T) const;
@@ -70,7 +81,12 @@ class Forward {
   void rope(float* v, uint64_t heads, uint64_t T) const;
   void mul(const Weight& w, const float* x, uint64_t T, float* y) const;
   std::vector<float> swiglu(const Weight& gate, const Weight& up, const Weight& down,
-                            const float* x, uint64_t T) const;
+                            const float* x, uint64_t T, const Biases& b = {}) const;
+  // The router's choice for each of T tokens: per expert, the tokens that picked it and their
+  // weights.
+  std::vector<std::vector<std::pair<uint64_t, float>>> route(const Layer& l,
+                                                             const std::vector<float>& h,
+                                                             uint64_t T) const;
 
   ModelParams p_;
   Weight embd_, out_norm_, output_;

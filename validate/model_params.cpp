@@ -13,6 +13,8 @@ struct ArchInfo {
   std::string_view name;
   RopeLayout rope;
   bool expert_weights_norm = false;  // llama.cpp's choice per architecture, not a key
+  bool gpt_oss = false;              // sinks, sliding layers, its routing and SwiGLU
+  bool llama4 = false;               // chunked attention, NoPE layers, its routing
 };
 
 // Architectures whose blocks are RMSNorm -> GQA attention with RoPE -> RMSNorm -> SwiGLU, or
@@ -24,7 +26,9 @@ constexpr std::array kArchs = {ArchInfo{"llama", RopeLayout::Interleaved, true},
                                ArchInfo{"qwen3moe", RopeLayout::NeoX, true},
                                ArchInfo{"olmoe", RopeLayout::NeoX, false},
                                ArchInfo{"granitemoe", RopeLayout::Interleaved, true},
-                               ArchInfo{"deepseek2", RopeLayout::Interleaved, false}};
+                               ArchInfo{"deepseek2", RopeLayout::Interleaved, false},
+                               ArchInfo{"gpt-oss", RopeLayout::NeoX, false, true},
+                               ArchInfo{"llama4", RopeLayout::Interleaved, false, false, true}};
 
 uint64_t need_uint(const Graph& g, const std::string& key) {
   const Value* v = g.metadata.find(key);
@@ -79,7 +83,7 @@ void read_deepseek(const Graph& g, const std::string& k, ModelParams& p) {
     const double gating = get_double(g, k + "expert_gating_func", 1.0);  // absent: softmax
     if (gating != 1.0 && gating != 2.0)
       throw UsageError("the reference forward runs softmax and sigmoid expert gating only");
-    p.sigmoid_gating = gating == 2.0;
+    if (gating == 2.0) p.gating = ModelParams::Gating::sigmoid;
     const Value* norm = g.metadata.find(k + "expert_weights_norm");
     p.expert_weights_norm = norm && norm->type() == ValueType::BOOL && norm->as_bool();
     p.expert_weights_scale = static_cast<float>(get_double(g, k + "expert_weights_scale", 0.0));
@@ -102,6 +106,23 @@ void read_deepseek(const Graph& g, const std::string& k, ModelParams& p) {
   p.mla_kq_scale = static_cast<float>(m * m / std::sqrt(static_cast<double>(p.head_dim_k_mla)));
 }
 
+// llama.cpp's fixed choices for Llama 4 (llama_model_llama4::load_arch_hparams): three layers of
+// each four chunked (8192 tokens) and with RoPE, the fourth full and without, its queries
+// tempered; unless the model says its window is 0 (MobileLLM-R1): RoPE everywhere, no chunks.
+void read_llama4(const Graph& g, const std::string& k, ModelParams& p) {
+  p.gating = ModelParams::Gating::sigmoid_on_input;
+  p.qk_l2_norm = p.n_expert != 128;  // Maverick (128 experts) has no q/k norm
+  const Value* window = g.metadata.find(k + "attention.sliding_window");
+  if (window && window->to_int() == 0) return;
+  p.swa_pattern = 4;
+  p.n_swa = 8192;
+  p.swa_chunked = true;
+  p.no_rope_step = 4;
+  p.temp_floor = 8192;
+  p.temp_scale = 0.1f;
+  p.temp_offset = 1.0f;
+}
+
 }  // namespace
 
 ModelParams read_model_params(const Graph& g) {
@@ -113,7 +134,7 @@ ModelParams read_model_params(const Graph& g) {
   if (!info)
     throw UsageError(
         "the reference forward runs llama (and Mixtral), qwen2, qwen3, qwen2moe, qwen3moe, olmoe, "
-        "granitemoe and deepseek2 models, not '" +
+        "granitemoe, deepseek2, gpt-oss and llama4 models, not '" +
         p.arch + "'");
   const std::string k = p.arch + ".";
   p.rope = info->rope;
@@ -140,6 +161,13 @@ ModelParams read_model_params(const Graph& g) {
       throw UsageError("expert_used_count is larger than expert_count");
     p.expert_weights_norm = info->expert_weights_norm;
   }
+  if (info->gpt_oss) {
+    p.gating = ModelParams::Gating::softmax_of_picked;
+    p.oai_swiglu = true;
+    p.swa_pattern = 2;  // the first layer of each two slides
+    p.n_swa = need_uint(g, k + "attention.sliding_window");
+  }
+  if (info->llama4) read_llama4(g, k, p);
   p.embedding_scale = static_cast<float>(get_double(g, k + "embedding_scale", 0.0));
   p.residual_scale = static_cast<float>(get_double(g, k + "residual_scale", 0.0));
   p.attention_scale = static_cast<float>(get_double(g, k + "attention.scale", 0.0));

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "converters/graph.h"
+#include "validate/moe_routing.h"
 
 namespace owl::validate {
 
@@ -34,14 +35,27 @@ struct ModelParams {
   // their weights are renormalised to sum to 1 where the architecture does so.
   uint64_t n_expert = 0, n_expert_used = 0;
   bool expert_weights_norm = false;
+  using Gating = validate::Gating;  // see moe_routing.h
+  Gating gating = Gating::softmax;
+  bool oai_swiglu = false;  // gpt-oss's SwiGLU (clamped, sigmoid(1.702 x), up + 1)
+  // Layer i's attention is limited when i % swa_pattern < swa_pattern - 1 (llama.cpp's fixed
+  // pattern per architecture): to the last n_swa tokens, or with `swa_chunked` to the tokens of
+  // its own chunk of n_swa (Llama 4). 0: no such layers.
+  uint64_t swa_pattern = 0, n_swa = 0;
+  bool swa_chunked = false;
+  // Llama 4: layer i has no RoPE when (i + 1) % no_rope_step == 0; those layers scale q by
+  // log(floor((pos + temp_offset) / temp_floor) + 1) * temp_scale + 1, and the others RMS-norm
+  // q and k per head, without weights, after RoPE (qk_l2_norm).
+  uint64_t no_rope_step = 0, temp_floor = 0;
+  float temp_scale = 0, temp_offset = 0;
+  bool qk_l2_norm = false;
   // Granite's multipliers, 0 where the model has none: on the embeddings, on each block's output
   // before it joins the residual stream, in place of attention's 1/sqrt(head size), and as the
   // divisor of the logits.
   float embedding_scale = 0, residual_scale = 0, attention_scale = 0, logit_scale = 0;
-  // DeepSeek's routing beyond a softmax: sigmoid scores (with the layers' exp_probs_b bias on
-  // the choice), a search limited to the best n_group_used of n_expert_groups groups, and a
-  // factor on the chosen weights (0: none).
-  bool sigmoid_gating = false;
+  // DeepSeek's routing beyond its sigmoid gating (with the layers' exp_probs_b bias on the
+  // choice): a search limited to the best n_group_used of n_expert_groups groups, and a factor on
+  // the chosen weights (0: none).
   uint64_t n_expert_groups = 0, n_group_used = 0;
   float expert_weights_scale = 0;
   // DeepSeek's multi-head latent attention (0 elsewhere): the latent width, each head's key

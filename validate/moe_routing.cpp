@@ -16,16 +16,34 @@ std::vector<uint64_t> descending(const std::vector<float>& v) {
   return order;
 }
 
-void scores(const RoutingRule& r, float* p) {
-  const uint64_t E = r.n_expert;
-  if (r.sigmoid) {
-    for (uint64_t e = 0; e < E; ++e) p[e] = 1.0f / (1.0f + std::exp(-p[e]));
-    return;
-  }
-  const float top = *std::max_element(p, p + E);
+float sigmoid(float x) {
+  return 1.0f / (1.0f + std::exp(-x));
+}
+
+void softmax(float* p, uint64_t n) {
+  const float top = *std::max_element(p, p + n);
   float sum = 0;
-  for (uint64_t e = 0; e < E; ++e) sum += p[e] = std::exp(p[e] - top);
-  for (uint64_t e = 0; e < E; ++e) p[e] /= sum;
+  for (uint64_t e = 0; e < n; ++e) sum += p[e] = std::exp(p[e] - top);
+  for (uint64_t e = 0; e < n; ++e) p[e] /= sum;
+}
+
+// The scores experts are picked by: gpt-oss and Llama 4 pick by the logits themselves.
+void scores(const RoutingRule& r, float* p) {
+  if (r.gating == Gating::softmax) softmax(p, r.n_expert);
+  if (r.gating == Gating::sigmoid)
+    for (uint64_t e = 0; e < r.n_expert; ++e) p[e] = sigmoid(p[e]);
+}
+
+// The picked experts' weights from their scores.
+void picked_weights(const RoutingRule& r, std::vector<std::pair<uint64_t, float>>& chosen) {
+  if (r.gating == Gating::softmax_of_picked) {
+    std::vector<float> w;
+    for (const auto& c : chosen) w.push_back(c.second);
+    softmax(w.data(), w.size());
+    for (size_t i = 0; i < w.size(); ++i) chosen[i].second = w[i];
+  }
+  if (r.gating == Gating::sigmoid_on_input)
+    for (auto& c : chosen) c.second = sigmoid(c.second);
 }
 
 // Sets the choice of every expert outside the best groups to -infinity.
@@ -57,11 +75,10 @@ std::vector<std::pair<uint64_t, float>> route(const RoutingRule& r, float* logit
   if (r.groups > 1) keep_best_groups(r, choice);
   const auto order = descending(choice);
   std::vector<std::pair<uint64_t, float>> chosen;
+  for (uint64_t i = 0; i < r.n_used; ++i) chosen.push_back({order[i], logits[order[i]]});
+  picked_weights(r, chosen);
   float picked = 0;
-  for (uint64_t i = 0; i < r.n_used; ++i) {
-    chosen.push_back({order[i], logits[order[i]]});
-    picked += logits[order[i]];
-  }
+  for (const auto& c : chosen) picked += c.second;
   // ggml clamps the sum from below before dividing.
   const float norm = r.norm ? std::max(picked, 6.103515625e-5f) : 1.0f;
   const float scale = r.scale != 0 && r.scale != 1 ? r.scale : 1.0f;

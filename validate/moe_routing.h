@@ -1,7 +1,8 @@
 // Which experts a token's router sends it to, and with what weights, as llama.cpp's
 // build_moe_ffn chooses them: softmax or sigmoid scores, an optional selection bias (DeepSeek-V3's
-// exp_probs_b), an optional search limited to the best groups of experts, top-k, and the chosen
-// weights renormalised and scaled where the model says so.
+// exp_probs_b), an optional search limited to the best groups of experts, top-k, the picked
+// logits turned into weights (gpt-oss, Llama 4), and the chosen weights renormalised and scaled
+// where the model says so.
 #pragma once
 
 #include <cstdint>
@@ -10,11 +11,16 @@
 
 namespace owl::validate {
 
+// How the router's logits become expert weights: a softmax over all experts; their sigmoids
+// (DeepSeek-V3); a softmax over the picked ones, picked by logit (gpt-oss); the sigmoid of the
+// picked ones, picked by logit, multiplying the expert's input rather than its output (Llama 4).
+enum class Gating { softmax, sigmoid, softmax_of_picked, sigmoid_on_input };
+
 struct RoutingRule {
   uint64_t n_expert = 0, n_used = 0;
-  bool sigmoid = false;  // sigmoid scores (DeepSeek-V3), else a softmax over the experts
-  bool norm = false;     // the chosen weights divided by their sum
-  float scale = 0;       // the chosen weights multiplied by this (0 or 1: left alone)
+  Gating gating = Gating::softmax;
+  bool norm = false;  // the chosen weights divided by their sum
+  float scale = 0;    // the chosen weights multiplied by this (0 or 1: left alone)
   // The experts in `groups` consecutive groups; only the `groups_used` groups whose two best
   // scores sum highest are searched (0 or 1 group: all are).
   uint64_t groups = 0, groups_used = 0;

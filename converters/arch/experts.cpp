@@ -10,9 +10,6 @@
 namespace owl::arch {
 namespace {
 
-// No released model comes near this; it keeps a hostile config from sizing huge tables.
-constexpr int64_t kMaxExperts = 1 << 16;
-
 std::string_view without_weight(std::string_view s) {
   constexpr std::string_view kWeight = ".weight";
   return s.ends_with(kWeight) ? s.substr(0, s.size() - kWeight.size()) : s;

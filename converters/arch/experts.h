@@ -14,6 +14,9 @@
 
 namespace owl::arch {
 
+// No released model comes near this; it keeps a hostile config from sizing huge tables.
+inline constexpr int64_t kMaxExperts = 1 << 16;
+
 class ExpertGatherer {
  public:
   // `experts` is the config's expert count, `layers` its layer count; `where` names the folder in

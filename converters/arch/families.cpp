@@ -13,13 +13,14 @@ namespace owl::arch {
 extern const Family kLlamaFamily, kMistralFamily, kQwen2Family, kQwen3Family, kGemmaFamily,
     kGemma2Family, kGemma3Family, kPhi3Family, kMixtralFamily, kQwen2MoeFamily, kQwen3MoeFamily,
     kOlmoeFamily, kGraniteMoeFamily, kDeepseekV2Family, kDeepseekV3Family;
+extern const Family kGptOssFamily, kLlama4Family;
 
 std::span<const Family* const> families() {
-  static const std::array<const Family*, 15> kAll = {
-      &kLlamaFamily,      &kMistralFamily,    &kQwen2Family,     &kQwen3Family,
-      &kGemmaFamily,      &kGemma2Family,     &kGemma3Family,    &kPhi3Family,
-      &kMixtralFamily,    &kQwen2MoeFamily,   &kQwen3MoeFamily,  &kOlmoeFamily,
-      &kGraniteMoeFamily, &kDeepseekV2Family, &kDeepseekV3Family};
+  static const std::array<const Family*, 17> kAll = {
+      &kLlamaFamily,    &kMistralFamily, &kQwen2Family,      &kQwen3Family,      &kGemmaFamily,
+      &kGemma2Family,   &kGemma3Family,  &kPhi3Family,       &kMixtralFamily,    &kQwen2MoeFamily,
+      &kQwen3MoeFamily, &kOlmoeFamily,   &kGraniteMoeFamily, &kDeepseekV2Family, &kDeepseekV3Family,
+      &kGptOssFamily,   &kLlama4Family};
   return kAll;
 }
 

@@ -38,6 +38,20 @@ struct ExpertStem {
 struct FusedExperts {
   std::string_view hf, first, second;
 };
+// How the outputs of a fused gate-and-up stack divide into GGUF's two tensors: the first half
+// is gate (Llama 4), or gate and up take turns, gate first (gpt-oss).
+enum class GateUpSplit : uint8_t { halves, alternate };
+// An expert stack that is one tensor per layer in a layout of its own: a transformers
+// parameter, [experts, in, out] (gpt-oss, Llama 4), that GGUF holds transposed, [experts, out,
+// in], or a bias, [experts, out] (gpt-oss's), only renamed or split; or, in `packed`, MXFP4 as
+// OpenAI released gpt-oss's experts, "<hf>_blocks" [experts, out, in / 32, 16] and "<hf>_scales"
+// [experts, out, in / 32], repacked into ggml's MXFP4 without decoding. `first` and `second` are
+// whole GGUF names after "blk.N." ("ffn_gate_exps.weight", or ".bias" for a bias); without
+// `second` the tensor is not split.
+struct ExpertParam {
+  std::string_view hf, first, second = {};
+  GateUpSplit split = GateUpSplit::halves;
+};
 struct ExpertTable {
   std::string_view prefix = {};            // "block_sparse_moe.experts.", after "model.layers.N."
   std::span<const ExpertStem> stems = {};  // in the order the reference writes the stacked tensors
@@ -45,6 +59,10 @@ struct ExpertTable {
   // 3-D tensors already stacked as GGUF wants them, only renamed (Granite's output_linear,
   // transformers 5's down_proj); like the fused ones, they may lack the ".weight" suffix.
   std::span<const NamePair> whole = {};
+  // The table grew these two for gpt-oss and Llama 4, whose experts are neither one tensor per
+  // expert nor stacked as GGUF wants them: transposed parameters, and MXFP4 pairs.
+  std::span<const ExpertParam> transposed = {};
+  std::span<const ExpertParam> packed = {};
 };
 
 // The sizes every family needs, read once from config.json (or from the GGUF keys).

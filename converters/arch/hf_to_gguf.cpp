@@ -4,6 +4,7 @@
 #include <set>
 
 #include "converters/arch/arch_internal.h"
+#include "converters/arch/expert_params.h"
 #include "converters/arch/experts.h"
 #include "converters/arch/fp8_blocks.h"
 #include "converters/arch/general_keys.h"
@@ -94,6 +95,10 @@ struct Conversion {
 
   Tensor convert(Tensor t, const std::string& hf_name) const {
     auto mapped = hf_to_gguf_name(family.names, hf_name);
+    // A parameter saved without a suffix (gpt-oss's sinks) is named as a weight, as the
+    // reference names it.
+    if (!mapped && !hf_name.ends_with(".weight") && !hf_name.ends_with(".bias"))
+      mapped = hf_to_gguf_name(family.names, hf_name + ".weight");
     if (!mapped) {
       throw InputError(where, "tensor '" + hf_name + "' has no place in a " +
                                   std::string(family.hf_architectures[0]) +
@@ -204,6 +209,7 @@ void hf_to_gguf(Graph& g, const std::function<void(const std::string&)>& warn) {
     tensors.push_back(std::move(t));
   };
   ExpertGatherer experts(family->experts, config_expert_count(hp), dims.layers, conv.where);
+  ExpertParams expert_params(family->experts, config_expert_count(hp), dims.layers, conv.where);
   for (const Item& item : order) {
     if (is_skipped_hf_tensor(item.hf_name) || fp8_scales.count(item.hf_name)) continue;
     const std::string hf_name = normalized_hf_name(item.hf_name);
@@ -217,6 +223,10 @@ void hf_to_gguf(Graph& g, const std::function<void(const std::string&)>& warn) {
       for (Tensor& t : *stacked) add(std::move(t), item.hf_name);
       continue;
     }
+    if (auto stacked = expert_params.take(hf_name, g.tensors[item.index])) {
+      for (Tensor& t : *stacked) add(std::move(t), item.hf_name);
+      continue;
+    }
     Tensor t = conv.convert(std::move(g.tensors[item.index]), hf_name);
     std::vector<Tensor> parts;
     if (family->split_tensor) parts = family->split_tensor(hp, conv.where, t);
@@ -224,6 +234,11 @@ void hf_to_gguf(Graph& g, const std::function<void(const std::string&)>& warn) {
     for (Tensor& p : parts) add(std::move(p), item.hf_name);
   }
   experts.finish();
+  expert_params.finish();
+  // The reference repacks quantized expert stacks (gpt-oss's MXFP4) while generating extra
+  // tensors, so they come before every other tensor, in the order their inputs came.
+  std::stable_partition(tensors.begin(), tensors.end(),
+                        [](const Tensor& t) { return is_quantized(t.type); });
 
   write_general_keys(out, folder, g.metadata, count_params(tensors), warn);
   KeyWriter kw(out, std::string(family->gguf_arch), config_path);

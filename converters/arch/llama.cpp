@@ -62,22 +62,12 @@ void write_keys(const HParams& hp, const Dims& d, KeyWriter& kw) {
 }
 
 void extra_tensors(const HParams& hp, const Dims& d, std::vector<Tensor>& out, KeyWriter&) {
-  const Rope rope = read_rope(hp, kDefaultTheta);
-  if (!rope.type) return;
-  std::string type = *rope.type;
-  for (char& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (type != "llama3") return;
-  Llama3Rope r;
-  r.theta = rope.theta.value_or(kDefaultTheta);
-  r.head_dim = d.head_dim;
-  r.factor = rope.factor.value_or(8.0);
-  r.low_freq_factor = rope.low_freq_factor.value_or(1.0);
-  r.high_freq_factor = rope.high_freq_factor.value_or(4.0);
-  r.original_context = static_cast<double>(rope.original_context.value_or(8192));
-  if (r.high_freq_factor == r.low_freq_factor)
+  const auto r = llama3_settings(read_rope(hp, kDefaultTheta), d.head_dim, kDefaultTheta);
+  if (!r) return;
+  if (r->high_freq_factor == r->low_freq_factor)
     hp.fail("rope_scaling.high_freq_factor",
             "equals low_freq_factor, which Llama 3 RoPE cannot use");
-  out.push_back(f32_tensor("rope_freqs.weight", llama3_rope_factors(r)));
+  out.push_back(f32_tensor("rope_freqs.weight", llama3_rope_factors(*r)));
 }
 
 // Llama 3 RoPE settings that regenerate this rope_freqs tensor exactly. GGUF keeps only the

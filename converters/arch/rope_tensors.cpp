@@ -1,5 +1,6 @@
 #include "converters/arch/rope_tensors.h"
 
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <numbers>
@@ -7,6 +8,22 @@
 #include "formats/io/error.h"
 
 namespace owl::arch {
+
+std::optional<Llama3Rope> llama3_settings(const Rope& rope, int64_t head_dim,
+                                          double default_theta) {
+  if (!rope.type) return std::nullopt;
+  std::string type = *rope.type;
+  for (char& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (type != "llama3") return std::nullopt;
+  Llama3Rope r;
+  r.theta = rope.theta.value_or(default_theta);
+  r.head_dim = head_dim;
+  r.factor = rope.factor.value_or(8.0);
+  r.low_freq_factor = rope.low_freq_factor.value_or(1.0);
+  r.high_freq_factor = rope.high_freq_factor.value_or(4.0);
+  r.original_context = static_cast<double>(rope.original_context.value_or(8192));
+  return r;
+}
 
 std::vector<float> llama3_rope_factors(const Llama3Rope& r) {
   // The reference works on F32 tensors with Python floats as scalars: each scalar is rounded

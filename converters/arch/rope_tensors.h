@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
+#include "converters/arch/hparams.h"
 #include "converters/graph.h"
 
 namespace owl::arch {
@@ -15,6 +17,10 @@ struct Llama3Rope {
   double factor = 8.0, low_freq_factor = 1.0, high_freq_factor = 4.0;
   double original_context = 8192.0;
 };
+
+// The settings of "llama3" RoPE scaling (any case), with the reference's defaults for what the
+// config leaves out; nullopt for any other RoPE.
+std::optional<Llama3Rope> llama3_settings(const Rope& rope, int64_t head_dim, double default_theta);
 
 // One factor per rotated pair (head_dim / 2), computed in F32 in the order the reference's
 // torch code computes them, so the bytes match.

@@ -583,4 +583,10 @@ REFERENCE_CASES = {
     "deepseek2-f16": ("tiny-deepseek2", "tiny-deepseek2.f16.gguf", ["--dtype", "f16"]),
     "deepseek3-f16": ("tiny-deepseek3", "tiny-deepseek3.f16.gguf", ["--dtype", "f16"]),
     "deepseek3-fp8-f16": ("tiny-deepseek3-fp8", "tiny-deepseek3-fp8.f16.gguf", ["--dtype", "f16"]),
+    # gpt-oss (tests/data/hf/make_gptoss_llama4_fixtures.py): experts MXFP4 as released, repacked
+    # without decoding; and as transformers saves them, bf16 [experts, in, out].
+    "gptoss-f16": ("tiny-gptoss", "tiny-gptoss.f16.gguf", ["--dtype", "f16"]),
+    "gptoss-bf16-f16": ("tiny-gptoss-bf16", "tiny-gptoss-bf16.f16.gguf", ["--dtype", "f16"]),
+    # Llama 4's text model: MoE every second layer, shared expert, [experts, in, out] experts.
+    "llama4-f16": ("tiny-llama4", "tiny-llama4.f16.gguf", ["--dtype", "f16"]),
 }

@@ -36,6 +36,9 @@ SPECIAL_TEXTS = {
     "tiny-deepseek2": CHATML,
     "tiny-deepseek3": CHATML,
     "tiny-deepseek3-fp8": CHATML,
+    "tiny-gptoss": CHATML,
+    "tiny-gptoss-bf16": CHATML,
+    "tiny-llama4": "<|start_header_id|>user<|end_header_id|>\n\nHi owl!<|eot_id|>",
 }
 
 

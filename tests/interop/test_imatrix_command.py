@@ -276,7 +276,7 @@ def text_not_imatrix(tmp_path):
 
 
 @pytest.mark.parametrize("folder", ["tiny-mixtral", "tiny-qwen2moe", "tiny-qwen3moe", "tiny-olmoe",
-                                    "tiny-granitemoe"])
+                                    "tiny-granitemoe", "tiny-gptoss-bf16", "tiny-llama4"])
 def test_moe_experts_agree_with_llama_imatrix(owl, text, tmp_path, folder):
     """Each expert's sums and token count apart, as the router sends tokens to it (Qwen2-MoE adds
     a shared expert and its gate, which every token goes through)."""

@@ -158,6 +158,13 @@ CASES = {
     "olmoe-experts": lambda owl, p: hf_model(owl, p, "tiny-olmoe"),
     # Granite's embedding, residual, attention and logit multipliers.
     "granitemoe-experts": lambda owl, p: hf_model(owl, p, "tiny-granitemoe"),
+    # gpt-oss: attention sinks, a sliding window of 4 on every other layer, YaRN, biased router
+    # picking by logits and weighting by a softmax over the picked, clamped SwiGLU with biases
+    # (the MXFP4 experts: test_gptoss_mxfp4_experts_give_the_same_logits below).
+    "gptoss": lambda owl, p: hf_model(owl, p, "tiny-gptoss-bf16"),
+    # Llama 4: MoE every second layer with a shared expert, experts picked by logit and their
+    # input weighed by its sigmoid, rope_freqs, L2-normed q/k on RoPE layers, a NoPE layer.
+    "llama4": lambda owl, p: hf_model(owl, p, "tiny-llama4"),
     "llama-linear-rope": lambda owl, p: hf_model(owl, p, "tiny-llama", {"type": "linear", "factor": 2.0}),
 }
 
@@ -186,6 +193,21 @@ def test_f32_logits_match_llama_cpp(owl, tmp_path, case):
 def test_f32_logits_match_llama_cpp_smollm2(owl, tmp_path, smollm2):
     tokens = text_tokens(smollm2["F32"], TEXT, ctx=128)
     check_f32_logits(owl, tmp_path, smollm2["F32"], tokens, "SmolLM2-135M", ctx=128)
+
+
+def test_gptoss_mxfp4_experts_give_the_same_logits(owl, tmp_path):
+    # The bf16 fixture holds exactly the values the MXFP4 one encodes, so owl's forward on the
+    # released layout (experts read as MXFP4 in place) must give the logits it gives on the f32
+    # file, which the case above holds to llama.cpp's. llama.cpp itself multiplies MXFP4 by
+    # activations rounded to 8 bits, so its logits for this file are not an f32 reference.
+    mxfp4 = hf_model(owl, tmp_path / "mxfp4", "tiny-gptoss")
+    assert gu.tensors(mxfp4)["blk.0.ffn_up_exps.weight"].type == "MXFP4"
+    f32 = hf_model(owl, tmp_path / "f32", "tiny-gptoss-bf16")
+    tokens = random_tokens(gu.load_llama(f32, vocab_only=True).n_vocab())
+    _, got = owl_validate(owl, mxfp4, mxfp4, tokens, tmp_path / "mxfp4", "--no-tensors")
+    _, want = owl_validate(owl, f32, f32, tokens, tmp_path / "f32", "--no-tensors")
+    for (_, g), (_, w) in zip(got, want):
+        assert float(np.max(np.abs(g - w))) <= 1e-5 * float(np.max(np.abs(w)))
 
 
 def llama_perplexity(chunks, llm):

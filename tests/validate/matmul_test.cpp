@@ -136,36 +136,50 @@ TEST_CASE("matmul gives the same bits whatever the thread count or the batch",
 
 TEST_CASE("causal attention matches a double-precision softmax", "[validate][matmul]") {
   RestoreIsa restore;
-  const AttentionShape s{37, 4, 2, 40, 0.3f};
-  const uint64_t qn = s.tokens * s.n_head * s.head_dim, kn = s.tokens * s.n_head_kv * s.head_dim;
+  const AttentionShape plain{37, 4, 2, 40, 0.3f};
+  const uint64_t qn = plain.tokens * plain.n_head * plain.head_dim,
+                 kn = plain.tokens * plain.n_head_kv * plain.head_dim;
   const auto q = random_floats(qn, 1), k = random_floats(kn, 2), v = random_floats(kn, 3);
-  for (gemm::Isa isa : isas()) {
-    REQUIRE(gemm::use_isa(isa));
-    INFO(gemm::kernel().name);
-    std::vector<float> out(qn, NAN);
-    causal_attention(q.data(), k.data(), v.data(), s, out.data());
-    for (uint64_t t = 0; t < s.tokens; ++t)
-      for (uint64_t h = 0; h < s.n_head; ++h) {
-        const uint64_t hk = h / (s.n_head / s.n_head_kv);
-        const float* qv = q.data() + (t * s.n_head + h) * s.head_dim;
-        std::vector<double> p(t + 1);
-        double max = -INFINITY, sum = 0;
-        for (uint64_t j = 0; j <= t; ++j) {
-          const float* kv = k.data() + (j * s.n_head_kv + hk) * s.head_dim;
-          double d = 0;
-          for (uint64_t i = 0; i < s.head_dim; ++i) d += static_cast<double>(qv[i]) * kv[i];
-          p[j] = d * s.scale;
-          max = std::max(max, p[j]);
+  const float sinks[] = {0.5f, -1.0f, 2.0f, 0.0f};
+  // Plain; a sliding window of 5 (gpt-oss); chunks of 8 (Llama 4); sinks, alone and with a window.
+  const AttentionShape shapes[] = {plain,
+                                   {37, 4, 2, 40, 0.3f, 5},
+                                   {37, 4, 2, 40, 0.3f, 0, 8},
+                                   {37, 4, 2, 40, 0.3f, 0, 0, sinks},
+                                   {37, 4, 2, 40, 0.3f, 5, 0, sinks}};
+  for (const AttentionShape& s : shapes) {
+    for (gemm::Isa isa : isas()) {
+      REQUIRE(gemm::use_isa(isa));
+      INFO(gemm::kernel().name << " window " << s.window << " chunk " << s.chunk << " sinks "
+                               << (s.sinks != nullptr));
+      std::vector<float> out(qn, NAN);
+      causal_attention(q.data(), k.data(), v.data(), s, out.data());
+      for (uint64_t t = 0; t < s.tokens; ++t)
+        for (uint64_t h = 0; h < s.n_head; ++h) {
+          const uint64_t hk = h / (s.n_head / s.n_head_kv);
+          uint64_t first = s.window && t + 1 > s.window ? t + 1 - s.window : 0;
+          if (s.chunk) first = t / s.chunk * s.chunk;
+          const float* qv = q.data() + (t * s.n_head + h) * s.head_dim;
+          std::vector<double> p(t + 1, 0.0);
+          double max = s.sinks ? s.sinks[h] : -INFINITY, sum = 0;
+          for (uint64_t j = first; j <= t; ++j) {
+            const float* kv = k.data() + (j * s.n_head_kv + hk) * s.head_dim;
+            double d = 0;
+            for (uint64_t i = 0; i < s.head_dim; ++i) d += static_cast<double>(qv[i]) * kv[i];
+            p[j] = d * s.scale;
+            max = std::max(max, p[j]);
+          }
+          for (uint64_t j = first; j <= t; ++j) sum += p[j] = std::exp(p[j] - max);
+          if (s.sinks) sum += std::exp(s.sinks[h] - max);
+          for (uint64_t i = 0; i < s.head_dim; ++i) {
+            double ref = 0;
+            for (uint64_t j = first; j <= t; ++j)
+              ref += p[j] / sum * v[(j * s.n_head_kv + hk) * s.head_dim + i];
+            // Outputs are averages of values in [-1, 1]; q.k and exp carry a few f32 roundings.
+            REQUIRE(std::fabs(out[(t * s.n_head + h) * s.head_dim + i] - ref) < 2e-6);
+          }
         }
-        for (double& e : p) sum += e = std::exp(e - max);
-        for (uint64_t i = 0; i < s.head_dim; ++i) {
-          double ref = 0;
-          for (uint64_t j = 0; j <= t; ++j)
-            ref += p[j] / sum * v[(j * s.n_head_kv + hk) * s.head_dim + i];
-          // Outputs are averages of values in [-1, 1]; q.k and exp carry a few f32 roundings.
-          REQUIRE(std::fabs(out[(t * s.n_head + h) * s.head_dim + i] - ref) < 2e-6);
-        }
-      }
+    }
   }
 }
 
