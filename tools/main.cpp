@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
   owl::add_validate_command(app);
   owl::add_scan_command(app);
   owl::add_imatrix_command(app);
+  owl::add_pull_command(app);
 
   try {
     app.parse(argc, argv);
