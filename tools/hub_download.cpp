@@ -1,6 +1,7 @@
 #include "tools/hub_download.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -112,11 +113,14 @@ BlobFetch fetch_blob(HttpClient& http, const std::string& url, const hub::RepoFi
     return out;
   }
   const std::string part = cache.incomplete_path(file.blob_name());
-  // Earlier bytes beyond the size cannot be the start of this file.
-  if (file_size_or_zero(part) > file.size && ::truncate(part.c_str(), 0) != 0)
-    throw SystemError(part, "cannot truncate", errno);
   Fd fd(part, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC);
   if (fd.get() < 0) throw SystemError(part, "cannot create", errno);
+  // Two pulls appending to one file would interleave their bytes.
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0)
+    throw InputError(part, "another download of this file is under way");
+  // Earlier bytes beyond the size cannot be the start of this file.
+  if (file_size_or_zero(part) > file.size && ::ftruncate(fd.get(), 0) != 0)
+    throw SystemError(part, "cannot truncate", errno);
   auto digest = start_digest(file);
   uint64_t have = hash_file(part, *digest);
   const auto discard = [&](const std::string& why) {

@@ -4,6 +4,7 @@ back offline, owl converts the snapshot), every file is checked against the publ
 each fault (a cut connection, wrong bytes, a 200 answer to a range request, a redirect to another
 host, a 404, a 401) ends either in the right files or in an error that keeps nothing."""
 
+import hashlib
 import json
 import os
 import subprocess
@@ -119,6 +120,19 @@ def test_cut_connection_resumes_with_a_range(owl_bin, hub, tmp_path):
     assert status["model.safetensors"] == "resumed"
 
 
+def test_a_later_run_resumes_what_an_earlier_one_left(owl_bin, hub, tmp_path):
+    cache = tmp_path / "hub"
+    data = hub.files["model.safetensors"]
+    sha = hashlib.sha256(data).hexdigest()
+    (repo_dir(cache) / "blobs").mkdir(parents=True)
+    (repo_dir(cache) / "blobs" / (sha + ".incomplete")).write_bytes(data[:1000])
+    r = pull(owl_bin, hub, cache, REPO, "--json")
+    assert r.returncode == 0, r.stderr
+    check_snapshot(hub, cache)
+    ranges = [rng for _, path, rng, _ in hub.log if path.endswith("/model.safetensors")]
+    assert ranges == ["bytes=1000-"]
+
+
 def test_a_200_answer_to_a_range_request_starts_over(owl_bin, hub, tmp_path):
     hub.cut_once = {"model.safetensors"}
     hub.ignore_range = {"model.safetensors"}
@@ -182,3 +196,16 @@ def test_file_names_that_leave_the_snapshot_are_refused(owl_bin, hub, tmp_path, 
     assert r.returncode == 2 and "unsafe file name" in r.stderr
     assert not (tmp_path / "hub" / "models--owl-test--tiny-llama").exists()
     assert not (tmp_path / "evil").exists()
+
+
+def test_scan_after_pull_flags_a_malicious_pickle(owl_bin, hub, tmp_path):
+    cache = tmp_path / "hub"
+    clean = pull(owl_bin, hub, cache, REPO, "--scan", "--json")
+    assert clean.returncode == 0, clean.stderr
+    assert json.loads(clean.stdout)["scanned"] is True
+
+    malicious = DATA.parent.parent / "pytorch" / "malicious" / "builtins_eval.zip.pt"
+    hub.files["pytorch_model.bin"] = malicious.read_bytes()
+    r = pull(owl_bin, hub, tmp_path / "hub2", REPO, "--scan")
+    assert r.returncode == 2
+    assert "pytorch_model.bin" in r.stderr and "scan finding" in r.stderr
