@@ -116,6 +116,26 @@ class FakeHub:
                         ("Location", f"http://{host}:{hub.port}/cdn/{urllib.parse.quote(name)}")])
                 return self.serve_file(name)
 
+            def do_HEAD(self):
+                # What huggingface_hub asks before a download: the commit, the content's id
+                # (its blob name in the cache) and size.
+                path = urllib.parse.urlsplit(self.path).path
+                prefix = f"/{hub.repo}/resolve/"
+                rest = path[len(prefix):].split("/", 1) if path.startswith(prefix) else []
+                if len(rest) != 2 or rest[0] not in ("main", hub.commit) or rest[1] not in hub.files:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    return self.end_headers()
+                data = hub.files[rest[1]]
+                self.send_response(200)
+                self.send_header("X-Repo-Commit", hub.commit)
+                if hub.is_lfs(rest[1]):
+                    self.send_header("X-Linked-Etag", f'"{hashlib.sha256(data).hexdigest()}"')
+                    self.send_header("X-Linked-Size", str(len(data)))
+                self.send_header("ETag", f'"{git_blob_sha1(data)}"')
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+
             def serve_file(self, name):
                 if name not in hub.files:
                     return self.send(404, b"Entry not found")

@@ -98,6 +98,34 @@ def test_pull_writes_the_cache_huggingface_hub_reads(owl_bin, hub, tmp_path, owl
     assert {f["status"] for f in json.loads(again.stdout)["files"]} == {"cached"}
 
 
+def tree(root):
+    """Every path under root, with its link target or file bytes."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        rel = str(p.relative_to(root))
+        if p.is_symlink():
+            out[rel] = "-> " + os.readlink(p)
+        elif p.is_file():
+            out[rel] = p.read_bytes()
+    return out
+
+
+def test_the_cache_is_the_one_huggingface_hub_writes(owl_bin, hub, tmp_path):
+    """huggingface_hub, online against the same server, writes the same tree to the byte."""
+    r = pull(owl_bin, hub, tmp_path / "owl", REPO)
+    assert r.returncode == 0, r.stderr
+    code = f"import huggingface_hub as h; print(h.snapshot_download({REPO!r}))"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    env.update(HF_ENDPOINT=hub.endpoint, HF_HUB_CACHE=str(tmp_path / "hf"),
+               HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DISABLE_XET="1")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
+    theirs = {k: v for k, v in tree(tmp_path / "hf").items() if not k.startswith(".locks")}
+    assert len(theirs) == 2 * len(hub.files) + 1  # blobs, links, refs/main
+    assert tree(tmp_path / "owl") == theirs
+
+
 def test_include_exclude_and_commit_revision(owl_bin, hub, tmp_path):
     cache = tmp_path / "hub"
     r = pull(owl_bin, hub, cache, f"{REPO}@{hub.commit}", "--include", "*.json",
