@@ -233,7 +233,11 @@ def test_scan_after_pull_flags_a_malicious_pickle(owl_bin, hub, tmp_path):
     assert json.loads(clean.stdout)["scanned"] is True
 
     malicious = DATA.parent.parent / "pytorch" / "malicious" / "builtins_eval.zip.pt"
-    hub.files["pytorch_model.bin"] = malicious.read_bytes()
+    hub.files["sub/dir/pytorch_model.bin"] = malicious.read_bytes()
     r = pull(owl_bin, hub, tmp_path / "hub2", REPO, "--scan")
     assert r.returncode == 2
-    assert "pytorch_model.bin" in r.stderr and "scan finding" in r.stderr
+    assert "sub/dir/pytorch_model.bin" in r.stderr and "scan finding" in r.stderr
+    # Links two folders down into blobs/ are the cache's layout, not an escape.
+    assert "outside the scanned folder" not in r.stderr
+    assert os.readlink(repo_dir(tmp_path / "hub2") / "snapshots" / hub.commit / "sub" / "dir" /
+                       "pytorch_model.bin").startswith("../../../../blobs/")
