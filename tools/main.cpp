@@ -63,6 +63,7 @@ int main(int argc, char** argv) {
   owl::add_sign_command(app);
   owl::add_verify_signature_command(app);
   owl::add_bom_command(app);
+  owl::add_pull_command(app);
 
   try {
     app.parse(argc, argv);

@@ -11,7 +11,8 @@ namespace {
 constexpr auto kRedrawInterval = std::chrono::milliseconds(100);
 }
 
-ProgressLine::ProgressLine(bool quiet) : enabled_(!quiet && ::isatty(STDERR_FILENO)) {}
+ProgressLine::ProgressLine(bool quiet, std::string unit)
+    : enabled_(!quiet && ::isatty(STDERR_FILENO)), unit_(std::move(unit)) {}
 
 ProgressLine::~ProgressLine() {
   if (active_) std::fputs("\n", stderr);
@@ -46,10 +47,11 @@ void ProgressLine::end() {
 }
 
 void ProgressLine::draw(bool final) {
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double rate = elapsed > 0 ? static_cast<double>(bytes_) / elapsed : 0;
   std::string line = what_ + "  " + std::to_string(items_) + "/" + std::to_string(total_items_) +
-                     " tensors  " + human_bytes(bytes_) + " / " + human_bytes(total_bytes_);
+                     " " + unit_ + "  " + human_bytes(bytes_) + " / " + human_bytes(total_bytes_);
   if (elapsed > 0.2) line += "  " + human_bytes(static_cast<uint64_t>(rate)) + "/s";
   if (final) {
     line += "  in " + human_duration(elapsed);

@@ -12,7 +12,8 @@ namespace owl {
 class ProgressLine final : public Progress {
  public:
   // Shows nothing when `quiet` or when standard error is not a terminal.
-  explicit ProgressLine(bool quiet);
+  // `unit` names the items counted ("tensors", "files").
+  explicit ProgressLine(bool quiet, std::string unit = "tensors");
   ~ProgressLine() override;
 
   void begin(std::string_view what, uint64_t total_items, uint64_t total_bytes) override;
@@ -25,6 +26,7 @@ class ProgressLine final : public Progress {
   bool enabled_;
   bool active_ = false;
   std::string what_;
+  std::string unit_;
   uint64_t total_items_ = 0, total_bytes_ = 0, items_ = 0, bytes_ = 0;
   std::chrono::steady_clock::time_point start_, last_draw_;
 };

@@ -5,13 +5,13 @@ OWL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OWL_BUILD="${OWL_BUILD:-$OWL_ROOT/build}"
 
 # Debian packages the build needs (compilers and cmake, protobuf, zstd, xxHash, CLI11, JSON,
-# Catch2, OpenMP, OpenSSL for SHA-256 and signatures), the Python used by the interop tests, and
+# Catch2, OpenMP, OpenSSL for SHA-256 and signatures, libcurl for owl pull), the Python used by the interop tests, and
 # clang with its sanitizer and libFuzzer runtimes (libclang-rt-14-dev) for the ASan/UBSan unit
 # tests and the fuzz targets; ninja-build for the llama.cpp tools the interop tests compare
 # against (owl_build_llama_cpp_tools).
 OWL_APT_PACKAGES=(build-essential cmake ninja-build pkg-config libprotobuf-dev protobuf-compiler libzstd-dev
   libxxhash-dev libcli11-dev nlohmann-json3-dev catch2 libomp-dev python3 python3-pip python3-venv time strace
-  clang libclang-rt-14-dev libyaml-cpp-dev libssl-dev)
+  clang libclang-rt-14-dev libyaml-cpp-dev libssl-dev libcurl4-openssl-dev)
 
 # Bold only on a terminal: escape codes in a log file are noise.
 owl_log() {

@@ -119,12 +119,15 @@ void check_folder(const fs::path& dir, const FolderFacts& facts, std::vector<Fin
                      Risk::Integrity});
 }
 
-// In a Hugging Face cache, snapshots/COMMIT/FILE links to ../../blobs/HASH: that is the
-// layout, not an escape.
+// In a Hugging Face cache, snapshots/COMMIT/DIR.../FILE links to ../../(../)blobs/HASH: that is
+// the layout, not an escape.
 bool hf_cache_blob(const fs::path& link, const fs::path& target) {
-  const fs::path repo = link.parent_path().parent_path().parent_path();
-  return link.parent_path().parent_path().filename() == "snapshots" &&
-         target.parent_path() == fs::weakly_canonical(repo / "blobs");
+  for (fs::path commit = link.parent_path(); commit.has_relative_path();
+       commit = commit.parent_path())
+    if (commit.parent_path().filename() == "snapshots")
+      return target.parent_path() ==
+             fs::weakly_canonical(commit.parent_path().parent_path() / "blobs");
+  return false;
 }
 
 bool inside(const fs::path& p, const fs::path& root) {

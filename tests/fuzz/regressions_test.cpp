@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <string>
 
+#include "formats/hub/repo_info.h"
+#include "formats/io/error.h"
 #include "formats/pytorch/checkpoint.h"
 #include "tests/fuzz/fuzz_common.h"
 #include "tests/fuzz/fuzz_scan_input.h"
@@ -37,6 +39,13 @@ bool replay_bytes(const std::string& target, const std::string& input) {
   }
   if (target == "fuzz_scan") {
     owl::fuzz::scan_input(input);
+    return true;
+  }
+  if (target == "fuzz_hub_api") {
+    try {
+      owl::hub::parse_repo_info(input, "fuzz");
+    } catch (const owl::InputError&) {
+    }
     return true;
   }
   if (target == "fuzz_zip_checkpoint") {
