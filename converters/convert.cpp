@@ -4,6 +4,7 @@
 
 #include "converters/arch/arch.h"
 #include "converters/normalize.h"
+#include "converters/tokenizer/hf_export.h"
 #include "formats/gguf/limits.h"
 #include "formats/gguf/writer.h"
 #include "formats/hf/config_writer.h"
@@ -100,10 +101,34 @@ void write_config_beside(const Graph& g, const std::string& output, std::vector<
   files.push_back(path.string());
 }
 
+// From GGUF, the tokenizer files that AutoTokenizer loads, made from the GGUF's vocabulary. A
+// tokenizer owl cannot express is a warning: the weights are still worth having.
+void write_tokenizer_beside(const Graph& g, const std::string& output,
+                            std::vector<std::string>& files, const ConvertOptions& opt) {
+  auto exported = tok::export_hf_tokenizer(g.metadata);
+  if (!exported.files) {
+    if (opt.warn) opt.warn("no tokenizer files written: " + exported.why_not);
+    return;
+  }
+  const fs::path dir = fs::path(output).parent_path();
+  const std::pair<const char*, const Json*> kFiles[] = {
+      {"tokenizer.json", &exported.files->tokenizer},
+      {"tokenizer_config.json", &exported.files->tokenizer_config}};
+  for (const auto& [name, json] : kFiles) {
+    const fs::path path = dir / name;
+    std::error_code ec;
+    if (fs::exists(path, ec) && opt.warn)
+      opt.warn("replaced " + path.string() + ", which was there before");
+    hf::write_json(*json, path.string());
+    files.push_back(path.string());
+  }
+}
+
 std::vector<std::string> write_safetensors(Graph& g, const std::string& output,
                                            const ConvertOptions& opt) {
   // From GGUF, back to Hugging Face names and layout, with a config.json written beside.
-  if (g.format == "gguf") arch::to_hf(g);
+  const bool from_gguf = g.format == "gguf";
+  if (from_gguf) arch::to_hf(g);
   if (opt.dtype) {
     if (is_quantized(*opt.dtype))
       throw UsageError("safetensors stores float types: use --dtype f32, f16 or bf16");
@@ -115,6 +140,7 @@ std::vector<std::string> write_safetensors(Graph& g, const std::string& output,
   w.progress = opt.progress;
   auto files = safetensors::write(g, output, w);
   write_config_beside(g, output, files, opt);
+  if (from_gguf) write_tokenizer_beside(g, output, files, opt);
   return files;
 }
 

@@ -109,7 +109,28 @@ bool harmless_normalizer(const Json& n, std::string& description) {
   return false;
 }
 
+Json byte_level(bool use_regex) {
+  return Json{{"type", "ByteLevel"},
+              {"add_prefix_space", false},
+              {"trim_offsets", true},
+              {"use_regex", use_regex}};
+}
+
 }  // namespace
+
+std::optional<Json> hf_pre_tokenizer(std::string_view name) {
+  for (const Known& k : kKnown) {
+    if (k.name != name) continue;
+    // GPT-2's own files say ByteLevel with its built-in regex; the others split first.
+    if (k.regex == kGpt2Regex) return byte_level(true);
+    Json split = {{"type", "Split"},
+                  {"pattern", {{"Regex", std::string(k.regex)}}},
+                  {"behavior", "Isolated"},
+                  {"invert", false}};
+    return Json{{"type", "Sequence"}, {"pretokenizers", Json::array({split, byte_level(false)})}};
+  }
+  return std::nullopt;
+}
 
 PreTokenizer identify_pre_tokenizer(const Json& tokenizer_json) {
   PreTokenizer result;

@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "formats/json/strict_json.h"
 
@@ -18,6 +19,10 @@ struct PreTokenizer {
 // normalizer and pre_tokenizer (split regexes, ByteLevel settings) with those of the models
 // each llama.cpp pre-tokenizer was made for.
 PreTokenizer identify_pre_tokenizer(const Json& tokenizer_json);
+
+// The tokenizer.json pre_tokenizer of the models llama.cpp's pre-tokenizer `name` was made for
+// (the inverse of identify_pre_tokenizer); nullopt for a name owl does not know.
+std::optional<Json> hf_pre_tokenizer(std::string_view name);
 
 // The pre-tokenizer llama.cpp uses when it is told nothing better.
 inline constexpr const char* kDefaultPreTokenizer = "default";

@@ -65,8 +65,12 @@ void set_config_dtype(Graph& g, ElemType t) {
 }
 
 void write_config(const Graph& g, const std::string& path) {
+  write_json(config_json(g), path);
+}
+
+void write_json(const Json& j, const std::string& path) {
   AtomicFile f(path);
-  f.write(config_json(g).dump(2) + "\n");
+  f.write(j.dump(2, ' ', /*ensure_ascii=*/false) + "\n");
   f.commit();
 }
 

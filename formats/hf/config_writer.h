@@ -23,4 +23,7 @@ void set_config_dtype(Graph& g, ElemType t);
 // Writes config_json(g) atomically to `path`, indented as transformers writes it.
 void write_config(const Graph& g, const std::string& path);
 
+// Writes `j` atomically to `path`, indented the same way (tokenizer files and the like).
+void write_json(const Json& j, const std::string& path);
+
 }  // namespace owl::hf

@@ -138,7 +138,8 @@ def test_reference_f16_gguf(owl, tmp_path, folder):
             bad.append(f"{name}: values differ")
     assert not bad, "\n".join(bad)
     check_config(out_dir, folder)
-    assert sorted(os.listdir(out_dir)) == ["config.json", "model.safetensors"]
+    assert sorted(os.listdir(out_dir)) == ["config.json", "model.safetensors", "tokenizer.json",
+                                          "tokenizer_config.json"]
 
 
 @pytest.mark.parametrize("folder", FOLDERS)
