@@ -50,6 +50,12 @@ mean = grab(r"Mean\s+KLD:\s+([-\d.e]+)")
 p99 = grab(r"99\.0%\s+KLD:\s+([-\d.e]+)")
 top1 = grab(r"Same top p:\s+([-\d.e]+)")
 ppl = grab(r"Mean\s+PPL\(Q\)\s*:\s+([-\d.e]+)")
+# The closing statistics are sometimes lost at exit even unbuffered: the last chunk's row holds
+# the same running means (PPL, ln ratio, KLD, delta p, same top p), p99 is then unknown.
+rows = re.findall(r"^\s*\d+\s+([\d.]+) ±\s+[\d.]+\s+[-\d.]+ ±\s+[\d.]+\s+([\d.]+) ±\s+[\d.]+"
+                  r"\s+[\d.]+ ±\s+[\d.]+ %\s+([\d.]+) ±", log, re.M)
+if mean != mean and rows:
+    ppl, mean, top1 = (float(v) for v in rows[-1])
 size = int(sys.argv[3])
 bpw = 8 * size / float(sys.argv[5])
 print(f"| {sys.argv[2]} | {size / 1e6:.2f} MB | {bpw:.3f} | {mean:.5f} | {p99:.4f} | {top1:.2f}% "
