@@ -78,8 +78,8 @@ for mix in ${mixes//,/ }; do
   score "owl $mix" "$work/owl-$mix.gguf" "$(elapsed "$t0")" "$params"
   t0=$(seconds)
   "$owl" quantize "$work/ref.gguf" -o "$work/opt-$mix.gguf" -t "$mix" --imatrix "$work/imatrix.gguf" \
-    --optimize --text "$calib" --threads "$threads" --quiet
+    --optimize --text "$calib" --calibration-chunks 8 --threads "$threads" --quiet
   score "owl --optimize $mix" "$work/opt-$mix.gguf" "$(elapsed "$t0")" "$params"
 done
-grep -m1 "^Mean\s*PPL(base)\|PPL(base)" "$work/llama ${mixes%%,*}.log" 2>/dev/null | sed 's/^/reference: /' || true
+grep -o "Final estimate: PPL = [0-9.]*" "$work/base.log" | sed 's/^/reference (F32): /' || true
 echo "(llama-perplexity over $chunks chunks of 512 of $(basename "$eval_text"); calibration $(basename "$calib"); $threads threads)"
