@@ -271,7 +271,7 @@ QuantizeResult quantize(const std::string& input, const std::string& output,
   if (p.layers_left >= 0)
     put_last(g.metadata, g.architecture + ".block_count",
              Value::u32(static_cast<uint32_t>(p.layers_left)));
-  apply_plan(g, p.plan, {opt.threads, input});
+  apply_plan(g, p.plan, {opt.threads, input}, opt.hessians);
   drop_outer_ones(g);
   gguf::WriteOptions w;
   w.progress = opt.progress;

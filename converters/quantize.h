@@ -9,6 +9,7 @@
 
 #include "converters/graph.h"
 #include "converters/progress.h"
+#include "quant/gptq.h"
 #include "quant/plan.h"
 
 namespace owl {
@@ -36,7 +37,10 @@ struct QuantizeOptions {
   // {arch}.block_count says how many are left, as llama-quantize does.
   std::vector<int64_t> prune_layers;
   std::string tokenizer;  // a tokenizer file for inputs that lack one
-  int threads = 0;        // 0: every core
+  // --optimize: calibration second moments by tensor name; those tensors are quantized with
+  // error feedback (quant/gptq.h). Null: plain rounding.
+  std::shared_ptr<const Hessians> hessians;
+  int threads = 0;  // 0: every core
   Progress* progress = nullptr;
   std::function<void(const std::string&)> warn = [](const std::string&) {};
 };

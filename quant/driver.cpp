@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -77,7 +78,8 @@ class ConvertedTensor final : public Source {
  public:
   ConvertedTensor(std::shared_ptr<ReadAhead> read_ahead, size_t slot, SourcePtr input,
                   const TensorPlan& p, const RowGeometry& rows,
-                  std::shared_ptr<const ImportanceWeights> imatrix, int threads, std::string file)
+                  std::shared_ptr<const ImportanceWeights> imatrix, int threads, std::string file,
+                  std::shared_ptr<const Hessian> hessian)
       : read_ahead_(std::move(read_ahead)),
         slot_(slot),
         input_(std::move(input)),
@@ -92,7 +94,8 @@ class ConvertedTensor final : public Source {
         out_row_bytes_(rows.out_row_bytes),
         rows_per_read_(rows_per_read(rows)),
         rows_per_expert_(std::max<uint64_t>(1, rows.rows_per_expert)),
-        imatrix_(std::move(imatrix)) {
+        imatrix_(std::move(imatrix)),
+        hessian_(std::move(hessian)) {
     if (!p.weights.empty()) weights_ = imatrix_->at(p.weights);
   }
 
@@ -103,6 +106,7 @@ class ConvertedTensor final : public Source {
     if (offset % out_row_bytes_ || out.size() % out_row_bytes_ || offset + out.size() > byte_size())
       throw std::logic_error("ConvertedTensor: read past the end or off a row");
     const uint64_t first = offset / out_row_bytes_, n = out.size() / out_row_bytes_;
+    prepare_factor();
     for (uint64_t done = 0; done < n; done += rows_per_read_) {
       const uint64_t count = std::min(rows_per_read_, n - done);
       {
@@ -115,13 +119,25 @@ class ConvertedTensor final : public Source {
     }
   }
 
-  void release() const override { input_->release(); }
+  void release() const override {
+    input_->release();
+    const std::lock_guard lock(factor_mutex_);
+    factor_.reset();
+  }
   void release_range(uint64_t offset, uint64_t length) const override {
     input_->release_range(offset / out_row_bytes_ * in_row_bytes_,
                           length / out_row_bytes_ * in_row_bytes_);
   }
 
  private:
+  // The inverse Cholesky factor is computed once, when the first rows are pulled (a Cholesky per
+  // tensor, threads inside it), and dropped when the writer is done with the tensor.
+  void prepare_factor() const {
+    if (!hessian_) return;
+    const std::lock_guard lock(factor_mutex_);
+    if (!factor_) factor_ = std::make_shared<const GptqFactor>(*hessian_);
+  }
+
   void convert_rows(std::span<const std::byte> in, std::span<std::byte> out, uint64_t first,
                     uint64_t n) const {
     // An exception cannot leave an OpenMP region: each row notes its first bad value, and the
@@ -163,7 +179,9 @@ class ConvertedTensor final : public Source {
     }
     if (is_quantized(to_)) {
       // The row is finite and whole blocks (the plan checked): neither call can throw.
-      if (weights.empty())
+      if (factor_)
+        factor_->quantize_row(to_, row, out, weights);
+      else if (weights.empty())
         block_codec(to_).quantize(row.data(), out.data(), row_elems_);
       else
         quantize_row_weighted(to_, row, out, weights);
@@ -203,12 +221,26 @@ class ConvertedTensor final : public Source {
   int threads_;
   uint64_t row_elems_, rows_, in_row_bytes_, out_row_bytes_, rows_per_read_, rows_per_expert_;
   std::shared_ptr<const ImportanceWeights> imatrix_;
-  std::span<const float> weights_;  // experts x row_elems_, in imatrix_
+  std::span<const float> weights_;          // experts x row_elems_, in imatrix_
+  std::shared_ptr<const Hessian> hessian_;  // null: no error feedback
+  mutable std::mutex factor_mutex_;
+  mutable std::shared_ptr<const GptqFactor> factor_;
 };
+
+// The tensor's calibration matrix if it gets error feedback: a 2-D matrix of a supported type
+// whose width matches.
+std::shared_ptr<const Hessian> hessian_for(const TensorPlan& p, const RowGeometry& r,
+                                           const Hessians* hessians) {
+  if (!hessians || p.shape.size() != 2 || !gptq_supports(p.to, r.row_elems)) return nullptr;
+  const auto it = hessians->find(p.name);
+  if (it == hessians->end() || it->second->cols != r.row_elems) return nullptr;
+  return it->second;
+}
 
 }  // namespace
 
-void apply_plan(Graph& g, const Plan& plan, const DriverOptions& opt) {
+void apply_plan(Graph& g, const Plan& plan, const DriverOptions& opt,
+                std::shared_ptr<const Hessians> hessians) {
   if (plan.tensors.size() != g.tensors.size())
     throw std::logic_error("apply_plan: the plan is for another graph");
   const int threads = resolve_threads(opt.threads);
@@ -228,7 +260,8 @@ void apply_plan(Graph& g, const Plan& plan, const DriverOptions& opt) {
     Tensor& t = g.tensors[converted[slot]];
     const TensorPlan& p = plan.tensors[converted[slot]];
     t.data = std::make_shared<ConvertedTensor>(read_ahead, slot, t.data, p, rows[slot],
-                                               plan.imatrix, threads, opt.file);
+                                               plan.imatrix, threads, opt.file,
+                                               hessian_for(p, rows[slot], hessians.get()));
     t.type = p.to;
   }
 }

@@ -7,9 +7,11 @@
 // writer's chunk of output, whatever the size of the model or of its largest tensor.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "converters/graph.h"
+#include "quant/gptq.h"
 #include "quant/plan.h"
 
 namespace owl {
@@ -27,6 +29,9 @@ int resolve_threads(int threads);
 // on demand. Reading such a source throws InputError naming the tensor and the element when a
 // weight is NaN or infinite, or too large for F16. The plan must come from make_plan(g, ...) and
 // pass check_plan.
-void apply_plan(Graph& g, const Plan& plan, const DriverOptions& opt);
+// `hessians`: calibration second moments by tensor name; the tensors that have one (2-D, of a
+// type gptq_supports) are quantized with error feedback (quant/gptq.h). Null: none.
+void apply_plan(Graph& g, const Plan& plan, const DriverOptions& opt,
+                std::shared_ptr<const Hessians> hessians = nullptr);
 
 }  // namespace owl

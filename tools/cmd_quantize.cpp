@@ -1,5 +1,7 @@
 // owl quantize IN -o OUT.gguf -t Q4_K_M [--dry-run] ...: a model quantized with one of
 // llama.cpp's mixes, each tensor getting the type llama-quantize would give it.
+#include <omp.h>
+
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -8,6 +10,7 @@
 #include <iostream>
 #include <memory>
 
+#include "converters/canonical.h"
 #include "converters/quantize.h"
 #include "formats/io/error.h"
 #include "formats/io/utf8.h"
@@ -16,6 +19,7 @@
 #include "tools/commands.h"
 #include "tools/human.h"
 #include "tools/progress_line.h"
+#include "validate/hessian_collector.h"
 
 namespace owl {
 namespace {
@@ -25,6 +29,9 @@ struct QuantizeArgs {
   std::vector<std::string> tensor_types, tensor_type_files, include_weights, exclude_weights;
   std::vector<std::string> override_kv;
   std::string prune_layers;
+  std::string calibration_text;  // --optimize --text
+  uint64_t calibration_ctx = 512, calibration_chunks = 0;
+  bool optimize = false;
   int threads = 0;
   bool pure = false, leave_output = false, allow_requantize = false, no_fallback = false;
   bool keep_split = false;
@@ -194,6 +201,14 @@ void run_quantize(const QuantizeArgs& a) {
     return;
   }
   if (a.output.empty()) throw UsageError("--output is required unless --dry-run");
+  if (a.optimize) {
+    if (!a.prune_layers.empty())
+      throw UsageError("--optimize cannot be combined with --prune-layers");
+    if (a.threads > 0) omp_set_num_threads(a.threads);
+    opt.hessians = std::make_shared<const Hessians>(
+        validate::collect_hessians(open_canonical(a.input), a.calibration_text, a.calibration_ctx,
+                                   a.calibration_chunks, a.quiet));
+  }
   ProgressLine progress(a.quiet);
   opt.progress = &progress;
   const auto start = std::chrono::steady_clock::now();
@@ -251,6 +266,18 @@ void add_quantize_command(CLI::App& app) {
                   "Use the imatrix only for tensors whose name contains this (repeatable)");
   cmd->add_option("--exclude-weights", args->exclude_weights,
                   "Do not use the imatrix for tensors whose name contains this (repeatable)");
+  auto* text = cmd->add_option("--text", args->calibration_text, "Calibration text for --optimize")
+                   ->check(CLI::ExistingFile);
+  cmd->add_flag("--optimize", args->optimize,
+                "Error-compensated rounding (GPTQ-style) driven by the second moments of each "
+                "matrix's inputs over --text: same types and sizes, lower output error; the file "
+                "decodes unchanged in llama.cpp")
+      ->needs(text);
+  cmd->add_option("--calibration-ctx", args->calibration_ctx, "Tokens per calibration chunk")
+      ->default_val(512)
+      ->check(CLI::Range(uint64_t{2}, uint64_t{1} << 20));
+  cmd->add_option("--calibration-chunks", args->calibration_chunks,
+                  "At most this many calibration chunks (0: all)");
   cmd->add_flag("--pure", args->pure,
                 "Every quantizable tensor gets the mix's base type (no per-tensor rules)");
   cmd->add_flag("--keep-split", args->keep_split,
