@@ -9,6 +9,7 @@
 
 #include "converters/graph.h"
 #include "converters/progress.h"
+#include "converters/provenance.h"
 #include "quant/plan.h"
 
 namespace owl {
@@ -37,6 +38,7 @@ struct QuantizeOptions {
   std::vector<int64_t> prune_layers;
   std::string tokenizer;  // a tokenizer file for inputs that lack one
   int threads = 0;        // 0: every core
+  Recipe recipe;          // the provenance record's recipe (command "quantize")
   Progress* progress = nullptr;
   std::function<void(const std::string&)> warn = [](const std::string&) {};
 };
@@ -49,6 +51,10 @@ struct QuantizeResult {
 // Reads and normalizes the model and plans it; writes nothing (--dry-run). The plan's warnings
 // go to `warn`; its problems stay in the plan for the caller to show.
 Plan plan_quantization(const std::string& input, const QuantizeOptions& opt);
+
+// The output graph as quantize() writes it, lazy, without the provenance record: what
+// `owl verify --source` re-derives. Same checks as quantize().
+Graph quantized_graph(const std::string& input, const QuantizeOptions& opt);
 
 // The whole pipeline. The output must be a .gguf path. Throws UsageError when the plan has
 // problems (a type owl cannot produce, a fallback under --no-fallback, requantization without

@@ -12,5 +12,6 @@ void add_diff_command(CLI::App& app);
 void add_validate_command(CLI::App& app);
 void add_scan_command(CLI::App& app);
 void add_imatrix_command(CLI::App& app);
+void add_verify_command(CLI::App& app);
 
 }  // namespace owl

@@ -7,6 +7,7 @@
 
 #include "converters/graph.h"
 #include "converters/progress.h"
+#include "formats/tensor_stream.h"
 
 namespace owl::gguf {
 
@@ -17,6 +18,8 @@ struct WriteOptions {
   uint64_t split_max_bytes = 0;
   uint64_t split_max_tensors = 0;
   Progress* progress = nullptr;
+  // Provenance (tensor_stream.h): the keys are patched in the first part's header.
+  FinishMetadata finish_metadata;
 };
 
 // Everything is checked before the first byte is written (names of at most 63 bytes, at most
@@ -24,6 +27,7 @@ struct WriteOptions {
 // out in tensor-info order, each padded with zeros to the alignment (general.alignment, or 32).
 // Metadata is written as the graph has it (the pipeline that quantizes adds
 // general.quantization_version). Returns the files written.
-std::vector<std::string> write(const Graph& g, const std::string& path, const WriteOptions& opt = {});
+std::vector<std::string> write(const Graph& g, const std::string& path,
+                               const WriteOptions& opt = {});
 
 }  // namespace owl::gguf
