@@ -19,11 +19,11 @@ namespace {
 struct ConvertArgs {
   std::string input, output, dtype, shard_size, split_max_size, tokenizer;
   uint64_t split_max_tensors = 0;
-  bool quiet = false, no_provenance = false;
+  bool quiet = false, provenance = false;
 };
 
 // Options that do not change the bytes written.
-const std::set<std::string> kNotRecipe = {"output", "quiet", "no-provenance"};
+const std::set<std::string> kNotRecipe = {"output", "quiet", "provenance", "no-provenance"};
 
 std::optional<ElemType> parse_dtype(const std::string& name) {
   if (name.empty() || name == "keep") return std::nullopt;
@@ -56,7 +56,7 @@ ConvertOptions options_from(const ConvertArgs& a) {
 
 void run_convert(const ConvertArgs& a, const CLI::App& cmd) {
   ConvertOptions opt = options_from(a);
-  opt.recipe.enabled = !a.no_provenance;
+  opt.recipe.enabled = a.provenance;
   opt.recipe.command = "convert";
   opt.recipe.options = recorded_options(cmd, kNotRecipe);
   if (!a.tokenizer.empty()) opt.recipe.files.push_back(a.tokenizer);
@@ -101,7 +101,7 @@ void add_convert_options(CLI::App* cmd, const std::shared_ptr<ConvertArgs>& args
   cmd->add_option("--split-max-tensors", args->split_max_tensors,
                   "GGUF: split into parts of at most this many tensors");
   cmd->add_flag("-q,--quiet", args->quiet, "No progress line or summary");
-  add_no_provenance_flag(cmd, args->no_provenance);
+  add_provenance_flag(cmd, args->provenance);
 }
 
 }  // namespace

@@ -30,12 +30,12 @@ struct QuantizeArgs {
   std::string prune_layers;
   int threads = 0;
   bool pure = false, leave_output = false, allow_requantize = false, no_fallback = false;
-  bool dry_run = false, json = false, quiet = false, no_provenance = false;
+  bool dry_run = false, json = false, quiet = false, provenance = false;
 };
 
 // Options that do not change the bytes written.
-const std::set<std::string> kNotRecipe = {"output", "threads", "dry-run",
-                                          "json",   "quiet",   "no-provenance"};
+const std::set<std::string> kNotRecipe = {"output", "threads",    "dry-run",      "json",
+                                          "quiet",  "provenance", "no-provenance"};
 
 std::string mix_names() {
   std::string s;
@@ -189,7 +189,7 @@ void print_json(const Plan& plan, const std::vector<std::string>& files) {
 
 void run_quantize(const QuantizeArgs& a, const CLI::App& cmd) {
   QuantizeOptions opt = options_from(a);
-  opt.recipe.enabled = !a.no_provenance;
+  opt.recipe.enabled = a.provenance;
   opt.recipe.command = "quantize";
   opt.recipe.options = recorded_options(cmd, kNotRecipe);
   opt.recipe.files = a.tensor_type_files;
@@ -270,7 +270,7 @@ void add_quantize_options(CLI::App* cmd, const std::shared_ptr<QuantizeArgs>& ar
   cmd->add_flag("--json", args->json, "Print the plan as JSON on standard output");
   cmd->add_option("--tokenizer", args->tokenizer, "Tokenizer for inputs that lack one");
   cmd->add_flag("-q,--quiet", args->quiet, "No progress line, summary or warnings");
-  add_no_provenance_flag(cmd, args->no_provenance);
+  add_provenance_flag(cmd, args->provenance);
 }
 
 }  // namespace

@@ -29,11 +29,11 @@ void parse_recorded(CLI::App& cmd, const std::string& input,
   cmd.parse(args);
 }
 
-void add_no_provenance_flag(CLI::App* cmd, bool& no_provenance) {
-  cmd->add_flag("--no-provenance", no_provenance,
-                "Write no provenance record (metadata keys owl.provenance.* and the "
-                "<output>.manifest.json beside it): the file holds only what llama.cpp's tools "
-                "would write");
+void add_provenance_flag(CLI::App* cmd, bool& provenance) {
+  cmd->add_flag("--provenance,!--no-provenance", provenance,
+                "Write a provenance record: metadata keys owl.provenance.* (inputs' SHA-256, the "
+                "recipe, every tensor's xxh3-128) and <output>.manifest.json beside it; "
+                "`owl verify` checks it. Off by default for now");
 }
 
 }  // namespace owl

@@ -21,7 +21,7 @@ std::vector<std::string> recorded_options(const CLI::App& cmd,
 void parse_recorded(CLI::App& cmd, const std::string& input,
                     const std::vector<std::string>& options);
 
-// The flag that turns the record off, shared by the commands that write models.
-void add_no_provenance_flag(CLI::App* cmd, bool& no_provenance);
+// --provenance / --no-provenance, shared by the commands that write models.
+void add_provenance_flag(CLI::App* cmd, bool& provenance);
 
 }  // namespace owl

@@ -1,13 +1,9 @@
 #include "formats/io/file_digests.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
+#include <algorithm>
 
 #include "formats/io/digest.h"
-#include "formats/io/error.h"
+#include "formats/io/mapped_file.h"
 
 namespace owl {
 namespace {
@@ -18,24 +14,17 @@ constexpr size_t kDigestChunkBytes = 4u << 20;
 
 }  // namespace
 
+// Through a map of its own rather than read(): no copy into a buffer, and the pages are the
+// page cache's, shared with the pipeline's map of the same file. Each chunk's pages leave this
+// process's resident set once hashed.
 std::string sha256_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw InputError(path, std::string("cannot open: ") + std::strerror(errno));
-  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  const auto file = MappedFile::open(path);
   Digest d;
-  std::vector<std::byte> buf(kDigestChunkBytes);
-  for (;;) {
-    const ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      throw InputError(path, std::string("cannot read: ") + std::strerror(err));
-    }
-    if (n == 0) break;
-    d.update(std::span<const std::byte>(buf.data(), static_cast<size_t>(n)));
+  for (uint64_t at = 0; at < file->size(); at += kDigestChunkBytes) {
+    const uint64_t n = std::min<uint64_t>(kDigestChunkBytes, file->size() - at);
+    d.update(file->slice(at, n));
+    file->release(at, n);
   }
-  ::close(fd);
   return d.finish_hex();
 }
 

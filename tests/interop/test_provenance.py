@@ -42,7 +42,7 @@ def work(owl, tmp_path_factory):
     subprocess.run([sys.executable, str(SYNTH), str(snap), *SHAPE], check=True,
                    capture_output=True)
     out = tmp / "tiny.Q4_K_M.gguf"
-    r = owl("quantize", snap, "-o", out, "-t", "Q4_K_M", "--quiet")
+    r = owl("quantize", snap, "-o", out, "-t", "Q4_K_M", "--quiet", "--provenance")
     assert r.returncode == 0, r.describe()
     return {"tmp": tmp, "snap": snap, "q4": out}
 
@@ -86,7 +86,8 @@ def test_tensor_data_are_llama_quantizes(owl, work):
 
 def test_the_record_is_deterministic(owl, work, tmp_path):
     again = tmp_path / "again.gguf"
-    r = owl("quantize", work["snap"], "-o", again, "-t", "Q4_K_M", "--quiet", "--threads", "1")
+    r = owl("quantize", work["snap"], "-o", again, "-t", "Q4_K_M", "--quiet", "--threads", "1",
+            "--provenance")
     assert r.returncode == 0, r.describe()
     assert again.read_bytes() == work["q4"].read_bytes()
 
@@ -136,7 +137,7 @@ def test_a_changed_source_byte_names_the_dependent_tensors(owl, work, tmp_path):
 
 def test_safetensors_record_in_metadata(owl, work, tmp_path):
     out = tmp_path / "model.safetensors"
-    r = owl("convert", work["snap"], "-o", out, "--dtype", "bf16", "--quiet")
+    r = owl("convert", work["snap"], "-o", out, "--dtype", "bf16", "--quiet", "--provenance")
     assert r.returncode == 0, r.describe()
     with safe_open(str(out), "np") as f:
         meta = f.metadata()
