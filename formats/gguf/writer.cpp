@@ -16,10 +16,14 @@
 namespace owl::gguf {
 namespace {
 
+constexpr size_t kInitialHeaderBytes = 64 * 1024;
+
 // Serialises the header, metadata and tensor infos into memory (they are small) before the
 // streamed tensor data.
 class HeaderBuffer {
  public:
+  // Room for a typical header up front (GCC 12 also warns, wrongly, about growing an empty one).
+  HeaderBuffer() { bytes_.reserve(kInitialHeaderBytes); }
   template <typename T>
   void put(T v) {
     const auto* p = reinterpret_cast<const uint8_t*>(&v);
