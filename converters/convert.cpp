@@ -11,6 +11,7 @@
 #include "formats/io/error.h"
 #include "formats/io/read_files.h"
 #include "formats/open.h"
+#include "formats/safetensors/limits.h"
 #include "formats/safetensors/writer.h"
 #include "quant/convert_types.h"
 #include "quant/dtype_pass.h"
@@ -52,8 +53,8 @@ size_t count_retyped(const std::vector<ElemType>& before, const Graph& after) {
   return n;
 }
 
-std::vector<std::string> write_gguf(Graph& g, const std::string& input, const std::string& output,
-                                    const ConvertOptions& opt) {
+void prepare_gguf(Graph& g, const std::string& input, const ConvertOptions& opt) {
+  strip_provenance(g.metadata);
   const bool from_gguf = g.format == "gguf";
   normalize(g, input, {opt.tokenizer, opt.warn});
   if (!from_gguf || opt.dtype) {
@@ -79,11 +80,32 @@ std::vector<std::string> write_gguf(Graph& g, const std::string& input, const st
     if (is_quantized(target) && !g.metadata.find(gguf::kQuantizationVersionKey))
       g.metadata.set("general.quantization_version", Value::u32(gguf::kQuantizationVersion));
   }
+}
+
+// A record of the run, when the recipe asks for one: its keys join the graph's metadata, and the
+// writer completes them.
+std::unique_ptr<ProvenanceWriter> start_record(Graph& g, const std::string& input,
+                                               const ConvertOptions& opt,
+                                               const std::string& key_prefix) {
+  if (!opt.recipe.enabled) return nullptr;
+  auto record = std::make_unique<ProvenanceWriter>(opt.recipe, input, g);
+  const bool quantized = opt.dtype && is_quantized(*opt.dtype);
+  record->add_to(g, quantized ? "quantized" : "", key_prefix);
+  return record;
+}
+
+std::vector<std::string> write_gguf(Graph& g, const std::string& input, const std::string& output,
+                                    const ConvertOptions& opt) {
+  prepare_gguf(g, input, opt);
   gguf::WriteOptions w;
   w.split_max_bytes = opt.split_max_bytes;
   w.split_max_tensors = opt.split_max_tensors;
   w.progress = opt.progress;
-  return gguf::write(g, output, w);
+  const auto record = start_record(g, input, opt, "");
+  if (record) w.finish_metadata = record->finisher();
+  auto files = gguf::write(g, output, w);
+  if (record) files.push_back(record->write_manifest(g, output));
+  return files;
 }
 
 // A folder of safetensors and config.json is what transformers loads. The config is written
@@ -124,8 +146,9 @@ void write_tokenizer_beside(const Graph& g, const std::string& output,
   }
 }
 
-std::vector<std::string> write_safetensors(Graph& g, const std::string& output,
-                                           const ConvertOptions& opt) {
+// Returns whether the graph came from a GGUF (and was turned back into Hugging Face's form).
+bool prepare_safetensors(Graph& g, const ConvertOptions& opt) {
+  strip_provenance(g.metadata);
   // From GGUF, back to Hugging Face names and layout, with a config.json written beside.
   const bool from_gguf = g.format == "gguf";
   if (from_gguf) arch::to_hf(g);
@@ -135,12 +158,21 @@ std::vector<std::string> write_safetensors(Graph& g, const std::string& output,
     cast_float_tensors(g, *opt.dtype);
     hf::set_config_dtype(g, *opt.dtype);
   }
+  return from_gguf;
+}
+
+std::vector<std::string> write_safetensors(Graph& g, const std::string& input,
+                                           const std::string& output, const ConvertOptions& opt) {
+  const bool from_gguf = prepare_safetensors(g, opt);
   safetensors::WriteOptions w;
   w.shard_bytes = opt.shard_bytes;
   w.progress = opt.progress;
+  const auto record = start_record(g, input, opt, safetensors::kMetadataPrefix);
+  if (record) w.finish_metadata = record->finisher();
   auto files = safetensors::write(g, output, w);
   write_config_beside(g, output, files, opt);
   if (from_gguf) write_tokenizer_beside(g, output, files, opt);
+  if (record) files.push_back(record->write_manifest(g, output));
   return files;
 }
 
@@ -160,11 +192,20 @@ ConvertResult convert(const std::string& input, const std::string& output,
 
   ConvertResult result;
   result.files = *format == OutputFormat::Gguf ? write_gguf(g, input, output, opt)
-                                               : write_safetensors(g, output, opt);
+                                               : write_safetensors(g, input, output, opt);
   result.tensors = g.tensors.size();
   result.retyped = count_retyped(before, g);
   result.bytes = g.tensor_bytes();
   return result;
+}
+
+Graph converted_graph(const std::string& input, OutputFormat format, const ConvertOptions& opt) {
+  Graph g = open_model(input);
+  if (format == OutputFormat::Gguf)
+    prepare_gguf(g, input, opt);
+  else
+    prepare_safetensors(g, opt);
+  return g;
 }
 
 }  // namespace owl

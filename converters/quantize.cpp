@@ -255,16 +255,14 @@ Plan plan_quantization(const std::string& input, const QuantizeOptions& opt) {
   return prepare(input, opt).plan;
 }
 
-QuantizeResult quantize(const std::string& input, const std::string& output,
-                        const QuantizeOptions& opt) {
-  if (!output.ends_with(".gguf"))
-    throw UsageError("owl quantize writes GGUF: name the output *.gguf, not '" + output + "'");
-  check_output_folder(output);
-  Prepared p = prepare(input, opt);
-  refuse_overwriting_input(p.graph, output);
-  check_plan(p.plan);
+namespace {
 
+// The output graph, lazy: prepared, checked, its keys set as llama-quantize sets them.
+Prepared build(const std::string& input, const QuantizeOptions& opt) {
+  Prepared p = prepare(input, opt);
+  check_plan(p.plan);
   Graph& g = p.graph;
+  strip_provenance(g.metadata);
   set_quantized_file_keys(g.metadata, p.plan.mix->file_type);
   for (const auto& o : opt.override_kv) put_last(g.metadata, o.key, o.value);
   set_imatrix_keys(g.metadata, opt, p.imatrix);
@@ -273,11 +271,36 @@ QuantizeResult quantize(const std::string& input, const std::string& output,
              Value::u32(static_cast<uint32_t>(p.layers_left)));
   apply_plan(g, p.plan, {opt.threads, input}, opt.hessians);
   drop_outer_ones(g);
+  return p;
+}
+
+}  // namespace
+
+Graph quantized_graph(const std::string& input, const QuantizeOptions& opt) {
+  return build(input, opt).graph;
+}
+
+QuantizeResult quantize(const std::string& input, const std::string& output,
+                        const QuantizeOptions& opt) {
+  if (!output.ends_with(".gguf"))
+    throw UsageError("owl quantize writes GGUF: name the output *.gguf, not '" + output + "'");
+  check_output_folder(output);
+  Prepared p = build(input, opt);
+  refuse_overwriting_input(p.graph, output);
+
+  Graph& g = p.graph;
   gguf::WriteOptions w;
   w.progress = opt.progress;
   if (opt.plan.keep_split) w.part_sizes = tensors_per_input(g);
+  std::unique_ptr<ProvenanceWriter> record;
+  if (opt.recipe.enabled) {
+    record = std::make_unique<ProvenanceWriter>(opt.recipe, input, g);
+    record->add_to(g, "quantized", "");
+    w.finish_metadata = record->finisher();
+  }
   QuantizeResult r;
   r.files = gguf::write(g, output, w);
+  if (record) r.files.push_back(record->write_manifest(g, output));
   r.plan = std::move(p.plan);
   return r;
 }

@@ -9,6 +9,7 @@
 
 #include "converters/graph.h"
 #include "converters/progress.h"
+#include "converters/provenance.h"
 #include "quant/gptq.h"
 #include "quant/plan.h"
 
@@ -41,6 +42,7 @@ struct QuantizeOptions {
   // error feedback (quant/gptq.h). Null: plain rounding.
   std::shared_ptr<const Hessians> hessians;
   int threads = 0;  // 0: every core
+  Recipe recipe;    // the provenance record's recipe (command "quantize")
   Progress* progress = nullptr;
   std::function<void(const std::string&)> warn = [](const std::string&) {};
 };
@@ -53,6 +55,10 @@ struct QuantizeResult {
 // Reads and normalizes the model and plans it; writes nothing (--dry-run). The plan's warnings
 // go to `warn`; its problems stay in the plan for the caller to show.
 Plan plan_quantization(const std::string& input, const QuantizeOptions& opt);
+
+// The output graph as quantize() writes it, lazy, without the provenance record: what
+// `owl verify --source` re-derives. Same checks as quantize().
+Graph quantized_graph(const std::string& input, const QuantizeOptions& opt);
 
 // The whole pipeline. The output must be a .gguf path. Throws UsageError when the plan has
 // problems (a type owl cannot produce, a fallback under --no-fallback, requantization without

@@ -2,6 +2,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <set>
 
 #include "converters/convert.h"
 #include "formats/io/error.h"
@@ -9,6 +10,8 @@
 #include "tools/commands.h"
 #include "tools/human.h"
 #include "tools/progress_line.h"
+#include "tools/recipe_options.h"
+#include "tools/rederive.h"
 
 namespace owl {
 namespace {
@@ -16,8 +19,11 @@ namespace {
 struct ConvertArgs {
   std::string input, output, dtype, shard_size, split_max_size, tokenizer;
   uint64_t split_max_tensors = 0;
-  bool quiet = false;
+  bool quiet = false, provenance = false;
 };
+
+// Options that do not change the bytes written.
+const std::set<std::string> kNotRecipe = {"output", "quiet", "provenance", "no-provenance"};
 
 std::optional<ElemType> parse_dtype(const std::string& name) {
   if (name.empty() || name == "keep") return std::nullopt;
@@ -34,7 +40,7 @@ std::string check_size(const std::string& s) {
   return bytes && *bytes > 0 ? "" : "must be a size like 5GB or 500MiB";
 }
 
-void run_convert(const ConvertArgs& a) {
+ConvertOptions options_from(const ConvertArgs& a) {
   ConvertOptions opt;
   opt.dtype = parse_dtype(a.dtype);
   if (!a.shard_size.empty()) opt.shard_bytes = *parse_size(a.shard_size);
@@ -45,6 +51,15 @@ void run_convert(const ConvertArgs& a) {
   opt.warn = [quiet](const std::string& w) {
     if (!quiet) std::fprintf(stderr, "owl: note: %s\n", printable(w).c_str());
   };
+  return opt;
+}
+
+void run_convert(const ConvertArgs& a, const CLI::App& cmd) {
+  ConvertOptions opt = options_from(a);
+  opt.recipe.enabled = a.provenance;
+  opt.recipe.command = "convert";
+  opt.recipe.options = recorded_options(cmd, kNotRecipe);
+  if (!a.tokenizer.empty()) opt.recipe.files.push_back(a.tokenizer);
   ProgressLine progress(a.quiet);
   opt.progress = &progress;
   const auto start = std::chrono::steady_clock::now();
@@ -60,12 +75,7 @@ void run_convert(const ConvertArgs& a) {
   }
 }
 
-}  // namespace
-
-void add_convert_command(CLI::App& app) {
-  auto args = std::make_shared<ConvertArgs>();
-  auto* cmd = app.add_subcommand(
-      "convert", "Convert a model to another format, optionally changing its float type");
+void add_convert_options(CLI::App* cmd, const std::shared_ptr<ConvertArgs>& args) {
   cmd->add_option(
          "input", args->input,
          "A model: Hugging Face folder, .safetensors (or its index), .gguf (or its first split), "
@@ -91,7 +101,29 @@ void add_convert_command(CLI::App& app) {
   cmd->add_option("--split-max-tensors", args->split_max_tensors,
                   "GGUF: split into parts of at most this many tensors");
   cmd->add_flag("-q,--quiet", args->quiet, "No progress line or summary");
-  cmd->callback([args] { run_convert(*args); });
+  add_provenance_flag(cmd, args->provenance);
+}
+
+}  // namespace
+
+ConvertOptions recorded_convert_options(const std::string& source,
+                                        const std::vector<std::string>& options) {
+  CLI::App app;
+  auto args = std::make_shared<ConvertArgs>();
+  add_convert_options(&app, args);
+  // The output is not among the recorded options; only its name is required here.
+  std::vector<std::string> with_output = options;
+  with_output.push_back("--output=unused.gguf");
+  parse_recorded(app, source, with_output);
+  return options_from(*args);
+}
+
+void add_convert_command(CLI::App& app) {
+  auto args = std::make_shared<ConvertArgs>();
+  auto* cmd = app.add_subcommand(
+      "convert", "Convert a model to another format, optionally changing its float type");
+  add_convert_options(cmd, args);
+  cmd->callback([args, cmd] { run_convert(*args, *cmd); });
 }
 
 }  // namespace owl

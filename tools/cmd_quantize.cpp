@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <set>
 
 #include "converters/canonical.h"
 #include "converters/quantize.h"
@@ -19,6 +20,8 @@
 #include "tools/commands.h"
 #include "tools/human.h"
 #include "tools/progress_line.h"
+#include "tools/recipe_options.h"
+#include "tools/rederive.h"
 #include "validate/hessian_collector.h"
 
 namespace owl {
@@ -35,8 +38,12 @@ struct QuantizeArgs {
   int threads = 0;
   bool pure = false, leave_output = false, allow_requantize = false, no_fallback = false;
   bool keep_split = false;
-  bool dry_run = false, json = false, quiet = false;
+  bool dry_run = false, json = false, quiet = false, provenance = false;
 };
+
+// Options that do not change the bytes written.
+const std::set<std::string> kNotRecipe = {"output", "threads",    "dry-run",      "json",
+                                          "quiet",  "provenance", "no-provenance"};
 
 std::string mix_names() {
   std::string s;
@@ -189,8 +196,14 @@ void print_json(const Plan& plan, const std::vector<std::string>& files) {
   std::cout << plan_json(plan, files).dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
 }
 
-void run_quantize(const QuantizeArgs& a) {
+void run_quantize(const QuantizeArgs& a, const CLI::App& cmd) {
   QuantizeOptions opt = options_from(a);
+  opt.recipe.enabled = a.provenance;
+  opt.recipe.command = "quantize";
+  opt.recipe.options = recorded_options(cmd, kNotRecipe);
+  opt.recipe.files = a.tensor_type_files;
+  if (!a.imatrix.empty()) opt.recipe.files.push_back(a.imatrix);
+  if (!a.tokenizer.empty()) opt.recipe.files.push_back(a.tokenizer);
   if (a.dry_run) {
     const Plan plan = plan_quantization(a.input, opt);
     if (a.json)
@@ -227,13 +240,7 @@ void run_quantize(const QuantizeArgs& a) {
   }
 }
 
-}  // namespace
-
-void add_quantize_command(CLI::App& app) {
-  auto args = std::make_shared<QuantizeArgs>();
-  auto* cmd = app.add_subcommand("quantize",
-                                 "Quantize a model to GGUF with one of llama.cpp's mixes (Q4_K_M, "
-                                 "...), tensor types as llama-quantize picks them");
+void add_quantize_options(CLI::App* cmd, const std::shared_ptr<QuantizeArgs>& args) {
   cmd->add_option("input", args->input,
                   "A model: GGUF, Hugging Face folder, .safetensors (or its index), "
                   "PyTorch .bin/.pt (or its index), llama2.c checkpoint")
@@ -295,7 +302,27 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_flag("--json", args->json, "Print the plan as JSON on standard output");
   cmd->add_option("--tokenizer", args->tokenizer, "Tokenizer for inputs that lack one");
   cmd->add_flag("-q,--quiet", args->quiet, "No progress line, summary or warnings");
-  cmd->callback([args] { run_quantize(*args); });
+  add_provenance_flag(cmd, args->provenance);
+}
+
+}  // namespace
+
+QuantizeOptions recorded_quantize_options(const std::string& source,
+                                          const std::vector<std::string>& options) {
+  CLI::App app;
+  auto args = std::make_shared<QuantizeArgs>();
+  add_quantize_options(&app, args);
+  parse_recorded(app, source, options);
+  return options_from(*args);
+}
+
+void add_quantize_command(CLI::App& app) {
+  auto args = std::make_shared<QuantizeArgs>();
+  auto* cmd = app.add_subcommand("quantize",
+                                 "Quantize a model to GGUF with one of llama.cpp's mixes (Q4_K_M, "
+                                 "...), tensor types as llama-quantize picks them");
+  add_quantize_options(cmd, args);
+  cmd->callback([args, cmd] { run_quantize(*args, *cmd); });
 }
 
 }  // namespace owl

@@ -16,5 +16,6 @@ void add_sign_command(CLI::App& app);
 void add_verify_signature_command(CLI::App& app);
 void add_bom_command(CLI::App& app);
 void add_pull_command(CLI::App& app);
+void add_verify_command(CLI::App& app);
 
 }  // namespace owl

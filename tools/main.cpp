@@ -11,6 +11,7 @@
 
 #include "formats/io/error.h"
 #include "formats/io/utf8.h"
+#include "owl_version.h"
 #include "tools/commands.h"
 #include "tools/omp_wait_policy.h"
 
@@ -51,7 +52,7 @@ int main(int argc, char** argv) {
   return_large_buffers_when_freed();
   CLI::App app{
       "owl (open-weights lab): convert, quantize and verify open-weight model checkpoints"};
-  app.set_version_flag("--version", "owl 0.1.0");
+  app.set_version_flag("--version", "owl " OWL_VERSION);
   app.require_subcommand(1);
   owl::add_inspect_command(app);
   owl::add_convert_command(app);
@@ -64,6 +65,7 @@ int main(int argc, char** argv) {
   owl::add_verify_signature_command(app);
   owl::add_bom_command(app);
   owl::add_pull_command(app);
+  owl::add_verify_command(app);
 
   try {
     app.parse(argc, argv);

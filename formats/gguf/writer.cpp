@@ -4,6 +4,7 @@
 #include <memory>
 #include <set>
 #include <span>
+#include <stdexcept>
 #include <vector>
 
 #include "formats/gguf/limits.h"
@@ -15,10 +16,14 @@
 namespace owl::gguf {
 namespace {
 
+constexpr size_t kInitialHeaderBytes = 64 * 1024;
+
 // Serialises the header, metadata and tensor infos into memory (they are small) before the
 // streamed tensor data.
 class HeaderBuffer {
  public:
+  // Room for a typical header up front (GCC 12 also warns, wrongly, about growing an empty one).
+  HeaderBuffer() { bytes_.reserve(kInitialHeaderBytes); }
   template <typename T>
   void put(T v) {
     const auto* p = reinterpret_cast<const uint8_t*>(&v);
@@ -130,8 +135,8 @@ std::string part_name(const std::string& path, size_t i, size_t n) {
   return stem + buf;
 }
 
-void write_part(AtomicFile& f, const Metadata& meta, const std::vector<const Tensor*>& tensors,
-                uint64_t alignment, Progress* progress) {
+HeaderBuffer header(const Metadata& meta, const std::vector<const Tensor*>& tensors,
+                    uint64_t alignment) {
   HeaderBuffer h;
   for (char c : kMagic) h.put<char>(c);
   h.put<uint32_t>(kWriteVersion);
@@ -148,13 +153,32 @@ void write_part(AtomicFile& f, const Metadata& meta, const std::vector<const Ten
     h.put<uint64_t>(offset);
     offset += padded(t->byte_size(), alignment);
   }
+  return h;
+}
+
+// Appends each tensor's xxh3-128 to `hashes` when it is not null.
+void write_part(AtomicFile& f, const Metadata& meta, const std::vector<const Tensor*>& tensors,
+                uint64_t alignment, Progress* progress, std::vector<std::string>* hashes) {
+  const HeaderBuffer h = header(meta, tensors, alignment);
   f.write(h.bytes());
   f.write_zeros(padded(h.bytes().size(), alignment) - h.bytes().size());
 
   for (const Tensor* t : tensors) {
-    const uint64_t written = stream_tensor(f, *t, progress);
+    std::string xxh3;
+    const uint64_t written = stream_tensor(f, *t, progress, hashes ? &xxh3 : nullptr);
     f.write_zeros(padded(written, alignment) - written);
+    if (hashes) hashes->push_back(std::move(xxh3));
   }
+}
+
+// Rewrites the first part's header with the final values of the late keys: same size, in place.
+void patch_header(AtomicFile& f, const Metadata& meta, const Metadata& late,
+                  const std::vector<const Tensor*>& tensors, uint64_t alignment) {
+  const uint64_t before = header(meta, tensors, alignment).bytes().size();
+  const HeaderBuffer h = header(with_late_values(meta, late), tensors, alignment);
+  if (h.bytes().size() != before)
+    throw std::logic_error("a late metadata value changed the size of the GGUF header");
+  f.patch(0, h.bytes());
 }
 
 }  // namespace
@@ -179,6 +203,8 @@ std::vector<std::string> write(const Graph& g, const std::string& path, const Wr
 
   std::vector<std::unique_ptr<AtomicFile>> files;
   std::vector<std::string> written;
+  std::vector<std::string> hashes;
+  Metadata first_meta;
   if (opt.progress) opt.progress->begin("writing", g.tensors.size(), g.tensor_bytes());
   for (size_t i = 0; i < parts.size(); ++i) {
     const bool split = parts.size() > 1;
@@ -191,10 +217,14 @@ std::vector<std::string> write(const Graph& g, const std::string& path, const Wr
       part_meta.set(kSplitTensorsCountKey, Value::i32(static_cast<int32_t>(g.tensors.size())));
     }
     auto f = std::make_unique<AtomicFile>(name);
-    write_part(*f, part_meta, parts[i], alignment, opt.progress);
+    write_part(*f, part_meta, parts[i], alignment, opt.progress,
+               opt.finish_metadata ? &hashes : nullptr);
+    if (i == 0) first_meta = part_meta;
     written.push_back(name);
     files.push_back(std::move(f));
   }
+  if (opt.finish_metadata)
+    patch_header(*files.front(), first_meta, opt.finish_metadata(hashes), parts.front(), alignment);
   commit_all(files);
   if (opt.progress) opt.progress->end();
   return written;

@@ -7,6 +7,7 @@
 
 #include "converters/graph.h"
 #include "converters/progress.h"
+#include "formats/tensor_stream.h"
 
 namespace owl::gguf {
 
@@ -20,6 +21,8 @@ struct WriteOptions {
   // One part is a plain file.
   std::vector<size_t> part_sizes;
   Progress* progress = nullptr;
+  // Provenance (tensor_stream.h): the keys are patched in the first part's header.
+  FinishMetadata finish_metadata;
 };
 
 // Everything is checked before the first byte is written (names of at most 63 bytes, at most

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <random>
 #include <set>
+#include <stdexcept>
 #include <string_view>
 
 #include "formats/io/error.h"
@@ -216,6 +217,21 @@ void AtomicFile::write_zeros(uint64_t count) {
     uint64_t n = std::min<uint64_t>(count, zeros.size());
     write(std::span<const std::byte>(zeros.data(), n));
     count -= n;
+  }
+}
+
+void AtomicFile::patch(uint64_t offset, std::span<const std::byte> bytes) {
+  if (finished_ || offset + bytes.size() > written_)
+    throw std::logic_error("patching bytes not yet written to " + path_);
+  flush_buffer();
+  while (!bytes.empty()) {
+    const ssize_t n = ::pwrite(fd_, bytes.data(), bytes.size(), static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw SystemError(path_, "write failed", errno);
+    }
+    bytes = bytes.subspan(static_cast<size_t>(n));
+    offset += static_cast<uint64_t>(n);
   }
 }
 

@@ -28,6 +28,9 @@ class AtomicFile {
     write(std::as_bytes(std::span<const char>(text.data(), text.size())));
   }
   void write_zeros(uint64_t count);
+  // Overwrites bytes already written at [offset, offset + bytes.size()): a header whose values
+  // are known only once the data after it has streamed (provenance hashes) is patched in place.
+  void patch(uint64_t offset, std::span<const std::byte> bytes);
 
   // Flushes and fsyncs the temporary file, but leaves it under its temporary name. Several
   // files that belong together (shards and their index) are all finished before any is renamed.

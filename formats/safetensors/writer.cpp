@@ -76,6 +76,23 @@ std::string make_header(const Graph& g, const std::vector<const Tensor*>& tensor
   return text;
 }
 
+namespace {
+
+// Rewrites each shard's header with the final values of the late keys: same size, in place.
+void patch_headers(const Graph& g, const std::vector<std::vector<const Tensor*>>& shards,
+                   const Metadata& late, const std::vector<std::unique_ptr<AtomicFile>>& files) {
+  Graph patched;
+  patched.metadata = with_late_values(g.metadata, late);
+  for (size_t i = 0; i < shards.size(); ++i) {
+    const std::string header = make_header(patched, shards[i]);
+    if (header.size() != make_header(g, shards[i]).size())
+      throw std::logic_error("a late metadata value changed the size of a safetensors header");
+    files[i]->patch(sizeof(uint64_t), std::as_bytes(std::span(header.data(), header.size())));
+  }
+}
+
+}  // namespace
+
 std::vector<std::string> write(const Graph& g, const std::string& path, const WriteOptions& opt) {
   std::set<std::string_view> names;
   for (const auto& t : g.tensors) {
@@ -103,6 +120,7 @@ std::vector<std::string> write(const Graph& g, const std::string& path, const Wr
 
   std::vector<std::unique_ptr<AtomicFile>> files;
   std::vector<std::string> written;
+  std::vector<std::string> hashes;
   if (opt.progress) opt.progress->begin("writing", g.tensors.size(), g.tensor_bytes());
 
   for (size_t i = 0; i < shards.size(); ++i) {
@@ -112,10 +130,16 @@ std::vector<std::string> write(const Graph& g, const std::string& path, const Wr
     const uint64_t n = header.size();
     f->write(std::as_bytes(std::span<const uint64_t>(&n, 1)));
     f->write(header);
-    for (const Tensor* t : shards[i]) stream_tensor(*f, *t, opt.progress);
+    for (const Tensor* t : shards[i]) {
+      std::string xxh3;
+      stream_tensor(*f, *t, opt.progress, opt.finish_metadata ? &xxh3 : nullptr);
+      if (opt.finish_metadata) hashes.push_back(std::move(xxh3));
+    }
     written.push_back(name);
     files.push_back(std::move(f));
   }
+
+  if (opt.finish_metadata) patch_headers(g, shards, opt.finish_metadata(hashes), files);
 
   if (shards.size() > 1) {
     Json weight_map = Json::object();

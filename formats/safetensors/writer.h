@@ -7,6 +7,7 @@
 
 #include "converters/graph.h"
 #include "converters/progress.h"
+#include "formats/tensor_stream.h"
 
 namespace owl::safetensors {
 
@@ -15,11 +16,14 @@ struct WriteOptions {
   // (0: one file). Sharded output is `<stem>-00001-of-0000N.safetensors` beside an index.
   uint64_t shard_bytes = 0;
   Progress* progress = nullptr;
+  // Provenance (tensor_stream.h): the keys are patched in every shard's header.
+  FinishMetadata finish_metadata;
 };
 
 // Writes `g` to `path` (a .safetensors file). Every output file appears only when all are
 // complete. Returns the files written, index last.
-std::vector<std::string> write(const Graph& g, const std::string& path, const WriteOptions& opt = {});
+std::vector<std::string> write(const Graph& g, const std::string& path,
+                               const WriteOptions& opt = {});
 
 // The header bytes (JSON padded with spaces to the data alignment) for these tensors, laid out
 // as the reference implementation lays them out.

@@ -369,7 +369,7 @@ def check_same_logits(got, want, what):
 def convert(owl, src, out, *flags):
     """Runs `owl convert SRC -o OUT FLAGS --quiet`, asserts success, returns OUT."""
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    r = owl("convert", src, "-o", out, *flags, "--quiet")
+    r = owl("convert", src, "-o", out, *flags, "--quiet", "--no-provenance")
     assert r.returncode == 0, r.describe()
     return Path(out)
 

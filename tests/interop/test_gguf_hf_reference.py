@@ -47,7 +47,7 @@ def converted(request, owl, tmp_path_factory):
     before = su.dir_snapshot(src)
     out = tmp / "out" / "model.gguf"
     out.parent.mkdir()
-    r = owl("convert", src, "-o", out, *flags, "--quiet")
+    r = owl("convert", src, "-o", out, *flags, "--quiet", "--no-provenance")
     assert r.returncode == 0, r.describe()
     assert su.dir_snapshot(src) == before, "owl changed its input folder"
     return out, gu.REFERENCE / ref_name

@@ -103,7 +103,8 @@ def llama_quantize(src, dst, mix, *flags, ok=True):
 
 
 def owl_quantize(owl, src, dst, mix, *flags):
-    return owl("quantize", src, "-o", dst, "-t", mix, "--quiet", "--threads", THREADS, *flags,
+    return owl("quantize", src, "-o", dst, "-t", mix, "--quiet", "--no-provenance", "--threads",
+               THREADS, *flags,
                timeout=300)
 
 

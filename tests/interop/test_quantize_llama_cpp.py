@@ -77,7 +77,8 @@ def llama_quantize(src, dst, mix, *, pure=False, leave_output=False, output_type
 
 
 def owl_quantize(owl, src, dst, mix, *flags):
-    r = owl("quantize", src, "-o", dst, "-t", mix, "--quiet", *flags, timeout=120)
+    r = owl("quantize", src, "-o", dst, "-t", mix, "--quiet", "--no-provenance", *flags,
+            timeout=120)
     assert r.returncode == 0, r.describe()
     return Path(dst)
 
