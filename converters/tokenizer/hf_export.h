@@ -21,9 +21,8 @@ struct HfTokenizerExport {
 };
 
 // A byte-level BPE ("gpt2") with a pre-tokenizer owl knows becomes a BPE tokenizer.json with
-// that split; a SentencePiece vocabulary ("llama") a BPE with byte fallback whose merges come
-// from the scores, as transformers converts SentencePiece models. Other models (WordPiece,
-// RWKV, ...) and vocabularies that repeat a token are not exported.
+// that split. SentencePiece vocabularies (which would need a tokenizer.model), other models
+// (WordPiece, RWKV, ...) and vocabularies that repeat a token are not exported.
 HfTokenizerExport export_hf_tokenizer(const Metadata& m);
 
 }  // namespace owl::tok
