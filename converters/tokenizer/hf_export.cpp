@@ -194,7 +194,7 @@ HfTokenizerExport export_hf_tokenizer(const Metadata& m) {
   } else {
     out.why_not = "owl cannot write a tokenizer.json for llama.cpp's '" + *model + "' tokenizer";
   }
-  if (tokenizer) out.files = HfTokenizerFiles{std::move(*tokenizer), tokenizer_config(m, v)};
+  if (tokenizer) out.files = TokenizerJsonFiles{std::move(*tokenizer), tokenizer_config(m, v)};
   return out;
 }
 

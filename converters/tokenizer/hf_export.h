@@ -10,13 +10,13 @@
 
 namespace owl::tok {
 
-struct HfTokenizerFiles {
+struct TokenizerJsonFiles {
   Json tokenizer;         // tokenizer.json
   Json tokenizer_config;  // tokenizer_config.json
 };
 
 struct HfTokenizerExport {
-  std::optional<HfTokenizerFiles> files;
+  std::optional<TokenizerJsonFiles> files;
   std::string why_not;  // when files is empty: what the GGUF's tokenizer lacks or has
 };
 
