@@ -48,11 +48,9 @@ Needs the venv that make_moe_fixtures.py describes (Debian 12's torch 1.13, tran
       --llama-cpp /work/ref/llama_cpp_python-0.3.36/vendor/llama.cpp
 """
 
-import argparse
 import inspect
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -144,12 +142,8 @@ def make_family(folder, config_class, model_class, args, seed):
     cfg = getattr(transformers, config_class)(**{**BASE, **args})
     model = getattr(transformers, model_class)(cfg)
     biases = {}
+    moe.randomize_weights(model, torch)
     with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "norm" in name:
-                p.copy_(1.0 + 0.1 * torch.randn_like(p))
-            else:
-                p.copy_(0.05 * torch.randn_like(p))
         for name, b in model.named_buffers():
             if name.endswith("e_score_correction_bias"):
                 biases[name] = 0.1 * torch.randn_like(b)
@@ -241,22 +235,11 @@ def make_fp8(src, dst):
 
 
 def make_references(llama_cpp, python):
-    ref = HERE / "reference"
     shim = FP8_SHIM.replace("E4M3_TABLE_SOURCE", "np = _np\n" + inspect.getsource(e4m3fn_table))
-    commands = []
-    for folder in REFERENCE_FOLDERS:
-        out = ref / f"{folder}.f16.gguf"
-        wrapper = mf.CONVERT_WRAPPER.replace("PRE_TOKENIZER", repr("qwen2"))
-        if folder == FP8_FOLDER:
-            wrapper = wrapper.replace("from conversion import base\n",
-                                      "from conversion import base\n" + shim, 1)
-        subprocess.run([python, "-c", wrapper, str(llama_cpp), str(HERE / folder), "--outtype",
-                        "f16", "--outfile", str(out)], check=True, cwd=HERE)
-        commands.append(f"convert_hf_to_gguf.py tests/data/hf/{folder} --outtype f16 "
-                        f"--outfile tests/data/hf/reference/{out.name}")
-    path = ref / "provenance.json"
-    provenance = json.loads(path.read_text())
-    provenance["deepseek"] = {
+    commands = [moe.convert_reference(llama_cpp, python, folder, "qwen2",
+                                      shim if folder == FP8_FOLDER else "")
+                for folder in REFERENCE_FOLDERS]
+    moe.record_provenance("deepseek", {
         "made_by": "tests/data/hf/make_deepseek_fixtures.py (transformers' model classes, "
                    "save_pretrained; the FP8 folder written with numpy from tiny-deepseek3)",
         "environment": mf.tool_versions(python),
@@ -264,20 +247,11 @@ def make_references(llama_cpp, python):
         "fp8_loader_shim": "F8_E4M3 safetensors decoded to float32 through the E4M3 table, as "
                            "torch >= 2.1's weight.float() does (see the script's docstring)",
         "commands": commands,
-    }
-    provenance["sha256"] = {p.relative_to(HERE).as_posix(): mf.sha256(p)
-                            for p in sorted(HERE.rglob("*")) if p.is_file()
-                            and p.suffix != ".py" and p.name != "provenance.json"}
-    path.write_text(json.dumps(provenance, indent=2) + "\n")
+    })
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--llama-cpp", type=Path, help="llama.cpp source tree (its converter)")
-    ap.add_argument("--convert-python", default=sys.executable,
-                    help="python that runs convert_hf_to_gguf.py (torch, transformers)")
-    ap.add_argument("--folders-only", action="store_true",
-                    help="write the HF folders, not the reference GGUFs")
+    ap = moe.argument_parser(__doc__)
     a = ap.parse_args()
     for seed, (name, (config_class, model_class, args)) in enumerate(FAMILIES.items()):
         folder = HERE / name

@@ -46,10 +46,8 @@ Run (see make_moe_fixtures.py for the venv):
       --llama-cpp /work/ref/llama_cpp_python-0.3.36/vendor/llama.cpp
 """
 
-import argparse
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -115,10 +113,8 @@ def make_gptoss(bf16_folder, mxfp4_folder, seed):
     cfg = transformers.GptOssConfig(**GPTOSS_CONFIG)
     model = transformers.GptOssForCausalLM(cfg)
     packed = {}
+    moe.randomize_weights(model, torch)
     with torch.no_grad():
-        for name, p in model.named_parameters():
-            p.copy_(1.0 + 0.1 * torch.randn_like(p) if "norm" in name
-                    else 0.05 * torch.randn_like(p))
         model.to(torch.bfloat16)
         for name, p in model.named_parameters():
             if not name.endswith(GPTOSS_EXPERTS):
@@ -200,10 +196,7 @@ def make_llama4(folder, seed):
 
     torch.manual_seed(seed)
     model = transformers.Llama4ForCausalLM(transformers.Llama4TextConfig(**LLAMA4_CONFIG))
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            p.copy_(1.0 + 0.1 * torch.randn_like(p) if "norm" in name
-                    else 0.05 * torch.randn_like(p))
+    moe.randomize_weights(model, torch)
     model.to(torch.bfloat16).save_pretrained(folder)
     (folder / "generation_config.json").unlink(missing_ok=True)
 
@@ -216,38 +209,20 @@ FOLDERS = {"tiny-gptoss-bf16": (moe.QWEN2_TOKENIZER, "qwen2"),
 
 
 def make_references(llama_cpp, python):
-    ref = HERE / "reference"
-    commands = []
-    for folder, (_, pre) in FOLDERS.items():
-        out = ref / f"{folder}.f16.gguf"
-        wrapper = mf.CONVERT_WRAPPER.replace("PRE_TOKENIZER", repr(pre))
-        subprocess.run([python, "-c", wrapper, str(llama_cpp), str(HERE / folder), "--outtype",
-                        "f16", "--outfile", str(out)], check=True, cwd=HERE)
-        commands.append(f"convert_hf_to_gguf.py tests/data/hf/{folder} --outtype f16 "
-                        f"--outfile tests/data/hf/reference/{out.name}")
-    path = ref / "provenance.json"
-    provenance = json.loads(path.read_text())
-    provenance["gptoss_llama4"] = {
+    commands = [moe.convert_reference(llama_cpp, python, folder, pre)
+                for folder, (_, pre) in FOLDERS.items()]
+    moe.record_provenance("gptoss_llama4", {
         "made_by": "tests/data/hf/make_gptoss_llama4_fixtures.py (transformers' model classes, "
                    "save_pretrained; the MXFP4 folder packed from the bf16 one with numpy and "
                    "checked against transformers' unpacker)",
         "environment": mf.tool_versions(python),
         "pre_tokenizer_answers": {f: pre for f, (_, pre) in FOLDERS.items()},
         "commands": commands,
-    }
-    provenance["sha256"] = {p.relative_to(HERE).as_posix(): mf.sha256(p)
-                            for p in sorted(HERE.rglob("*")) if p.is_file()
-                            and p.suffix != ".py" and p.name != "provenance.json"}
-    path.write_text(json.dumps(provenance, indent=2) + "\n")
+    })
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--llama-cpp", type=Path, help="llama.cpp source tree (its converter)")
-    ap.add_argument("--convert-python", default=sys.executable,
-                    help="python that runs convert_hf_to_gguf.py (torch, transformers)")
-    ap.add_argument("--folders-only", action="store_true",
-                    help="write the HF folders, not the reference GGUFs")
+    ap = moe.argument_parser(__doc__)
     a = ap.parse_args()
     for name in FOLDERS:
         shutil.rmtree(HERE / name, ignore_errors=True)

@@ -132,6 +132,16 @@ FAMILIES = {
 PRE_TOKENIZERS = {name: "qwen2" for name, f in FAMILIES.items() if f[3] is QWEN2_TOKENIZER}
 
 
+def randomize_weights(model, torch):
+    """Draws every parameter again: norms 1 + N(0, 0.1), the rest N(0, 0.05)."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "norm" in name:
+                p.copy_(1.0 + 0.1 * torch.randn_like(p))
+            else:
+                p.copy_(0.05 * torch.randn_like(p))
+
+
 def make_family(folder, config_class, model_class, args, seed):
     exec(TORCH_SHIMS, globals())
     import torch
@@ -140,49 +150,62 @@ def make_family(folder, config_class, model_class, args, seed):
     torch.manual_seed(seed)
     cfg = getattr(transformers, config_class)(**{**BASE, **args})
     model = getattr(transformers, model_class)(cfg)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "norm" in name:
-                p.copy_(1.0 + 0.1 * torch.randn_like(p))
-            else:
-                p.copy_(0.05 * torch.randn_like(p))
+    randomize_weights(model, torch)
     model.to(torch.bfloat16).save_pretrained(folder)
     (folder / "generation_config.json").unlink(missing_ok=True)
 
 
-def make_references(llama_cpp, python):
-    ref = HERE / "reference"
-    commands = []
-    for folder in FAMILIES:
-        out = ref / f"{folder}.f16.gguf"
-        wrapper = mf.CONVERT_WRAPPER.replace("PRE_TOKENIZER",
-                                             repr(PRE_TOKENIZERS.get(folder, "(unused)")))
-        subprocess.run([python, "-c", wrapper, str(llama_cpp), str(HERE / folder), "--outtype",
-                        "f16", "--outfile", str(out)], check=True, cwd=HERE)
-        commands.append(f"convert_hf_to_gguf.py tests/data/hf/{folder} --outtype f16 "
-                        f"--outfile tests/data/hf/reference/{out.name}")
-    path = ref / "provenance.json"
+def convert_reference(llama_cpp, python, folder, pre_tokenizer, shim=""):
+    """Runs convert_hf_to_gguf.py on tests/data/hf/FOLDER into reference/FOLDER.f16.gguf, with
+    `shim` (Python source) run after the converter's `conversion.base` is imported; returns the
+    command as provenance.json records it."""
+    out = HERE / "reference" / f"{folder}.f16.gguf"
+    wrapper = mf.CONVERT_WRAPPER.replace("PRE_TOKENIZER", repr(pre_tokenizer))
+    if shim:
+        wrapper = wrapper.replace("from conversion import base\n",
+                                  "from conversion import base\n" + shim, 1)
+    subprocess.run([python, "-c", wrapper, str(llama_cpp), str(HERE / folder), "--outtype", "f16",
+                    "--outfile", str(out)], check=True, cwd=HERE)
+    return (f"convert_hf_to_gguf.py tests/data/hf/{folder} --outtype f16 "
+            f"--outfile tests/data/hf/reference/{out.name}")
+
+
+def record_provenance(section, entry):
+    """Sets provenance.json's `section` and the SHA-256 of every fixture file."""
+    path = HERE / "reference" / "provenance.json"
     provenance = json.loads(path.read_text())
-    provenance["moe"] = {
+    provenance[section] = entry
+    provenance["sha256"] = {p.relative_to(HERE).as_posix(): mf.sha256(p)
+                            for p in sorted(HERE.rglob("*")) if p.is_file()
+                            and p.suffix not in (".py", ".pyc") and p.name != "provenance.json"}
+    path.write_text(json.dumps(provenance, indent=2) + "\n")
+
+
+def make_references(llama_cpp, python):
+    commands = [convert_reference(llama_cpp, python, folder, PRE_TOKENIZERS.get(folder, "(unused)"))
+                for folder in FAMILIES]
+    record_provenance("moe", {
         "made_by": "tests/data/hf/make_moe_fixtures.py (transformers' model classes, "
                    "save_pretrained)",
         "environment": mf.tool_versions(python),
         "pre_tokenizer_answers": PRE_TOKENIZERS,
         "commands": commands,
-    }
-    provenance["sha256"] = {p.relative_to(HERE).as_posix(): mf.sha256(p)
-                            for p in sorted(HERE.rglob("*")) if p.is_file()
-                            and p.suffix != ".py" and p.name != "provenance.json"}
-    path.write_text(json.dumps(provenance, indent=2) + "\n")
+    })
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def argument_parser(doc):
+    """The options every fixture script of this kind takes."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
     ap.add_argument("--llama-cpp", type=Path, help="llama.cpp source tree (its converter)")
     ap.add_argument("--convert-python", default=sys.executable,
                     help="python that runs convert_hf_to_gguf.py (torch, transformers)")
     ap.add_argument("--folders-only", action="store_true",
                     help="write the HF folders, not the reference GGUFs")
+    return ap
+
+
+def main():
+    ap = argument_parser(__doc__)
     a = ap.parse_args()
     for seed, (name, (config_class, model_class, args, tokenizer)) in enumerate(FAMILIES.items()):
         folder = HERE / name
