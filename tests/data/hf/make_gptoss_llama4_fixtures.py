@@ -28,6 +28,11 @@ This is run once by hand and its outputs are committed; the tests only read the 
                                    layer of each four without RoPE (no_rope_layers), the others
                                    chunked attention; Llama 4 Scout's llama3 RoPE scaling (low and
                                    high frequency factors both 1); tiny-llama3's tokenizer.
+  tests/data/hf/tiny-llama4-multimodal/
+                                   Llama4ForConditionalGeneration (save_pretrained, bf16): the same
+                                   text settings under text_config, its tensors under
+                                   language_model., and a one-layer vision tower with its
+                                   projector, which the text conversion leaves out.
   tests/data/hf/reference/         <folder>.f16.gguf written by convert_hf_to_gguf.py; the entries
                                    for these files are added to provenance.json.
 
@@ -201,11 +206,35 @@ def make_llama4(folder, seed):
     (folder / "generation_config.json").unlink(missing_ok=True)
 
 
+# A vision tower as small as Llama4VisionModel builds: one layer, 28 x 28 images of 14 x 14
+# patches. The text conversion leaves all of it out.
+LLAMA4_VISION_CONFIG = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                            intermediate_size=64, vision_output_dim=64, image_size=28,
+                            patch_size=14, projector_input_dim=64, projector_output_dim=64,
+                            pixel_shuffle_ratio=0.5)
+
+
+def make_llama4_multimodal(folder, seed):
+    exec(moe.TORCH_SHIMS, globals())
+    import torch
+    import transformers
+
+    torch.manual_seed(seed)
+    cfg = transformers.Llama4Config(text_config=LLAMA4_CONFIG, vision_config=LLAMA4_VISION_CONFIG,
+                                    boi_token_index=LLAMA3_BOS, eoi_token_index=LLAMA3_BOS,
+                                    image_token_index=LLAMA3_BOS)
+    model = transformers.Llama4ForConditionalGeneration(cfg)
+    moe.randomize_weights(model, torch)
+    model.to(torch.bfloat16).save_pretrained(folder)
+    (folder / "generation_config.json").unlink(missing_ok=True)
+
+
 LLAMA3_TOKENIZER = ("tiny-llama3", mf.BPE_FILES)
 # folder: (tokenizer, pre-tokenizer answer)
 FOLDERS = {"tiny-gptoss-bf16": (moe.QWEN2_TOKENIZER, "qwen2"),
            "tiny-gptoss": (moe.QWEN2_TOKENIZER, "qwen2"),
-           "tiny-llama4": (LLAMA3_TOKENIZER, "llama-bpe")}
+           "tiny-llama4": (LLAMA3_TOKENIZER, "llama-bpe"),
+           "tiny-llama4-multimodal": (LLAMA3_TOKENIZER, "llama-bpe")}
 
 
 def make_references(llama_cpp, python):
@@ -228,6 +257,7 @@ def main():
         shutil.rmtree(HERE / name, ignore_errors=True)
     make_gptoss(HERE / "tiny-gptoss-bf16", HERE / "tiny-gptoss", seed=60)
     make_llama4(HERE / "tiny-llama4", seed=61)
+    make_llama4_multimodal(HERE / "tiny-llama4-multimodal", seed=62)
     for name, (tokenizer, _) in FOLDERS.items():
         mf.copy_tokenizer(tokenizer[0], HERE / name, tokenizer[1])
     if not a.folders_only:

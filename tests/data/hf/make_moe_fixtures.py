@@ -17,6 +17,9 @@ This is run once by hand and its outputs are committed; the tests only read the 
   tests/data/hf/tiny-granitemoe/  GraniteMoeForCausalLM: the experts as two 3-D tensors per layer
                                   (input_linear: gate and up stacked on rows, output_linear), the
                                   Granite multipliers; tiny-llama's tokenizer.
+  tests/data/hf/tiny-granitemoeshared/  GraniteMoeSharedForCausalLM: GraniteMoE plus a shared
+                                  expert (shared_mlp.input_linear, gate above up;
+                                  shared_mlp.output_linear).
   tests/data/hf/reference/        <folder>.f16.gguf written by convert_hf_to_gguf.py; the entries
                                   for these files are added to provenance.json.
 
@@ -81,6 +84,10 @@ for _modname in ("compiler", "_dynamo"):
 for _missing in ("float8_e4m3fn", "float8_e5m2", "uint16", "uint32", "uint64"):
     if not hasattr(torch, _missing):
         setattr(torch, _missing, _missing)
+# With accelerate installed, save_pretrained unwraps the model through it, which imports torch
+# 1.13's FSDP, which Python 3.11 cannot import; these models are never wrapped.
+import transformers.modeling_utils as _modeling_utils
+_modeling_utils.unwrap_model = lambda model, recursive=False: model
 '''
 
 LLAMA_TOKENIZER = ("tiny-llama", mf.SPM_FILES)
@@ -126,6 +133,16 @@ FAMILIES = {
                              logits_scaling=8.0, residual_multiplier=0.22,
                              attention_multiplier=0.015625, **SPM_IDS),
                         LLAMA_TOKENIZER),
+    # GraniteMoE with a shared expert beside the routed ones (shared_mlp.input_linear: gate and
+    # up stacked on rows; shared_mlp.output_linear).
+    "tiny-granitemoeshared": ("GraniteMoeSharedConfig", "GraniteMoeSharedForCausalLM",
+                              dict(vocab_size=mf.LLAMA_VOCAB, intermediate_size=64,
+                                   shared_intermediate_size=96, num_local_experts=4,
+                                   num_experts_per_tok=2, rope_theta=10000.0,
+                                   rms_norm_eps=1e-6, embedding_multiplier=12.0,
+                                   logits_scaling=8.0, residual_multiplier=0.22,
+                                   attention_multiplier=0.015625, **SPM_IDS),
+                              LLAMA_TOKENIZER),
 }
 
 # The llama.cpp pre-tokenizer the BPE fixtures' tokenizer implements (see make_fixtures.py).
