@@ -119,4 +119,20 @@ void write_common_config(const GgufView& v, const Dims& d, ConfigWriter& cw) {
   }
 }
 
+void erase_derived_head_dim(const Dims& d, ConfigWriter& cw) {
+  if (d.head_dim * d.heads == d.hidden) cw.erase("head_dim");
+}
+
+void write_expert_config(const GgufView& v, ConfigWriter& cw, std::string_view count_key) {
+  cw.integer(count_key, v.int_("expert_count"));
+  cw.integer("num_experts_per_tok", v.int_("expert_used_count"));
+}
+
+std::vector<int64_t> layers_without_router(const GgufView& v, const Dims& d) {
+  std::vector<int64_t> out;
+  for (int64_t i = 0; i < d.layers; ++i)
+    if (!v.tensor("blk." + std::to_string(i) + ".ffn_gate_inp.weight")) out.push_back(i);
+  return out;
+}
+
 }  // namespace owl::arch

@@ -49,6 +49,16 @@ const Family* family_for_gguf(std::string_view arch) {
   return nullptr;
 }
 
+const Family* family_for_gguf_back(std::string_view arch, bool has_experts) {
+  for (const Family* f : families()) {
+    const ExpertTable& e = f->experts;
+    const bool has_table = !e.stems.empty() || !e.fused.empty() || !e.whole.empty() ||
+                           !e.transposed.empty() || !e.packed.empty();
+    if (f->gguf_arch == arch && f->write_config && has_table == has_experts) return f;
+  }
+  return nullptr;
+}
+
 std::string supported_list() {
   std::string out;
   for (const Family* f : families()) {
@@ -139,6 +149,16 @@ void ConfigWriter::strings(std::string_view key, std::vector<std::string> v) {
 void ConfigWriter::reals(std::string_view key, const std::vector<float>& v) {
   Array a(ValueType::F64);
   for (float f : v) a.push_back(Value::f64(shortest_decimal(f)));
+  out_.set(config_key(key), Value::array(std::move(a)));
+}
+
+void ConfigWriter::erase(std::string_view key) {
+  out_.erase(config_key(key));
+}
+
+void ConfigWriter::integers(std::string_view key, const std::vector<int64_t>& v) {
+  Array a(ValueType::I64);
+  for (int64_t i : v) a.push_back(Value::i64(i));
   out_.set(config_key(key), Value::array(std::move(a)));
 }
 

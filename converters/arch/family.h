@@ -100,6 +100,8 @@ class ConfigWriter {
   void boolean(std::string_view key, bool v);
   void strings(std::string_view key, std::vector<std::string> v);
   void reals(std::string_view key, const std::vector<float>& v);
+  void integers(std::string_view key, const std::vector<int64_t>& v);
+  void erase(std::string_view key);
 
  private:
   Metadata& out_;
@@ -141,6 +143,9 @@ struct Family {
   // one-to-one name table cannot say. Called with each tensor once renamed; returns the parts in
   // the reference's order, or nothing to keep the tensor whole. Errors name `where` (the folder).
   std::vector<Tensor> (*split_tensor)(const HParams&, const std::string& where, Tensor&) = nullptr;
+  // The way back of split_tensor (Granite's shared expert input, gate above up): rejoins the
+  // parts in a GGUF graph before its names are mapped back.
+  void (*join_tensors)(Graph&) = nullptr;
   // Layers past num_hidden_layers (DeepSeek-V3's multi-token-prediction layer) are left out, as
   // the reference leaves them, rather than refused.
   bool drop_layers_past_count = false;
@@ -153,6 +158,9 @@ std::span<const Family* const> families();
 const Family* family_for_config(const HParams& hp);
 // The family whose GGUF architecture name this is, or null.
 const Family* family_for_gguf(std::string_view arch);
+// The family that writes a Hugging Face folder for a GGUF of this architecture, with or without
+// stacked experts (a "llama" GGUF is Llama or Mixtral), or null.
+const Family* family_for_gguf_back(std::string_view arch, bool has_experts);
 // "LlamaForCausalLM, MistralForCausalLM, ..." for error messages.
 std::string supported_list();
 
@@ -160,5 +168,14 @@ std::string supported_list();
 void write_text_model_keys(const HParams& hp, const Dims& d, const Rope& rope, KeyWriter& kw);
 // Config keys common to every family on the way back.
 void write_common_config(const GgufView& v, const Dims& d, ConfigWriter& cw);
+// For config classes without head_dim (Qwen2-MoE, OLMoE) or whose None means hidden_size /
+// num_attention_heads (Mixtral): head_dim left out when it is that quotient. Written, it would
+// make the reference converter add key/value length keys the GGUF did not have.
+void erase_derived_head_dim(const Dims& d, ConfigWriter& cw);
+// The routing keys of a mixture of experts on the way back: `count_key` (num_local_experts or
+// num_experts) from expert_count, num_experts_per_tok from expert_used_count.
+void write_expert_config(const GgufView& v, ConfigWriter& cw, std::string_view count_key);
+// Layers without a router (ffn_gate_inp), which Qwen's configs name in mlp_only_layers.
+std::vector<int64_t> layers_without_router(const GgufView& v, const Dims& d);
 
 }  // namespace owl::arch

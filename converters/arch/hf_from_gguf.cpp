@@ -3,6 +3,7 @@
 #include <set>
 
 #include "converters/arch/arch_internal.h"
+#include "converters/arch/expert_unstack.h"
 #include "converters/arch/family.h"
 #include "converters/arch/norm_shift.h"
 #include "converters/arch/permute.h"
@@ -38,23 +39,23 @@ void write_tokenizer_ids(const Metadata& md, ConfigWriter& cw) {
 
 void gguf_to_hf(Graph& g) {
   std::string arch = g.metadata.get_string("general.architecture").value_or(g.architecture);
-  const Family* family = family_for_gguf(arch);
-  // Stacked experts have no way back yet (issue 11): say so rather than name a tensor.
   const bool experts = std::any_of(g.tensors.begin(), g.tensors.end(), [](const Tensor& t) {
     return t.name.find("_exps.") != std::string::npos;
   });
-  if (!family || !family->write_config || experts) {
+  // "llama" is Llama without experts and Mixtral with them.
+  const Family* family = family_for_gguf_back(arch, experts);
+  if (!family) {
     std::string known;
     for (const Family* f : families())
       if (f->write_config && known.find(f->gguf_arch) == std::string::npos)
         known += (known.empty() ? "" : ", ") + std::string(f->gguf_arch);
     // What the file holds, not how owl was asked: an input error (exit 2) naming the key.
-    throw InputError(g.inputs.empty() ? std::string() : g.inputs.front().path,
-                     "general.architecture is '" + arch + "'" +
-                         (experts ? " with stacked experts" : "") +
-                         ", which owl cannot convert to Hugging Face (it converts GGUF " + known +
-                         (experts ? ", without experts" : "") + ")");
+    throw InputError(
+        g.inputs.empty() ? std::string() : g.inputs.front().path,
+        "general.architecture is '" + arch + "'" + (experts ? " with stacked experts" : "") +
+            ", which owl cannot convert to Hugging Face (it converts GGUF " + known + ")");
   }
+  if (family->join_tensors) family->join_tensors(g);
   const GgufView view(g, arch);
   const Dims dims = gguf_dims(view);
 
@@ -73,8 +74,17 @@ void gguf_to_hf(Graph& g) {
 
   std::vector<Tensor> tensors;
   std::set<std::string> seen;
+  auto keep = [&](Tensor&& t) {
+    if (!seen.insert(t.name).second) throw UsageError("two tensors become '" + t.name + "'");
+    tensors.push_back(std::move(t));
+  };
+  ExpertUnstacker unstacker(family->experts, view.opt_int("expert_count").value_or(0), dims.layers);
   for (Tensor& t : g.tensors) {
     if (family->consume_tensor && family->consume_tensor(view, t, cw)) continue;
+    if (auto parts = unstacker.take(t)) {
+      for (Tensor& p : *parts) keep(std::move(p));
+      continue;
+    }
     auto mapped = gguf_to_hf_name(family->names, t.name);
     if (!mapped)
       throw UsageError("tensor '" + t.name + "' has no Hugging Face name in a " + arch + " model");
@@ -98,9 +108,9 @@ void gguf_to_hf(Graph& g) {
       t.data = std::make_shared<NormShiftSource>(t.data, t.type, t.type, t.elements(), -1.0f);
     }
     t.name = mapped->name;
-    if (!seen.insert(t.name).second) throw UsageError("two tensors become '" + t.name + "'");
-    tensors.push_back(std::move(t));
+    keep(std::move(t));
   }
+  unstacker.finish();
 
   // general.* and <arch>.* are consumed; what else the graph holds (tokenizer.*) follows.
   for (const auto& [key, value] : g.metadata) {

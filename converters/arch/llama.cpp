@@ -111,6 +111,13 @@ void write_config(const GgufView& v, const Dims& d, ConfigWriter& cw) {
   cw.boolean("mlp_bias", false);
 }
 
+void write_mixtral_config(const GgufView& v, const Dims& d, ConfigWriter& cw) {
+  write_common_config(v, d, cw);
+  cw.string("hidden_act", "silu");
+  write_expert_config(v, cw, "num_local_experts");
+  erase_derived_head_dim(d, cw);
+}
+
 // Llama and Mistral convert alike; they differ in the names config.json gives them and in the
 // defaults of their transformers config classes.
 constexpr Family llama_style(std::span<const std::string_view> archs,
@@ -137,13 +144,16 @@ constexpr Family llama_style(std::span<const std::string_view> archs,
 extern const Family kLlamaFamily = llama_style(kLlamaArchs, kLlamaTypes, kLlamaDefaults);
 extern const Family kMistralFamily = llama_style(kMistralArchs, kMistralTypes, kMistralDefaults);
 
-// No way back yet: to_hf finds the Llama family for a "llama" GGUF.
+// The way back takes Mixtral for a "llama" GGUF with stacked experts.
 extern const Family kMixtralFamily = [] {
   Family f = llama_style(kMixtralArchs, kMixtralTypes, kMixtralDefaults);
   f.names.layers = kMixtralLayer;
   f.experts = {.prefix = "block_sparse_moe.experts.", .stems = kMixtralExperts};
   // MixtralConfig leaves head_dim None (LlamaConfig fills it in): no key/value length keys.
   f.head_dim_from_hidden = false;
+  f.hf_architecture = "MixtralForCausalLM";
+  f.hf_model_type = "mixtral";
+  f.write_config = write_mixtral_config;
   return f;
 }();
 

@@ -13,7 +13,9 @@ namespace {
 
 constexpr double kDefaultTheta = 500000.0;
 
-constexpr std::string_view kLlama4Archs[] = {"Llama4ForCausalLM"};
+// Llama4ForConditionalGeneration: the text part; the reference leaves the vision tower and its
+// projector to the mmproj file, and so does owl (is_skipped_hf_tensor).
+constexpr std::string_view kLlama4Archs[] = {"Llama4ForCausalLM", "Llama4ForConditionalGeneration"};
 constexpr std::string_view kLlama4Types[] = {"llama4_text"};
 
 constexpr NamePair kLlama4Layers[] = {

@@ -33,9 +33,18 @@ void write_keys(const HParams& hp, const Dims& d, KeyWriter& kw) {
   kw.f32("attention.layer_norm_rms_epsilon", 1e-5);
 }
 
+// llama.cpp's olmoe graph leaves the top-k weights unnormalized, as OLMoE's release does.
+void write_config(const GgufView& v, const Dims& d, ConfigWriter& cw) {
+  write_common_config(v, d, cw);
+  erase_derived_head_dim(d, cw);
+  cw.string("hidden_act", "silu");
+  cw.boolean("attention_bias", v.tensor("blk.0.attn_q.bias") != nullptr);
+  write_expert_config(v, cw, "num_experts");
+  cw.boolean("norm_topk_prob", false);
+}
+
 }  // namespace
 
-// No way back yet (no write_config): to_hf refuses OLMoE GGUFs.
 extern const Family kOlmoeFamily{
     .gguf_arch = "olmoe",
     .hf_architectures = kOlmoeArchs,
@@ -45,6 +54,9 @@ extern const Family kOlmoeFamily{
     .experts = {.prefix = "mlp.experts.", .stems = kOlmoeExperts},
     .head_dim_from_hidden = false,
     .write_keys = write_keys,
+    .hf_architecture = "OlmoeForCausalLM",
+    .hf_model_type = "olmoe",
+    .write_config = write_config,
 };
 
 }  // namespace owl::arch

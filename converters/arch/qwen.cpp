@@ -134,6 +134,33 @@ void write_qwen3_config(const GgufView& v, const Dims& d, ConfigWriter& cw) {
   cw.boolean("use_sliding_window", false);
 }
 
+// llama.cpp's qwen2moe graph leaves the top-k weights as the softmax gives them and its
+// qwen3moe graph normalizes them, whatever the original config said: norm_topk_prob says what
+// the GGUF runs as. Layers without a router are the dense ones, mlp_only_layers.
+void write_moe_config(const GgufView& v, const Dims& d, ConfigWriter& cw, bool norm_topk) {
+  write_common_config(v, d, cw);
+  cw.string("hidden_act", "silu");
+  cw.boolean("use_sliding_window", false);
+  write_expert_config(v, cw, "num_experts");
+  if (auto n = v.opt_int("expert_feed_forward_length")) cw.integer("moe_intermediate_size", *n);
+  if (auto n = v.opt_int("expert_shared_feed_forward_length"))
+    cw.integer("shared_expert_intermediate_size", *n);
+  cw.boolean("norm_topk_prob", norm_topk);
+  cw.integer("decoder_sparse_step", 1);
+  cw.integers("mlp_only_layers", layers_without_router(v, d));
+}
+
+void write_qwen2moe_config(const GgufView& v, const Dims& d, ConfigWriter& cw) {
+  write_moe_config(v, d, cw, false);
+  erase_derived_head_dim(d, cw);
+  cw.boolean("qkv_bias", v.tensor("blk.0.attn_q.bias") != nullptr);
+}
+
+void write_qwen3moe_config(const GgufView& v, const Dims& d, ConfigWriter& cw) {
+  write_moe_config(v, d, cw, true);
+  cw.boolean("attention_bias", v.tensor("blk.0.attn_q.bias") != nullptr);
+}
+
 }  // namespace
 
 extern const Family kQwen2Family{
@@ -162,7 +189,6 @@ extern const Family kQwen3Family{
     .write_config = write_qwen3_config,
 };
 
-// No way back yet for the mixtures of experts (no write_config): to_hf refuses their GGUFs.
 extern const Family kQwen2MoeFamily{
     .gguf_arch = "qwen2moe",
     .hf_architectures = kQwen2MoeArchs,
@@ -172,6 +198,9 @@ extern const Family kQwen2MoeFamily{
     .experts = kQwenExpertTable,
     .head_dim_from_hidden = false,
     .write_keys = write_moe_keys,
+    .hf_architecture = "Qwen2MoeForCausalLM",
+    .hf_model_type = "qwen2_moe",
+    .write_config = write_qwen2moe_config,
 };
 
 extern const Family kQwen3MoeFamily{
@@ -183,6 +212,9 @@ extern const Family kQwen3MoeFamily{
     .experts = kQwenExpertTable,
     .head_dim_from_hidden = false,
     .write_keys = write_moe_keys,
+    .hf_architecture = "Qwen3MoeForCausalLM",
+    .hf_model_type = "qwen3_moe",
+    .write_config = write_qwen3moe_config,
 };
 
 }  // namespace owl::arch

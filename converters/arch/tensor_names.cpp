@@ -103,6 +103,10 @@ std::optional<std::pair<int64_t, std::string_view>> split_hf_layer(std::string_v
   return split_layer(name, "model.layers.");
 }
 
+std::optional<std::pair<int64_t, std::string_view>> split_gguf_layer(std::string_view name) {
+  return split_layer(name, "blk.");
+}
+
 std::string gguf_stem(std::string_view gguf) {
   auto parts = split_suffix(gguf);
   std::string_view stem = parts ? parts->first : gguf;

@@ -31,6 +31,8 @@ std::optional<MappedName> gguf_to_hf_name(const NameTable& t, std::string_view g
 
 // "model.layers.3.mlp.gate.weight" -> {3, "mlp.gate.weight"}; nullopt outside the layers.
 std::optional<std::pair<int64_t, std::string_view>> split_hf_layer(std::string_view name);
+// "blk.3.ffn_up_exps.weight" -> {3, "ffn_up_exps.weight"}; nullopt outside the blocks.
+std::optional<std::pair<int64_t, std::string_view>> split_gguf_layer(std::string_view name);
 
 // The GGUF stem of a name without its layer and suffix: "blk.3.attn_q.bias" -> "attn_q".
 std::string gguf_stem(std::string_view gguf);

@@ -2,6 +2,7 @@
 // nothing itself; the families' experts are gathered, split and renamed as the reference does.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <numeric>
@@ -274,6 +275,43 @@ TEST_CASE("GraniteMoE and fused Qwen experts: gate and up split per expert, lazi
   CHECK(q.metadata.find("qwen3moe.expert_feed_forward_length")->as_u64() == 4);
   Graph bad = moe_graph(qwen, {{"model.layers.0.mlp.experts.gate_up_proj", {3, 8, 8}}});
   CHECK_THROWS_WITH(arch::to_gguf(bad), Catch::Contains("not [2, rows, columns]"));
+}
+
+TEST_CASE("The way back: stacks cut into one tensor per expert, lazily, config.json", "[experts]") {
+  std::vector<std::shared_ptr<CountingSource>> counted;
+  const Graph original = moe_graph(kMixtralConfig, mixtral_specs(3), &counted);
+  Graph g = original;
+  arch::to_gguf(g);
+  arch::to_hf(g);
+  for (const auto& c : counted) CHECK(c->reads == 0);  // cutting the stacks reads no weight
+  REQUIRE(g.tensors.size() == original.tensors.size());
+  for (const Tensor& want : original.tensors) {
+    INFO(want.name);
+    const Tensor* got = g.find(want.name);
+    REQUIRE(got != nullptr);
+    CHECK(got->shape == want.shape);
+    CHECK(read_all(*got->data) == read_all(*want.data));
+  }
+  // One expert's matrix is read by itself: nothing of its neighbours in the stack.
+  const auto w2 = std::find_if(counted.begin(), counted.end(), [&](const auto& c) {
+    return c.get() ==
+           original.find("model.layers.0.block_sparse_moe.experts.1.w2.weight")->data.get();
+  });
+  REQUIRE(w2 != counted.end());
+  for (const auto& c : counted) c->reads = 0;
+  read_all(*g.find("model.layers.0.block_sparse_moe.experts.1.w2.weight")->data);
+  for (const auto& c : counted) CHECK(c->reads == (c == *w2 ? 1u : 0u));
+  CHECK(g.metadata.get_string("hf.config.model_type") == "mixtral");
+  CHECK(g.metadata.find("hf.config.num_local_experts")->as_i64() == 3);
+  CHECK(g.metadata.find("hf.config.num_experts_per_tok")->as_i64() == 2);
+}
+
+TEST_CASE("The way back refuses a stack that does not fit the expert count", "[experts]") {
+  Graph g = moe_graph(kMixtralConfig, mixtral_specs(3));
+  arch::to_gguf(g);
+  g.metadata.set("llama.expert_count", Value::u32(4));
+  CHECK_THROWS_WITH(arch::to_hf(g), Catch::Contains("blk.0.ffn_gate_exps.weight") &&
+                                        Catch::Contains("not [4, rows, columns]"));
 }
 
 }  // namespace

@@ -578,6 +578,8 @@ REFERENCE_CASES = {
     "qwen3moe-f16": ("tiny-qwen3moe", "tiny-qwen3moe.f16.gguf", ["--dtype", "f16"]),
     "olmoe-f16": ("tiny-olmoe", "tiny-olmoe.f16.gguf", ["--dtype", "f16"]),
     "granitemoe-f16": ("tiny-granitemoe", "tiny-granitemoe.f16.gguf", ["--dtype", "f16"]),
+    "granitemoeshared-f16": ("tiny-granitemoeshared", "tiny-granitemoeshared.f16.gguf",
+                             ["--dtype", "f16"]),
     # DeepSeek (tests/data/hf/make_deepseek_fixtures.py): MLA's kv_b_proj cut per head, and an
     # FP8 checkpoint's block scales multiplied in.
     "deepseek2-f16": ("tiny-deepseek2", "tiny-deepseek2.f16.gguf", ["--dtype", "f16"]),
@@ -589,4 +591,7 @@ REFERENCE_CASES = {
     "gptoss-bf16-f16": ("tiny-gptoss-bf16", "tiny-gptoss-bf16.f16.gguf", ["--dtype", "f16"]),
     # Llama 4's text model: MoE every second layer, shared expert, [experts, in, out] experts.
     "llama4-f16": ("tiny-llama4", "tiny-llama4.f16.gguf", ["--dtype", "f16"]),
+    # Llama4ForConditionalGeneration: its text model, the vision tower left out.
+    "llama4-multimodal-f16": ("tiny-llama4-multimodal", "tiny-llama4-multimodal.f16.gguf",
+                              ["--dtype", "f16"]),
 }

@@ -33,12 +33,14 @@ SPECIAL_TEXTS = {
     "tiny-qwen3moe": CHATML,
     "tiny-olmoe": CHATML,
     "tiny-granitemoe": "Hello</s> there<s> again",
+    "tiny-granitemoeshared": "Hello</s> there<s> again",
     "tiny-deepseek2": CHATML,
     "tiny-deepseek3": CHATML,
     "tiny-deepseek3-fp8": CHATML,
     "tiny-gptoss": CHATML,
     "tiny-gptoss-bf16": CHATML,
     "tiny-llama4": "<|start_header_id|>user<|end_header_id|>\n\nHi owl!<|eot_id|>",
+    "tiny-llama4-multimodal": "<|start_header_id|>user<|end_header_id|>\n\nHi owl!<|eot_id|>",
 }
 
 

@@ -26,6 +26,7 @@ from test_quantize_llama_cpp import check_same_file, llama_quantize, owl_quantiz
 import test_quantize_imatrix as qi
 
 MOE_FOLDERS = ["tiny-mixtral", "tiny-qwen2moe", "tiny-qwen3moe", "tiny-olmoe", "tiny-granitemoe",
+               "tiny-granitemoeshared",
                "tiny-gptoss", "tiny-gptoss-bf16", "tiny-llama4",
                # test_hf_deepseek.py has DeepSeek's own (MLA, FP8, the forward).
                "tiny-deepseek2", "tiny-deepseek3"]

@@ -158,6 +158,8 @@ CASES = {
     "olmoe-experts": lambda owl, p: hf_model(owl, p, "tiny-olmoe"),
     # Granite's embedding, residual, attention and logit multipliers.
     "granitemoe-experts": lambda owl, p: hf_model(owl, p, "tiny-granitemoe"),
+    # GraniteMoeShared: the same with a shared expert beside the routed ones.
+    "granitemoeshared-experts": lambda owl, p: hf_model(owl, p, "tiny-granitemoeshared"),
     # gpt-oss: attention sinks, a sliding window of 4 on every other layer, YaRN, biased router
     # picking by logits and weighting by a softmax over the picked, clamped SwiGLU with biases
     # (the MXFP4 experts: test_gptoss_mxfp4_experts_give_the_same_logits below).

@@ -39,7 +39,8 @@ ran with) in a venv that sees the system packages, outside the repository:
 transformers 4.57 asks for torch >= 2.1; Debian's torch 1.13 builds, initialises and saves these
 models all the same once a few names that 4.57 imports but these classes do not use are given
 placeholders (torch.distributed.tensor, torch.compiler, torch._dynamo, the float8 dtypes, the
-public pytree registration, and the version check itself: see TORCH_SHIMS). PyPI's torch wheel
+public pytree registration, the version check itself, and where accelerate is installed
+save_pretrained's unwrapping through it: see TORCH_SHIMS). PyPI's torch wheel
 was not used: it needs gigabytes of CUDA libraries to import. transformers 4.57 saves every expert
 as its own tensors (transformers 5 fuses them; owl reads both, and GraniteMoe's input_linear is
 the fused layout).
