@@ -99,9 +99,13 @@ std::vector<Tensor> split_shared_input(const HParams& hp, const std::string& whe
 // in turn.
 void join_shared_input(Graph& g) {
   std::vector<Tensor> out;
+  size_t ups = 0, joined_ups = 0;
   for (Tensor& t : g.tensors) {
     const auto in_layer = split_gguf_layer(t.name);
-    if (in_layer && in_layer->second == "ffn_up_shexp.weight") continue;  // joined with its gate
+    if (in_layer && in_layer->second == "ffn_up_shexp.weight") {
+      ++ups;  // joined with its layer's gate
+      continue;
+    }
     if (!in_layer || in_layer->second != "ffn_gate_shexp.weight") {
       out.push_back(std::move(t));
       continue;
@@ -117,7 +121,13 @@ void join_shared_input(Graph& g) {
     joined.shape = {2 * t.shape[0], t.shape[1]};
     joined.data = std::make_shared<StackSource>(std::vector<SourcePtr>{t.data, up->data});
     out.push_back(std::move(joined));
+    ++joined_ups;
   }
+  // Each join took its own layer's up; one left over has no gate, and would be lost.
+  if (ups != joined_ups)
+    throw UsageError(
+        "a ffn_up_shexp tensor has no ffn_gate_shexp to join with into "
+        "shared_mlp.input_linear");
   g.tensors = std::move(out);
 }
 

@@ -19,6 +19,7 @@ import json
 import math
 import os
 
+import numpy as np
 import pytest
 
 import gguf_util as gu
@@ -146,4 +147,29 @@ def test_families_without_a_way_back_are_refused(owl, tmp_path, folder):
     assert r.returncode == 2, r.describe()
     line = r.stderr.strip()
     assert "\n" not in line and "cannot convert to Hugging Face" in line, r.describe()
+    assert os.listdir(out) == []
+
+
+def without_tensor(ref, dropped, path):
+    """llama.cpp's GGUF `ref` rewritten without the tensor named `dropped`."""
+    b = gu.GGUFBuilder()
+    b.kv = [e.raw for e in gu.metadata(ref).values()]
+    for t in gu.reader(ref).tensors:
+        if t.name != dropped:
+            b.add_tensor(t.name, [int(d) for d in t.shape], int(t.tensor_type),
+                         bytes(np.ascontiguousarray(t.data).view(np.uint8)))
+    return b.write(path)
+
+
+@pytest.mark.parametrize("folder, dropped", [
+    ("tiny-granitemoeshared", "blk.1.ffn_gate_shexp.weight"),  # its up has nothing to join
+    ("tiny-granitemoeshared", "blk.0.ffn_up_exps.weight"),     # its gate stack has no partner
+])
+def test_a_part_without_its_partner_is_refused(owl, tmp_path, folder, dropped):
+    src = without_tensor(gu.REFERENCE / f"{folder}.f16.gguf", dropped, tmp_path / "in.gguf")
+    out = tmp_path / "out"
+    out.mkdir()
+    r = owl("convert", src, "-o", out / "model.safetensors", "--quiet")
+    assert r.returncode != 0 and r.stderr.count("\n") == 1, r.describe()
+    assert r.stderr.startswith("owl: error: ") and "join" in r.stderr, r.describe()
     assert os.listdir(out) == []
