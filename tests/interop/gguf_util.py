@@ -589,4 +589,8 @@ REFERENCE_CASES = {
     "gptoss-bf16-f16": ("tiny-gptoss-bf16", "tiny-gptoss-bf16.f16.gguf", ["--dtype", "f16"]),
     # Llama 4's text model: MoE every second layer, shared expert, [experts, in, out] experts.
     "llama4-f16": ("tiny-llama4", "tiny-llama4.f16.gguf", ["--dtype", "f16"]),
+    # EmbeddingGemma (tests/data/hf/make_embeddinggemma_fixture.py): Gemma3TextModel, no LM
+    # head, pooling from its sentence-transformers modules.
+    "embeddinggemma-f16": ("tiny-embeddinggemma", "tiny-embeddinggemma.f16.gguf",
+                           ["--dtype", "f16"]),
 }
