@@ -66,6 +66,10 @@ POOLING = {"word_embedding_dimension": HIDDEN, "pooling_mode_cls_token": False,
 def make_model(folder, seed):
     exec(moe.TORCH_SHIMS, globals())
     import torch
+    # accelerate, when the venv has it, needs a newer torch than Debian's; these models do not
+    # use it, so transformers is told it is absent.
+    import transformers.utils.import_utils as import_utils
+    import_utils._accelerate_available = False
     import transformers
 
     torch.manual_seed(seed)
