@@ -34,6 +34,8 @@ def test_keys_and_tensors_in_the_converters_order(converted):
     assert got["gemma-embedding.pooling_type"].value == 1  # 1_Pooling: mean
     # config.json's window, not the one transformers' config class derives from it.
     assert got["gemma-embedding.attention.sliding_window"].value == 33
+    # The folder's name is the reference's, so even the derived names agree: the whole file.
+    assert converted.read_bytes() == REFERENCE.read_bytes()
 
 
 def test_dense_modules_on_request_as_the_converter_adds_them(owl, tmp_path):
@@ -51,6 +53,7 @@ def test_dense_modules_on_request_as_the_converter_adds_them(owl, tmp_path):
     for name, w in want_t.items():
         g = got_t[name]
         assert (g.type, g.shape, g.data) == (w.type, w.shape, w.data), name
+    assert out.read_bytes() == ref.read_bytes()
 
 
 def test_without_sentence_transformers_modules_there_is_no_pooling_key(owl, tmp_path):
