@@ -111,6 +111,17 @@ def test_sentencepiece_round_trip_keeps_the_tokenizer_keys(owl, tmp_path):
     assert tokenizer_keys(second) == tokenizer_keys(first)
 
 
+@pytest.mark.parametrize("name", ["tiny-llama", "tiny-mistral", "tiny-gemma", "tiny-gemma3",
+                                  "tiny-phi3"])
+def test_converter_gguf_comes_back_to_the_same_tokenizer_keys(owl, tmp_path, name):
+    """The converter's GGUF (Gemma's extra special tokens, no space prefix; Phi-3's added chat
+    tokens) -> Hugging Face -> GGUF: owl reads its own folder back to the converter's keys."""
+    ref = gu.REFERENCE / f"{name}.f16.gguf"
+    gu.convert(owl, ref, tmp_path / "hf" / "model.safetensors")
+    back = gu.convert(owl, tmp_path / "hf", tmp_path / "back.gguf")
+    assert tokenizer_keys(back) == tokenizer_keys(ref)
+
+
 @pytest.fixture(scope="module")
 def stories(owl, tmp_path_factory):
     """llama2.c's stories260K and its tok512 vocabulary (a real SentencePiece vocabulary) as a
