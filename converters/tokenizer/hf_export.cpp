@@ -237,7 +237,7 @@ std::optional<TokenizerJsonFiles> sentencepiece_files(const Metadata& m, const G
             {"clean_up_tokenization_spaces", false},
             {"legacy", false},
             {"sp_model_kwargs", Json::object()}};
-  // Given only when off: transformers then rebuilds the fast tokenizer from tokenizer.model.
+  // Given only when off, as LlamaTokenizer adds the prefix unless told not to.
   if (!space_prefix) c["add_prefix_space"] = false;
   c.update(specials);
   if (auto t = m.get_string(kChatTemplateKey)) c["chat_template"] = *t;
