@@ -47,8 +47,10 @@ TEST_CASE("a SentencePiece GGUF vocabulary becomes a tokenizer.model", "[tokeniz
   // (control, -1000), byte tokens, merged pieces scored by rank, a padding slot.
   Metadata m;
   m.set("tokenizer.ggml.model", Value::string("llama"));
-  m.set("tokenizer.ggml.tokens",
-        tok::string_array({"<unk>", "<s>", "</s>", "<0x41>", "\xe2\x96\x81" "a", "[PAD5]"}));
+  m.set("tokenizer.ggml.tokens", tok::string_array({"<unk>", "<s>", "</s>", "<0x41>",
+                                                    "\xe2\x96\x81"
+                                                    "a",
+                                                    "[PAD5]"}));
   std::vector<Value> scores, types;
   for (float s : {-1000.0f, -1000.0f, 0.0f, 0.0f, -3.0f, -10000.0f})
     scores.push_back(Value::f32(s));
@@ -65,7 +67,9 @@ TEST_CASE("a SentencePiece GGUF vocabulary becomes a tokenizer.model", "[tokeniz
   const tok::Vocab back = tok::parse_sentencepiece(
       std::as_bytes(std::span<const char>(bytes.data(), bytes.size())), "tokenizer.model");
   REQUIRE(back.size() == 6);
-  CHECK(back.tokens[4] == "\xe2\x96\x81" "a");
+  CHECK(back.tokens[4] ==
+        "\xe2\x96\x81"
+        "a");
   CHECK(back.scores[4] == -3.0f);
   // SentencePiece needs an unknown piece: <unk>, although the GGUF calls it control.
   CHECK(back.types[0] == tok::TokenType::Unknown);
