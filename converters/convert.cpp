@@ -8,6 +8,7 @@
 #include "formats/gguf/limits.h"
 #include "formats/gguf/writer.h"
 #include "formats/hf/config_writer.h"
+#include "formats/io/atomic_file.h"
 #include "formats/io/error.h"
 #include "formats/io/read_files.h"
 #include "formats/open.h"
@@ -56,7 +57,7 @@ size_t count_retyped(const std::vector<ElemType>& before, const Graph& after) {
 void prepare_gguf(Graph& g, const std::string& input, const ConvertOptions& opt) {
   strip_provenance(g.metadata);
   const bool from_gguf = g.format == "gguf";
-  normalize(g, input, {opt.tokenizer, opt.warn});
+  normalize(g, input, {opt.tokenizer, opt.warn, opt.sentence_transformers_dense});
   if (!from_gguf || opt.dtype) {
     const ElemType target = opt.dtype.value_or(ElemType::F16);
     // Experts a checkpoint holds in MXFP4 (gpt-oss) come out of the normalizer already packed
@@ -133,17 +134,26 @@ void write_tokenizer_beside(const Graph& g, const std::string& output,
     return;
   }
   const fs::path dir = fs::path(output).parent_path();
-  const std::pair<const char*, const Json*> kFiles[] = {
-      {"tokenizer.json", &exported.files->tokenizer},
-      {"tokenizer_config.json", &exported.files->tokenizer_config}};
-  for (const auto& [name, json] : kFiles) {
+  const auto& f = *exported.files;
+  auto claim = [&](const char* name) {
     const fs::path path = dir / name;
     std::error_code ec;
     if (fs::exists(path, ec) && opt.warn)
       opt.warn("replaced " + path.string() + ", which was there before");
-    hf::write_json(*json, path.string());
     files.push_back(path.string());
+    return path.string();
+  };
+  if (!f.sentencepiece_model.empty()) {
+    AtomicFile model(claim("tokenizer.model"));
+    model.write(f.sentencepiece_model);
+    model.commit();
   }
+  const std::pair<const char*, const Json*> kFiles[] = {
+      {"tokenizer.json", &f.tokenizer},
+      {"tokenizer_config.json", &f.tokenizer_config},
+      {"special_tokens_map.json", &f.special_tokens_map}};
+  for (const auto& [name, json] : kFiles)
+    if (!json->is_null()) hf::write_json(*json, claim(name));
 }
 
 // Returns whether the graph came from a GGUF (and was turned back into Hugging Face's form).

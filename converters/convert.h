@@ -23,6 +23,8 @@ struct ConvertOptions {
   uint64_t shard_bytes = 0;      // safetensors: 0 means one output file
   uint64_t split_max_bytes = 0;  // GGUF: split limits, 0 means none
   uint64_t split_max_tensors = 0;
+  // EmbeddingGemma's sentence-transformers Dense modules go into the GGUF too.
+  bool sentence_transformers_dense = false;
   Recipe recipe;  // the provenance record's recipe (command "convert")
   Progress* progress = nullptr;
   std::function<void(const std::string&)> warn = [](const std::string&) {};

@@ -30,7 +30,7 @@ void normalize(Graph& g, const std::string& input, const NormalizeOptions& opt) 
   } else if (std::filesystem::is_directory(input)) {
     attach_from_folder(g, input, rows, opt.warn);
   }
-  arch::to_gguf(g, opt.warn);
+  arch::to_gguf(g, opt.warn, {.sentence_transformers_dense = opt.sentence_transformers_dense});
 }
 
 }  // namespace owl

@@ -12,6 +12,7 @@ namespace owl {
 struct NormalizeOptions {
   std::string tokenizer;  // a tokenizer file to use instead of the model folder's own
   std::function<void(const std::string&)> warn = [](const std::string&) {};
+  bool sentence_transformers_dense = false;  // see arch::ToGgufOptions
 };
 
 // Attaches the tokenizer (from `tokenizer`, or the input folder's files) and runs the

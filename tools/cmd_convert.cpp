@@ -19,7 +19,7 @@ namespace {
 struct ConvertArgs {
   std::string input, output, dtype, shard_size, split_max_size, tokenizer;
   uint64_t split_max_tensors = 0;
-  bool quiet = false, provenance = false;
+  bool quiet = false, provenance = false, sentence_transformers_dense = false;
 };
 
 // Options that do not change the bytes written.
@@ -47,6 +47,7 @@ ConvertOptions options_from(const ConvertArgs& a) {
   if (!a.split_max_size.empty()) opt.split_max_bytes = *parse_size(a.split_max_size);
   opt.split_max_tensors = a.split_max_tensors;
   opt.tokenizer = a.tokenizer;
+  opt.sentence_transformers_dense = a.sentence_transformers_dense;
   const bool quiet = a.quiet;
   opt.warn = [quiet](const std::string& w) {
     if (!quiet) std::fprintf(stderr, "owl: note: %s\n", printable(w).c_str());
@@ -92,6 +93,9 @@ void add_convert_options(CLI::App* cmd, const std::shared_ptr<ConvertArgs>& args
   cmd->add_option("--tokenizer", args->tokenizer,
                   "Tokenizer for inputs that lack one: tokenizer.model, tokenizer.json or a "
                   "llama2.c tokenizer");
+  cmd->add_flag("--sentence-transformers-dense", args->sentence_transformers_dense,
+                "EmbeddingGemma: also its sentence-transformers Dense modules (2_Dense, 3_Dense), "
+                "as convert_hf_to_gguf.py --sentence-transformers-dense-modules");
   cmd->add_option("--shard-size", args->shard_size,
                   "safetensors: shards of at most this size (5GB, 500MiB)")
       ->check(check_size);

@@ -27,7 +27,7 @@ shift || true
 ALL_TARGETS=(fuzz_gguf fuzz_gguf_split fuzz_safetensors fuzz_safetensors_index fuzz_llama2c
   fuzz_llama2c_tokenizer fuzz_hf_config fuzz_hf_tokenizer_json fuzz_hf_tokenizer_config
   fuzz_model_card fuzz_sentencepiece fuzz_unpickler fuzz_zip_checkpoint fuzz_zip_pickle fuzz_scan
-  fuzz_imatrix fuzz_signature fuzz_hub_api)
+  fuzz_imatrix fuzz_signature fuzz_hub_api fuzz_st_modules)
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL_TARGETS[@]}")
 read -r -a ALSO_BUILD <<<"${OWL_FUZZ_ALSO_BUILD:-}"
@@ -99,6 +99,7 @@ seed_corpus() {
       local name="${target#fuzz_hf_}"
       name="${name/tokenizer_json/tokenizer}.json"
       add_seeds "$dir" "$DATA"/hf/*/"$name" "$DATA"/tokenizers/*/"$name" ;;
+    fuzz_st_modules) add_seeds "$dir" "$DATA"/hf/tiny-embeddinggemma/modules.json ;;
     fuzz_sentencepiece) add_seeds "$dir" "$DATA"/hf/tiny-{gemma,phi3}/tokenizer.model \
       "$DATA/tokenizers/spm/tokenizer.model" ;;
     fuzz_zip_checkpoint)

@@ -7,10 +7,11 @@
 
 namespace owl::arch {
 
-void to_gguf(Graph& g, const std::function<void(const std::string&)>& warn) {
+void to_gguf(Graph& g, const std::function<void(const std::string&)>& warn,
+             const ToGgufOptions& options) {
   if (g.format == "llama2c") return llama2c_to_gguf(g);
   for (const auto& [key, value] : g.metadata)
-    if (key.starts_with(hf::kConfigPrefix)) return hf_to_gguf(g, warn);
+    if (key.starts_with(hf::kConfigPrefix)) return hf_to_gguf(g, warn, options);
   throw UsageError("no config.json: cannot tell the architecture");
 }
 

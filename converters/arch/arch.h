@@ -25,7 +25,15 @@ namespace owl::arch {
 // ones) and for a graph with neither config.json nor a llama2.c header; InputError naming
 // config.json for missing or out-of-range values, or a tensor that has no place in the model.
 // What is only skipped (a model card owl cannot read) goes to `warn`, if set.
-void to_gguf(Graph& g, const std::function<void(const std::string&)>& warn = {});
+struct ToGgufOptions {
+  // EmbeddingGemma: also the sentence-transformers Dense modules (2_Dense, 3_Dense) as
+  // dense_2 / dense_3 with their dense_*_feat_* sizes, as convert_hf_to_gguf.py's
+  // --sentence-transformers-dense-modules adds them. Other architectures ignore it, as the
+  // reference does.
+  bool sentence_transformers_dense = false;
+};
+void to_gguf(Graph& g, const std::function<void(const std::string&)>& warn = {},
+             const ToGgufOptions& options = {});
 
 // Throws what to_gguf would for an architecture owl does not convert, so that a command can say
 // so before its expensive work (a 262k-token tokenizer takes seconds to read).

@@ -14,13 +14,15 @@ extern const Family kLlamaFamily, kMistralFamily, kQwen2Family, kQwen3Family, kG
     kGemma2Family, kGemma3Family, kPhi3Family, kMixtralFamily, kQwen2MoeFamily, kQwen3MoeFamily,
     kOlmoeFamily, kGraniteMoeFamily, kDeepseekV2Family, kDeepseekV3Family;
 extern const Family kGptOssFamily, kLlama4Family;
+extern const Family kGemmaEmbeddingFamily;
 
 std::span<const Family* const> families() {
-  static const std::array<const Family*, 17> kAll = {
-      &kLlamaFamily,    &kMistralFamily, &kQwen2Family,      &kQwen3Family,      &kGemmaFamily,
-      &kGemma2Family,   &kGemma3Family,  &kPhi3Family,       &kMixtralFamily,    &kQwen2MoeFamily,
-      &kQwen3MoeFamily, &kOlmoeFamily,   &kGraniteMoeFamily, &kDeepseekV2Family, &kDeepseekV3Family,
-      &kGptOssFamily,   &kLlama4Family};
+  static const std::array<const Family*, 18> kAll = {
+      &kLlamaFamily,      &kMistralFamily,       &kQwen2Family,      &kQwen3Family,
+      &kGemmaFamily,      &kGemma2Family,        &kGemma3Family,     &kPhi3Family,
+      &kMixtralFamily,    &kQwen2MoeFamily,      &kQwen3MoeFamily,   &kOlmoeFamily,
+      &kGraniteMoeFamily, &kDeepseekV2Family,    &kDeepseekV3Family, &kGptOssFamily,
+      &kLlama4Family,     &kGemmaEmbeddingFamily};
   return kAll;
 }
 

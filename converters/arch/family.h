@@ -149,6 +149,8 @@ struct Family {
   // Layers past num_hidden_layers (DeepSeek-V3's multi-token-prediction layer) are left out, as
   // the reference leaves them, rather than refused.
   bool drop_layers_past_count = false;
+  // EmbeddingGemma: the sentence-transformers Dense modules may come along (ToGgufOptions).
+  bool sentence_transformers_dense = false;
 };
 
 // Every supported family, in the order the error message lists them.

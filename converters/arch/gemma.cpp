@@ -1,7 +1,9 @@
 // Gemma, Gemma 2 and Gemma 3 (text): norm weights stored as (w - 1) by Hugging Face; Gemma 2/3
 // add norms after attention and the feed-forward; Gemma 3 adds q/k norms and two RoPE bases.
+// EmbeddingGemma is Gemma 3's network without the LM head, converted as gemma-embedding.
 #include "converters/arch/decoder_names.h"
 #include "converters/arch/family.h"
+#include "converters/arch/sentence_modules.h"
 
 namespace owl::arch {
 namespace {
@@ -42,6 +44,8 @@ constexpr std::string_view kGemma2Archs[] = {"Gemma2ForCausalLM"};
 constexpr std::string_view kGemma2Types[] = {"gemma2"};
 constexpr std::string_view kGemma3Archs[] = {"Gemma3ForCausalLM", "Gemma3ForConditionalGeneration"};
 constexpr std::string_view kGemma3Types[] = {"gemma3_text", "gemma3"};
+// EmbeddingGemma shares model_type gemma3_text, so it is found by its architecture only.
+constexpr std::string_view kGemmaEmbeddingArchs[] = {"Gemma3TextModel"};
 
 const HParamDefault kGemmaDefaults[] = {
     {"max_position_embeddings", Value::i64(8192)},
@@ -63,6 +67,14 @@ const HParamDefault kGemma3Defaults[] = {
     {"rms_norm_eps", Value::f64(1e-6)},
     {"head_dim", Value::i64(256)},
     {"sliding_window", Value::i64(4096)},
+    {"tie_word_embeddings", Value::boolean(true)},
+};
+
+// Gemma 3's, except sliding_window, which EmbeddingGemma's config.json must give.
+const HParamDefault kGemmaEmbeddingDefaults[] = {
+    {"max_position_embeddings", Value::i64(131072)},
+    {"rms_norm_eps", Value::f64(1e-6)},
+    {"head_dim", Value::i64(256)},
     {"tie_word_embeddings", Value::boolean(true)},
 };
 
@@ -106,6 +118,15 @@ void write_gemma3_keys(const HParams& hp, const Dims& d, KeyWriter& kw) {
   if (hp.opt_int("sliding_window_pattern") != 1)
     kw.u32("attention.sliding_window", hp.int_("sliding_window"));
   kw.u32("attention.head_count_kv", d.kv_heads);
+}
+
+// Gemma 3's keys, then the window again as config.json has it (transformers' config class
+// shrinks it for bidirectional attention; the reference writes the file's), then the pooling of
+// the sentence-transformers modules beside it.
+void write_gemma_embedding_keys(const HParams& hp, const Dims& d, KeyWriter& kw) {
+  write_gemma3_keys(hp, d, kw);
+  kw.u32("attention.sliding_window", hp.int_("sliding_window"));
+  write_sentence_pooling_keys(hp, kw);
 }
 
 // The attention scale llama.cpp applies: 1/sqrt(head_dim), except for the 27B models, which
@@ -187,6 +208,20 @@ extern const Family kGemma3Family{
     .hf_architecture = "Gemma3ForCausalLM",
     .hf_model_type = "gemma3_text",
     .write_config = write_gemma3_config,
+};
+
+// No way back to Hugging Face yet: owl writes CausalLM folders only.
+extern const Family kGemmaEmbeddingFamily{
+    .gguf_arch = "gemma-embedding",
+    .hf_architectures = kGemmaEmbeddingArchs,
+    .model_types = {},
+    .defaults = kGemmaEmbeddingDefaults,
+    .names = {kDecoderGlobals, kGemma3Layers},
+    .shift_norms = true,
+    .trim_embedding = true,
+    .head_dim_from_hidden = false,
+    .write_keys = write_gemma_embedding_keys,
+    .sentence_transformers_dense = true,
 };
 
 }  // namespace owl::arch

@@ -10,6 +10,7 @@
 #include "converters/arch/general_keys.h"
 #include "converters/arch/norm_shift.h"
 #include "converters/arch/permute.h"
+#include "converters/arch/sentence_modules.h"
 #include "converters/arch/slice.h"
 #include "converters/arch/tensor_names.h"
 #include "formats/hf/folder.h"
@@ -155,6 +156,22 @@ bool is_source_key(std::string_view key) {
          key.starts_with("llama2c.");
 }
 
+// The dense modules' sizes, where the reference writes them: after the family's own keys, but
+// before the pooling type, which is taken out and set again behind them.
+void write_dense_sizes(const std::vector<SentenceDenseModule>& dense, KeyWriter& kw,
+                       Metadata& out) {
+  if (dense.empty()) return;
+  const Value* found = out.find(kw.key("pooling_type"));
+  const std::optional<Value> pooling = found ? std::optional<Value>(*found) : std::nullopt;
+  kw.erase("pooling_type");
+  for (const SentenceDenseModule& d : dense) {
+    if (d.in_features < 0) continue;
+    kw.u32(d.name + "_feat_in", d.in_features);
+    kw.u32(d.name + "_feat_out", d.out_features);
+  }
+  if (pooling) out.set(kw.key("pooling_type"), *pooling);
+}
+
 }  // namespace
 
 const Family& hf_family(const Graph& g) {
@@ -171,7 +188,8 @@ const Family& hf_family(const Graph& g) {
                    "unsupported architecture " + name + "; owl converts " + supported_list());
 }
 
-void hf_to_gguf(Graph& g, const std::function<void(const std::string&)>& warn) {
+void hf_to_gguf(Graph& g, const std::function<void(const std::string&)>& warn,
+                const ToGgufOptions& options) {
   const std::string config_path = config_path_of(g);
   const Family* family = &hf_family(g);
   HParams hp(g.metadata, config_path,
@@ -208,6 +226,14 @@ void hf_to_gguf(Graph& g, const std::function<void(const std::string&)>& warn) {
                        "two tensors become '" + t.name + "' (the second is '" + from + "')");
     tensors.push_back(std::move(t));
   };
+  // The reference generates the dense modules' tensors before it reads the model's.
+  std::vector<SentenceDenseModule> dense;
+  if (options.sentence_transformers_dense && family->sentence_transformers_dense)
+    dense = read_sentence_dense_modules(hp);
+  for (SentenceDenseModule& d : dense) {
+    for (Tensor& t : d.weights) add(std::move(t), d.file.path);
+    g.inputs.push_back(d.file);
+  }
   ExpertGatherer experts(family->experts, config_expert_count(hp), dims.layers, conv.where);
   ExpertParams expert_params(family->experts, config_expert_count(hp), dims.layers, conv.where);
   for (const Item& item : order) {
@@ -243,6 +269,7 @@ void hf_to_gguf(Graph& g, const std::function<void(const std::string&)>& warn) {
   write_general_keys(out, folder, g.metadata, count_params(tensors), warn);
   KeyWriter kw(out, std::string(family->gguf_arch), config_path);
   family->write_keys(hp, dims, kw);
+  write_dense_sizes(dense, kw, out);
   kw.closing_general_keys();
   for (const auto& [key, value] : g.metadata)
     if (!is_source_key(key) && !out.find(key)) out.set(key, value);

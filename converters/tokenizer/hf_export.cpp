@@ -6,6 +6,7 @@
 
 #include "converters/tokenizer/keys.h"
 #include "converters/tokenizer/pre_tokenizer.h"
+#include "converters/tokenizer/sentencepiece_export.h"
 #include "converters/tokenizer/token_type.h"
 
 namespace owl::tok {
@@ -14,6 +15,7 @@ namespace {
 struct GgufVocab {
   std::vector<std::string> tokens;
   std::vector<TokenType> types;
+  std::vector<float> scores;  // empty when the GGUF has none
   std::unordered_map<std::string, int64_t> ids;
 };
 
@@ -32,6 +34,8 @@ std::string read_vocab(const Metadata& m, GgufVocab& v) {
   if (!tokens || tokens->empty()) return "the GGUF has no tokenizer.ggml.tokens";
   const Array* types = array_of(m, kTokenTypeKey, ValueType::I32);
   if (types && types->size() != tokens->size()) return "its token types do not match its tokens";
+  const Array* scores = array_of(m, kScoresKey, ValueType::F32);
+  if (scores && scores->size() != tokens->size()) return "its scores do not match its tokens";
   for (size_t i = 0; i < tokens->size(); ++i) {
     const std::string& piece = tokens->string_at(i);
     if (!v.ids.emplace(piece, static_cast<int64_t>(i)).second)
@@ -39,6 +43,7 @@ std::string read_vocab(const Metadata& m, GgufVocab& v) {
     v.tokens.push_back(piece);
     v.types.push_back(types ? static_cast<TokenType>((*types)[i].to_int().value_or(1))
                             : TokenType::Normal);
+    if (scores) v.scores.push_back(static_cast<float>((*scores)[i].to_double().value_or(0.0)));
   }
   return {};
 }
@@ -159,17 +164,86 @@ std::optional<Json> byte_level_tokenizer(const Metadata& m, const GgufVocab& v, 
               {"model", bpe_model(v, std::move(merges), ignore_merges)}};
 }
 
-Json tokenizer_config(const Metadata& m, const GgufVocab& v) {
-  Json c = {{"tokenizer_class", "PreTrainedTokenizerFast"},
-            {"clean_up_tokenization_spaces", false}};
+// bos_token, eos_token, unk_token, pad_token: the tokens the GGUF names, by text.
+Json special_token_names(const Metadata& m, const GgufVocab& v) {
+  Json c = Json::object();
   const std::pair<const char*, const char*> kSpecials[] = {{"bos", "bos_token"},
                                                            {"eos", "eos_token"},
                                                            {"unknown", "unk_token"},
                                                            {"padding", "pad_token"}};
   for (const auto& [kind, name] : kSpecials)
     if (const auto id = special_id(m, kind, v)) c[name] = v.tokens[*id];
+  return c;
+}
+
+Json tokenizer_config(const Metadata& m, const GgufVocab& v) {
+  Json c = {{"tokenizer_class", "PreTrainedTokenizerFast"},
+            {"clean_up_tokenization_spaces", false}};
+  c.update(special_token_names(m, v));
   if (auto t = m.get_string(kChatTemplateKey)) c["chat_template"] = *t;
   return c;
+}
+
+// The convert_hf_to_gguf.py mark of a token that tokenizer_config.json's added_tokens_decoder
+// listed: typed control or user-defined, scored -1000. Listing exactly these again reads back
+// to the same types and scores; a control token of the tokenizer.model itself keeps its score.
+constexpr float kAddedTokenScore = -1000.0f;
+
+Json added_tokens_decoder(const GgufVocab& v) {
+  Json out = Json::object();
+  for (size_t i = 0; i < v.tokens.size(); ++i) {
+    const TokenType t = v.types[i];
+    if ((t != TokenType::Control && t != TokenType::UserDefined) || v.scores[i] != kAddedTokenScore)
+      continue;
+    out[std::to_string(i)] = {{"content", v.tokens[i]}, {"lstrip", false},
+                              {"normalized", false},    {"rstrip", false},
+                              {"single_word", false},   {"special", t == TokenType::Control}};
+  }
+  return out;
+}
+
+// LlamaTokenizer over tokenizer.model, in its non-legacy form (no space is added after a
+// special token, as llama.cpp adds none), with BOS/EOS added as the GGUF says.
+std::optional<TokenizerJsonFiles> sentencepiece_files(const Metadata& m, const GgufVocab& v,
+                                                      std::string& why) {
+  if (v.scores.empty()) {
+    why = "the GGUF has no tokenizer.ggml.scores, which SentencePiece merges by";
+    return std::nullopt;
+  }
+  const auto unk =
+      sentencepiece_unknown_id(v.tokens, v.types, m.get_int("tokenizer.ggml.unknown_token_id"));
+  if (!unk) {
+    why = "no unknown token (SentencePiece needs one)";
+    return std::nullopt;
+  }
+  const bool space_prefix = flag(m, kAddSpacePrefixKey, true);
+  SentencePieceVocabView view{v.tokens,
+                              v.scores,
+                              v.types,
+                              *unk,
+                              special_id(m, "bos", v),
+                              special_id(m, "eos", v),
+                              special_id(m, "padding", v),
+                              space_prefix};
+  TokenizerJsonFiles files;
+  files.sentencepiece_model = sentencepiece_model_bytes(view, why);
+  if (files.sentencepiece_model.empty()) return std::nullopt;
+  Json specials = special_token_names(m, v);
+  if (!specials.contains("unk_token")) specials["unk_token"] = v.tokens[*unk];
+  Json c = {{"tokenizer_class", "LlamaTokenizer"},
+            {"add_bos_token", flag(m, "tokenizer.ggml.add_bos_token", true)},
+            {"add_eos_token", flag(m, "tokenizer.ggml.add_eos_token", false)},
+            {"added_tokens_decoder", added_tokens_decoder(v)},
+            {"clean_up_tokenization_spaces", false},
+            {"legacy", false},
+            {"sp_model_kwargs", Json::object()}};
+  // Given only when off, as LlamaTokenizer adds the prefix unless told not to.
+  if (!space_prefix) c["add_prefix_space"] = false;
+  c.update(specials);
+  if (auto t = m.get_string(kChatTemplateKey)) c["chat_template"] = *t;
+  files.tokenizer_config = std::move(c);
+  files.special_tokens_map = std::move(specials);
+  return files;
 }
 
 }  // namespace
@@ -183,18 +257,14 @@ HfTokenizerExport export_hf_tokenizer(const Metadata& m) {
   }
   GgufVocab v;
   if (out.why_not = read_vocab(m, v); !out.why_not.empty()) return out;
-  std::optional<Json> tokenizer;
   if (*model == "llama") {
-    // A tokenizer.json can hold a SentencePiece vocabulary (a byte-fallback BPE), but owl, like
-    // llama.cpp's converter, reads SentencePiece models back faithfully only from
-    // tokenizer.model: such a folder would no longer convert.
-    out.why_not = "owl writes no tokenizer.model for a SentencePiece vocabulary yet";
+    out.files = sentencepiece_files(m, v, out.why_not);
   } else if (*model == "gpt2") {
-    tokenizer = byte_level_tokenizer(m, v, out.why_not);
+    if (auto tokenizer = byte_level_tokenizer(m, v, out.why_not))
+      out.files = TokenizerJsonFiles{std::move(*tokenizer), {}, tokenizer_config(m, v), nullptr};
   } else {
     out.why_not = "owl cannot write a tokenizer.json for llama.cpp's '" + *model + "' tokenizer";
   }
-  if (tokenizer) out.files = TokenizerJsonFiles{std::move(*tokenizer), tokenizer_config(m, v)};
   return out;
 }
 

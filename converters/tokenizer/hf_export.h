@@ -10,9 +10,13 @@
 
 namespace owl::tok {
 
+// What the tokenizer files hold; a byte-level BPE is a tokenizer.json, a SentencePiece
+// vocabulary a tokenizer.model and special_tokens_map.json.
 struct TokenizerJsonFiles {
-  Json tokenizer;         // tokenizer.json
-  Json tokenizer_config;  // tokenizer_config.json
+  Json tokenizer;                   // tokenizer.json; null when there is none
+  std::string sentencepiece_model;  // tokenizer.model (serialized); empty when there is none
+  Json tokenizer_config;            // tokenizer_config.json
+  Json special_tokens_map;          // special_tokens_map.json; null when there is none
 };
 
 struct HfTokenizerExport {
@@ -21,7 +25,8 @@ struct HfTokenizerExport {
 };
 
 // A byte-level BPE ("gpt2") with a pre-tokenizer owl knows becomes a BPE tokenizer.json with
-// that split. SentencePiece vocabularies (which would need a tokenizer.model), other models
+// that split; a SentencePiece vocabulary ("llama") a tokenizer.model for LlamaTokenizer, which
+// convert_hf_to_gguf.py and owl read back to the same tokenizer.ggml.* keys. Other models
 // (WordPiece, RWKV, ...) and vocabularies that repeat a token are not exported.
 HfTokenizerExport export_hf_tokenizer(const Metadata& m);
 

@@ -5,6 +5,7 @@
 
 #include "converters/tokenizer/hf_export.h"
 #include "converters/tokenizer/keys.h"
+#include "converters/tokenizer/sentencepiece.h"
 
 using namespace owl;
 
@@ -39,6 +40,51 @@ TEST_CASE("a byte-level BPE GGUF vocabulary becomes a tokenizer.json", "[tokeniz
   CHECK(t["added_tokens"][0]["special"] == true);
   CHECK(out.files->tokenizer_config["eos_token"] == "<|end|>");
   CHECK(out.files->tokenizer_config["chat_template"] == "{{ messages }}");
+}
+
+TEST_CASE("a SentencePiece GGUF vocabulary becomes a tokenizer.model", "[tokenizer]") {
+  // As convert_hf_to_gguf.py writes Llama's: <unk>, <s>, </s> listed by added_tokens_decoder
+  // (control, -1000), byte tokens, merged pieces scored by rank, a padding slot.
+  Metadata m;
+  m.set("tokenizer.ggml.model", Value::string("llama"));
+  m.set("tokenizer.ggml.tokens", tok::string_array({"<unk>", "<s>", "</s>", "<0x41>",
+                                                    "\xe2\x96\x81"
+                                                    "a",
+                                                    "[PAD5]"}));
+  std::vector<Value> scores, types;
+  for (float s : {-1000.0f, -1000.0f, 0.0f, 0.0f, -3.0f, -10000.0f})
+    scores.push_back(Value::f32(s));
+  for (int32_t t : {3, 3, 3, 6, 1, 5}) types.push_back(Value::i32(t));
+  m.set("tokenizer.ggml.scores", Value::array(Array(ValueType::F32, scores)));
+  m.set("tokenizer.ggml.token_type", Value::array(Array(ValueType::I32, types)));
+  m.set("tokenizer.ggml.bos_token_id", Value::u32(1));
+  m.set("tokenizer.ggml.eos_token_id", Value::u32(2));
+  m.set("tokenizer.ggml.add_space_prefix", Value::boolean(false));
+  const auto out = tok::export_hf_tokenizer(m);
+  REQUIRE(out.files);
+  CHECK(out.files->tokenizer.is_null());
+  const std::string& bytes = out.files->sentencepiece_model;
+  const tok::Vocab back = tok::parse_sentencepiece(
+      std::as_bytes(std::span<const char>(bytes.data(), bytes.size())), "tokenizer.model");
+  REQUIRE(back.size() == 6);
+  CHECK(back.tokens[4] ==
+        "\xe2\x96\x81"
+        "a");
+  CHECK(back.scores[4] == -3.0f);
+  // SentencePiece needs an unknown piece: <unk>, although the GGUF calls it control.
+  CHECK(back.types[0] == tok::TokenType::Unknown);
+  CHECK(back.types[2] == tok::TokenType::Control);
+  CHECK(back.types[3] == tok::TokenType::Byte);
+  CHECK(back.types[5] == tok::TokenType::Unused);
+  const Json& c = out.files->tokenizer_config;
+  CHECK(c["tokenizer_class"] == "LlamaTokenizer");
+  CHECK(c["add_prefix_space"] == false);
+  CHECK(c["unk_token"] == "<unk>");
+  CHECK(c["eos_token"] == "</s>");
+  // Only the tokens scored as added tokens are listed again; </s> keeps its own score.
+  CHECK(c["added_tokens_decoder"].size() == 2);
+  CHECK(c["added_tokens_decoder"]["1"]["special"] == true);
+  CHECK(out.files->special_tokens_map["bos_token"] == "<s>");
 }
 
 TEST_CASE("tokenizers owl cannot express are named, not guessed", "[tokenizer]") {

@@ -38,6 +38,9 @@ inline constexpr PathTarget kPathTargets[] = {
     {"fuzz_hf_tokenizer_config", "hf", "tokenizer_config.json", "hf/tiny-llama3", "", ""},
     {"fuzz_model_card", "hf", "README.md", "hf/tiny-llama3", "", ""},
     {"fuzz_sentencepiece", "tokenizers", "tokenizer.model", "hf/tiny-mistral", "", ""},
+    // EmbeddingGemma's sentence-transformers module list (its pooling module folder is not
+    // copied: a module path the fuzzer makes may still reach a config.json).
+    {"fuzz_st_modules", "hf", "modules.json", "hf/tiny-embeddinggemma", "", ""},
 };
 
 inline const PathTarget* find_path_target(std::string_view name) {

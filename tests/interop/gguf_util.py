@@ -594,4 +594,8 @@ REFERENCE_CASES = {
     # Llama4ForConditionalGeneration: its text model, the vision tower left out.
     "llama4-multimodal-f16": ("tiny-llama4-multimodal", "tiny-llama4-multimodal.f16.gguf",
                               ["--dtype", "f16"]),
+    # EmbeddingGemma (tests/data/hf/make_embeddinggemma_fixture.py): Gemma3TextModel, no LM
+    # head, pooling from its sentence-transformers modules.
+    "embeddinggemma-f16": ("tiny-embeddinggemma", "tiny-embeddinggemma.f16.gguf",
+                           ["--dtype", "f16"]),
 }

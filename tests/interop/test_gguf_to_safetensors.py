@@ -140,8 +140,10 @@ def test_reference_f16_gguf(owl, tmp_path, folder):
             bad.append(f"{name}: values differ")
     assert not bad, "\n".join(bad)
     check_config(out_dir, folder)
-    # A byte-level BPE comes back as tokenizer files; SentencePiece vocabularies do not yet.
-    tokenizer = ["tokenizer.json", "tokenizer_config.json"] if folder in BYTE_LEVEL else []
+    # A byte-level BPE comes back as tokenizer.json, a SentencePiece vocabulary as
+    # tokenizer.model (test_gguf_to_hf_tokenizer.py loads both with transformers).
+    tokenizer = (["tokenizer.json", "tokenizer_config.json"] if folder in BYTE_LEVEL else
+                 ["special_tokens_map.json", "tokenizer.model", "tokenizer_config.json"])
     assert sorted(os.listdir(out_dir)) == ["config.json", "model.safetensors", *tokenizer]
 
 

@@ -173,18 +173,21 @@ def make_family(folder, config_class, model_class, args, seed):
     (folder / "generation_config.json").unlink(missing_ok=True)
 
 
-def convert_reference(llama_cpp, python, folder, pre_tokenizer, shim=""):
-    """Runs convert_hf_to_gguf.py on tests/data/hf/FOLDER into reference/FOLDER.f16.gguf, with
-    `shim` (Python source) run after the converter's `conversion.base` is imported; returns the
-    command as provenance.json records it."""
-    out = HERE / "reference" / f"{folder}.f16.gguf"
+def convert_reference(llama_cpp, python, folder, pre_tokenizer, shim="", extra_args=(),
+                      outtype_label="f16"):
+    """Runs convert_hf_to_gguf.py on tests/data/hf/FOLDER into
+    reference/FOLDER.<outtype_label>.gguf, with `shim` (Python source) run after the converter's
+    `conversion.base` is imported and `extra_args` after the output type; returns the command as
+    provenance.json records it."""
+    out = HERE / "reference" / f"{folder}.{outtype_label}.gguf"
     wrapper = mf.CONVERT_WRAPPER.replace("PRE_TOKENIZER", repr(pre_tokenizer))
     if shim:
         wrapper = wrapper.replace("from conversion import base\n",
                                   "from conversion import base\n" + shim, 1)
     subprocess.run([python, "-c", wrapper, str(llama_cpp), str(HERE / folder), "--outtype", "f16",
-                    "--outfile", str(out)], check=True, cwd=HERE)
-    return (f"convert_hf_to_gguf.py tests/data/hf/{folder} --outtype f16 "
+                    *extra_args, "--outfile", str(out)], check=True, cwd=HERE)
+    extra = "".join(f" {a}" for a in extra_args)
+    return (f"convert_hf_to_gguf.py tests/data/hf/{folder} --outtype f16{extra} "
             f"--outfile tests/data/hf/reference/{out.name}")
 
 
