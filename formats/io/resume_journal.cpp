@@ -147,6 +147,7 @@ Journal parse_journal(std::string_view text, const std::string& path) {
     const std::string_view line = text.substr(0, end);
     text.remove_prefix(end == text.npos ? text.size() : end + 1);
     JournalEntry e;
+    if (line.empty()) continue;
     if (line.size() > kMaxJournalLineBytes || !parse_entry(line, e)) {
       ++j.damaged;
       continue;
@@ -186,10 +187,18 @@ Journal read_journal(const std::string& path) {
 
 JournalAppender::JournalAppender(std::string path, std::string_view identity)
     : path_(std::move(path)) {
-  const int flags = O_WRONLY | O_APPEND | O_CLOEXEC | O_CREAT | (identity.empty() ? 0 : O_TRUNC);
+  const int flags = O_RDWR | O_APPEND | O_CLOEXEC | O_CREAT | (identity.empty() ? 0 : O_TRUNC);
   fd_ = ::open(path_.c_str(), flags, 0644);
   if (fd_ < 0) throw SystemError(path_, "cannot open the resume journal", errno);
-  if (!identity.empty()) write_all(journal_header(identity));
+  if (!identity.empty()) {
+    write_all(journal_header(identity));
+    return;
+  }
+  // A line torn by a kill would swallow the first one appended now: end it first.
+  struct stat st {};
+  char last = '\n';
+  if (::fstat(fd_, &st) == 0 && st.st_size > 0) (void)::pread(fd_, &last, 1, st.st_size - 1);
+  if (last != '\n') write_all("\n");
 }
 
 JournalAppender::~JournalAppender() {

@@ -48,7 +48,8 @@ Journal read_journal(const std::string& path);
 class JournalAppender {
  public:
   // Truncates the journal and writes the header when `identity` is not empty; else opens it to
-  // append after what is there.
+  // append after what is there (ending a line a kill left torn). Several processes appending
+  // together: the first opens it before the others do.
   JournalAppender(std::string path, std::string_view identity);
   ~JournalAppender();
   JournalAppender(const JournalAppender&) = delete;

@@ -56,6 +56,20 @@ TEST_CASE("a damaged or torn journal entry is skipped and counted") {
   CHECK(j.entries[0].name == "a");
 }
 
+TEST_CASE("entries appended after a torn line are kept") {
+  TempDir dir;
+  const auto path = dir.file("j");
+  owl::test::write_bytes(path, journal_header(kId) + journal_line(entry("a", 64)).substr(0, 30));
+  {
+    JournalAppender j(path, "");
+    j.append(entry("b", 4160));
+  }
+  const Journal j = read_journal(path);
+  CHECK(j.damaged == 1);
+  REQUIRE(j.entries.size() == 1);
+  CHECK(j.entries[0].name == "b");
+}
+
 TEST_CASE("a journal header cut short is an empty journal; other text is refused") {
   CHECK(parse_journal("", "j").identity.empty());
   CHECK(parse_journal("owl-jour", "j").identity.empty());
