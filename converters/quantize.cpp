@@ -1,5 +1,7 @@
 #include "converters/quantize.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
@@ -274,6 +276,23 @@ Prepared build(const std::string& input, const QuantizeOptions& opt) {
   return p;
 }
 
+// What else decides the output's bytes besides its header: the options and every file read, by
+// size and modification time (hashing a terabyte of input to resume would cost what it saves).
+std::string resume_identity(const Graph& g, const QuantizeOptions& opt) {
+  std::string id = "quantize";
+  for (const auto& o : opt.recipe.options) id += "\n" + o;
+  std::vector<std::string> files;
+  for (const auto& in : g.inputs) files.push_back(in.path);
+  files.insert(files.end(), opt.recipe.files.begin(), opt.recipe.files.end());
+  for (const auto& f : files) {
+    struct stat st {};
+    if (::stat(f.c_str(), &st) != 0) continue;
+    id += "\n" + f + " " + std::to_string(st.st_size) + " " + std::to_string(st.st_mtim.tv_sec) +
+          "." + std::to_string(st.st_mtim.tv_nsec);
+  }
+  return id;
+}
+
 }  // namespace
 
 Graph quantized_graph(const std::string& input, const QuantizeOptions& opt) {
@@ -298,9 +317,15 @@ QuantizeResult quantize(const std::string& input, const std::string& output,
     record->add_to(g, "quantized", "");
     w.finish_metadata = record->finisher();
   }
+  w.split_max_bytes = opt.split_max_bytes;
+  w.resume = opt.resume;
+  if (opt.resume) w.resume_identity = resume_identity(g, opt);
+  w.group = opt.group;
+  w.note = opt.warn;
   QuantizeResult r;
   r.files = gguf::write(g, output, w);
-  if (record) r.files.push_back(record->write_manifest(g, output));
+  const bool leader = !opt.group || opt.group->rank() == 0;
+  if (record && leader) r.files.push_back(record->write_manifest(g, output));
   r.plan = std::move(p.plan);
   return r;
 }

@@ -10,6 +10,7 @@
 #include "converters/graph.h"
 #include "converters/progress.h"
 #include "converters/provenance.h"
+#include "formats/write_group.h"
 #include "quant/gptq.h"
 #include "quant/plan.h"
 
@@ -42,7 +43,16 @@ struct QuantizeOptions {
   // error feedback (quant/gptq.h). Null: plain rounding.
   std::shared_ptr<const Hessians> hessians;
   int threads = 0;  // 0: every core
-  Recipe recipe;    // the provenance record's recipe (command "quantize")
+  // --resume: a journal beside the kept temporary output; a later run continues from it
+  // (gguf::WriteOptions::resume). The journal's identity adds the recipe and every input file's
+  // size and modification time to the output's header bytes.
+  bool resume = false;
+  // --split-max-size: parts of at most this many bytes of tensor data, as gguf-split cuts them
+  // (0: one file).
+  uint64_t split_max_bytes = 0;
+  // MPI ranks writing the output together (null: this process alone).
+  WriteGroup* group = nullptr;
+  Recipe recipe;  // the provenance record's recipe (command "quantize")
   Progress* progress = nullptr;
   std::function<void(const std::string&)> warn = [](const std::string&) {};
 };

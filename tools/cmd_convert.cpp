@@ -34,12 +34,6 @@ std::optional<ElemType> parse_dtype(const std::string& name) {
   throw UsageError("--dtype must be keep, f32, f16, bf16 or q8_0, not '" + name + "'");
 }
 
-// CLI11 check for options that take a size like 5GB.
-std::string check_size(const std::string& s) {
-  auto bytes = parse_size(s);
-  return bytes && *bytes > 0 ? "" : "must be a size like 5GB or 500MiB";
-}
-
 ConvertOptions options_from(const ConvertArgs& a) {
   ConvertOptions opt;
   opt.dtype = parse_dtype(a.dtype);
@@ -98,10 +92,10 @@ void add_convert_options(CLI::App* cmd, const std::shared_ptr<ConvertArgs>& args
                 "as convert_hf_to_gguf.py --sentence-transformers-dense-modules");
   cmd->add_option("--shard-size", args->shard_size,
                   "safetensors: shards of at most this size (5GB, 500MiB)")
-      ->check(check_size);
+      ->check(check_size_option);
   cmd->add_option("--split-max-size", args->split_max_size,
                   "GGUF: split into parts of at most this size, as gguf-split")
-      ->check(check_size);
+      ->check(check_size_option);
   cmd->add_option("--split-max-tensors", args->split_max_tensors,
                   "GGUF: split into parts of at most this many tensors");
   cmd->add_flag("-q,--quiet", args->quiet, "No progress line or summary");

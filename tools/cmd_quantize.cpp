@@ -19,6 +19,7 @@
 #include "quant/driver.h"
 #include "tools/commands.h"
 #include "tools/human.h"
+#include "tools/mpi_world.h"
 #include "tools/progress_line.h"
 #include "tools/recipe_options.h"
 #include "tools/rederive.h"
@@ -31,19 +32,19 @@ struct QuantizeArgs {
   std::string input, output, mix, output_tensor_type, token_embedding_type, tokenizer, imatrix;
   std::vector<std::string> tensor_types, tensor_type_files, include_weights, exclude_weights;
   std::vector<std::string> override_kv;
-  std::string prune_layers;
+  std::string prune_layers, split_max_size;
   std::string calibration_text;  // --optimize --text
   uint64_t calibration_ctx = 512, calibration_chunks = 0;
   bool optimize = false;
   int threads = 0;
   bool pure = false, leave_output = false, allow_requantize = false, no_fallback = false;
-  bool keep_split = false;
+  bool keep_split = false, resume = false;
   bool dry_run = false, json = false, quiet = false, provenance = false;
 };
 
 // Options that do not change the bytes written.
-const std::set<std::string> kNotRecipe = {"output", "threads",    "dry-run",      "json",
-                                          "quiet",  "provenance", "no-provenance"};
+const std::set<std::string> kNotRecipe = {"output", "threads",    "dry-run",       "json",
+                                          "quiet",  "provenance", "no-provenance", "resume"};
 
 std::string mix_names() {
   std::string s;
@@ -214,6 +215,17 @@ void run_quantize(const QuantizeArgs& a, const CLI::App& cmd) {
     return;
   }
   if (a.output.empty()) throw UsageError("--output is required unless --dry-run");
+  // Under mpirun: every rank plans alike and writes its share of the tensors.
+  const auto world = MpiWorld::join_if_launched();
+  const bool quiet = a.quiet || (world && world->rank() > 0);
+  opt.group = world.get();
+  opt.threads = threads_per_rank(world.get(), a.threads);
+  opt.resume = a.resume;
+  if (!a.split_max_size.empty()) {
+    if (a.keep_split) throw UsageError("--split-max-size cannot be combined with --keep-split");
+    opt.split_max_bytes = *parse_size(a.split_max_size);
+  }
+  if (world && world->rank() > 0) opt.warn = [](const std::string&) {};  // said once, by rank 0
   if (a.optimize) {
     if (!a.prune_layers.empty())
       throw UsageError("--optimize cannot be combined with --prune-layers");
@@ -222,20 +234,22 @@ void run_quantize(const QuantizeArgs& a, const CLI::App& cmd) {
         validate::collect_hessians(open_canonical(a.input), a.calibration_text, a.calibration_ctx,
                                    a.calibration_chunks, a.quiet));
   }
-  ProgressLine progress(a.quiet);
+  ProgressLine progress(quiet);
   opt.progress = &progress;
   const auto start = std::chrono::steady_clock::now();
   const auto r = quantize(a.input, a.output, opt);
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (a.json) print_json(r.plan, r.files);
-  if (!a.quiet) {
+  if (a.json && (!world || world->rank() == 0)) print_json(r.plan, r.files);
+  if (!quiet) {
     std::fprintf(stderr,
                  "%s: %zu tensors (%zu retyped), %s -> %s (%s bpw), %d threads, in %s to:\n",
                  std::string(r.plan.mix->name).c_str(), r.plan.tensors.size(), r.plan.changed(),
                  human_bytes(r.plan.in_bytes).c_str(), human_bytes(r.plan.out_bytes).c_str(),
-                 bpw(r.plan.bits_per_weight()).c_str(), resolve_threads(a.threads),
+                 bpw(r.plan.bits_per_weight()).c_str(), resolve_threads(opt.threads),
                  human_duration(secs).c_str());
+    if (world)
+      std::fprintf(stderr, "  (%d MPI ranks, each with that many threads)\n", world->size());
     for (const auto& f : r.files) std::fprintf(stderr, "  %s\n", f.c_str());
   }
 }
@@ -290,6 +304,9 @@ void add_quantize_options(CLI::App* cmd, const std::shared_ptr<QuantizeArgs>& ar
   cmd->add_flag("--keep-split", args->keep_split,
                 "A split GGUF input gives a split output: each tensor in the part it came from, "
                 "OUTPUT's name with -0000K-of-0000N.gguf, as llama-quantize --keep-split");
+  cmd->add_option("--split-max-size", args->split_max_size,
+                  "Split the output into parts of at most this size (2G, 500M), as gguf-split")
+      ->check(check_size_option);
   cmd->add_flag("--leave-output-tensor", args->leave_output, "Keep output.weight as it is");
   cmd->add_flag(
       "--allow-requantize", args->allow_requantize,
@@ -297,6 +314,9 @@ void add_quantize_options(CLI::App* cmd, const std::shared_ptr<QuantizeArgs>& ar
   cmd->add_flag("--no-fallback", args->no_fallback,
                 "Fail instead of falling back to another type when a tensor's rows do not fit the "
                 "chosen type");
+  cmd->add_flag("--resume", args->resume,
+                "Keep a journal of finished tensors beside a kept temporary output; run the same "
+                "command again after a crash or kill and it checks them and writes only the rest");
   cmd->add_flag("--dry-run", args->dry_run,
                 "Print the plan (each tensor's type, why, its size) and write nothing");
   cmd->add_flag("--json", args->json, "Print the plan as JSON on standard output");

@@ -27,7 +27,7 @@ shift || true
 ALL_TARGETS=(fuzz_gguf fuzz_gguf_split fuzz_safetensors fuzz_safetensors_index fuzz_llama2c
   fuzz_llama2c_tokenizer fuzz_hf_config fuzz_hf_tokenizer_json fuzz_hf_tokenizer_config
   fuzz_model_card fuzz_sentencepiece fuzz_unpickler fuzz_zip_checkpoint fuzz_zip_pickle fuzz_scan
-  fuzz_imatrix fuzz_signature fuzz_hub_api fuzz_st_modules)
+  fuzz_imatrix fuzz_signature fuzz_hub_api fuzz_st_modules fuzz_resume_journal)
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL_TARGETS[@]}")
 read -r -a ALSO_BUILD <<<"${OWL_FUZZ_ALSO_BUILD:-}"

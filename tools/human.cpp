@@ -97,4 +97,9 @@ std::optional<uint64_t> parse_size(std::string_view text) {
   return std::nullopt;
 }
 
+std::string check_size_option(const std::string& text) {
+  const auto bytes = parse_size(text);
+  return bytes && *bytes > 0 ? "" : "must be a size like 5GB or 500MiB";
+}
+
 }  // namespace owl

@@ -15,5 +15,7 @@ std::string human_duration(double seconds);    // "0:42", "1:02:03"
 
 // "5GB", "500MB", "2GiB", "1000000": bytes, or nullopt if not a size.
 std::optional<uint64_t> parse_size(std::string_view text);
+// CLI11 check for options that take a size like 5GB: "" when it is one, else why not.
+std::string check_size_option(const std::string& text);
 
 }  // namespace owl

@@ -11,7 +11,7 @@ OWL_BUILD="${OWL_BUILD:-$OWL_ROOT/build}"
 # against (owl_build_llama_cpp_tools).
 OWL_APT_PACKAGES=(build-essential cmake ninja-build pkg-config libprotobuf-dev protobuf-compiler libzstd-dev
   libxxhash-dev libcli11-dev nlohmann-json3-dev catch2 libomp-dev python3 python3-pip python3-venv time strace
-  clang libclang-rt-14-dev libyaml-cpp-dev libssl-dev libcurl4-openssl-dev)
+  clang libclang-rt-14-dev libyaml-cpp-dev libssl-dev libcurl4-openssl-dev openmpi-bin libopenmpi-dev)
 
 # Bold only on a terminal: escape codes in a log file are noise.
 owl_log() {

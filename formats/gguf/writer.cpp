@@ -1,16 +1,21 @@
 #include "formats/gguf/writer.h"
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <set>
 #include <span>
+#include <sstream>
 #include <stdexcept>
 #include <vector>
 
 #include "formats/gguf/limits.h"
 #include "formats/io/atomic_file.h"
 #include "formats/io/error.h"
+#include "formats/io/file_digest.h"
+#include "formats/io/hash.h"
 #include "formats/io/read_files.h"
+#include "formats/io/resume_journal.h"
 #include "formats/tensor_stream.h"
 
 namespace owl::gguf {
@@ -156,21 +161,6 @@ HeaderBuffer header(const Metadata& meta, const std::vector<const Tensor*>& tens
   return h;
 }
 
-// Appends each tensor's xxh3-128 to `hashes` when it is not null.
-void write_part(AtomicFile& f, const Metadata& meta, const std::vector<const Tensor*>& tensors,
-                uint64_t alignment, Progress* progress, std::vector<std::string>* hashes) {
-  const HeaderBuffer h = header(meta, tensors, alignment);
-  f.write(h.bytes());
-  f.write_zeros(padded(h.bytes().size(), alignment) - h.bytes().size());
-
-  for (const Tensor* t : tensors) {
-    std::string xxh3;
-    const uint64_t written = stream_tensor(f, *t, progress, hashes ? &xxh3 : nullptr);
-    f.write_zeros(padded(written, alignment) - written);
-    if (hashes) hashes->push_back(std::move(xxh3));
-  }
-}
-
 // Rewrites the first part's header with the final values of the late keys: same size, in place.
 void patch_header(AtomicFile& f, const Metadata& meta, const Metadata& late,
                   const std::vector<const Tensor*>& tensors, uint64_t alignment) {
@@ -181,53 +171,221 @@ void patch_header(AtomicFile& f, const Metadata& meta, const Metadata& late,
   f.patch(0, h.bytes());
 }
 
+// Where everything goes, fixed before the first byte: each part's header (late keys as
+// placeholders) and each tensor's part and offset.
+struct Layout {
+  std::vector<std::vector<const Tensor*>> parts;
+  std::vector<std::string> names;
+  std::vector<Metadata> metas;
+  std::vector<HeaderBuffer> headers;
+  std::vector<uint64_t> part_bytes;
+  struct Place {
+    const Tensor* tensor;
+    uint32_t part;
+    uint64_t offset;
+  };
+  std::vector<Place> places;  // graph order
+};
+
+Layout lay_out(const Graph& g, const std::string& path, const WriteOptions& opt,
+               uint64_t alignment) {
+  Metadata meta;
+  for (const auto& [k, v] : g.metadata)
+    if (k != kSplitNoKey && k != kSplitCountKey && k != kSplitTensorsCountKey) meta.set(k, v);
+  Layout l;
+  l.parts = plan_parts(g, opt, alignment);
+  if (l.parts.size() > kMaxSplits)
+    throw UsageError("the split limits would make more than 9999 files");
+  const bool split = l.parts.size() > 1;
+  for (size_t i = 0; i < l.parts.size(); ++i) {
+    l.names.push_back(split ? part_name(path, i, l.parts.size()) : path);
+    Metadata part_meta;
+    if (i == 0) part_meta = meta;
+    if (split) {
+      part_meta.set(kSplitNoKey, Value::u16(static_cast<uint16_t>(i)));
+      part_meta.set(kSplitCountKey, Value::u16(static_cast<uint16_t>(l.parts.size())));
+      part_meta.set(kSplitTensorsCountKey, Value::i32(static_cast<int32_t>(g.tensors.size())));
+    }
+    l.headers.push_back(header(part_meta, l.parts[i], alignment));
+    l.metas.push_back(std::move(part_meta));
+    uint64_t at = padded(l.headers.back().bytes().size(), alignment);
+    for (const Tensor* t : l.parts[i]) {
+      l.places.push_back({t, static_cast<uint32_t>(i), at});
+      at += padded(t->byte_size(), alignment);
+    }
+    l.part_bytes.push_back(at);
+  }
+  return l;
+}
+
+// What the journal vouches for: the header bytes of every part and what the caller adds.
+std::string layout_identity(const Layout& l, const std::string& extra) {
+  Xxh3Hasher h;
+  for (const auto& header : l.headers) h.update(header.bytes());
+  h.update(std::as_bytes(std::span(extra.data(), extra.size())));
+  return h.hex();
+}
+
+std::string journal_path(const std::string& path) {
+  return hidden_beside(path, ".owl-journal");
+}
+
+// The tensors a resumed run need not write again: those the journal lists at their place whose
+// bytes in the temporary still hash as the journal says. Only `mine` are checked (each process
+// checks its own). Returns each such tensor's hash, by place index.
+std::vector<std::string> verified_tensors(const Layout& l, const std::vector<bool>& mine,
+                                          const resume::Journal& j,
+                                          const std::vector<std::unique_ptr<AtomicFile>>& files,
+                                          const WriteOptions& opt) {
+  std::map<std::pair<uint32_t, std::string>, const resume::JournalEntry*> last;
+  for (const auto& e : j.entries) last[{e.part, e.name}] = &e;
+  std::vector<std::string> done(l.places.size());
+  size_t kept = 0, redone = 0;
+  for (size_t i = 0; i < l.places.size(); ++i) {
+    const auto& p = l.places[i];
+    const auto it = last.find({p.part, p.tensor->name});
+    if (!mine[i] || it == last.end()) continue;
+    const resume::JournalEntry& e = *it->second;
+    if (e.offset == p.offset && e.size == p.tensor->byte_size() &&
+        xxh3_file_hex(files[p.part]->temp_path(), e.offset, e.offset + e.size) == e.xxh3) {
+      done[i] = e.xxh3;
+      ++kept;
+    } else {
+      ++redone;
+    }
+  }
+  if (opt.note)
+    opt.note("resuming: " + std::to_string(kept) + " tensors already written and checked" +
+             (redone + j.damaged ? ", " + std::to_string(redone + j.damaged) +
+                                       " journal entries that do not check out are redone"
+                                 : ""));
+  return done;
+}
+
+// Rank 0: every process's hashes ("INDEX HASH" lines), merged into graph order.
+std::vector<std::string> merge_hashes(const std::vector<std::string>& texts, size_t count) {
+  std::vector<std::string> hashes(count);
+  for (const auto& text : texts) {
+    std::istringstream in(text);
+    size_t index = 0;
+    std::string hash;
+    while (in >> index >> hash) {
+      if (index >= count) throw std::logic_error("a process sent a hash for no tensor");
+      hashes[index] = hash;
+    }
+  }
+  for (const auto& h : hashes)
+    if (h.empty()) throw std::logic_error("no process sent the hash of a tensor");
+  return hashes;
+}
+
 }  // namespace
 
 std::vector<std::string> write(const Graph& g, const std::string& path, const WriteOptions& opt) {
   check_writable(g);
   const Value* a = g.metadata.find(kAlignmentKey);
   const uint64_t alignment = a ? a->as_u64() : kDefaultAlignment;
-
-  Metadata meta;
-  for (const auto& [k, v] : g.metadata)
-    if (k != kSplitNoKey && k != kSplitCountKey && k != kSplitTensorsCountKey) meta.set(k, v);
-
-  const auto parts = plan_parts(g, opt, alignment);
-  if (parts.size() > kMaxSplits)
-    throw UsageError("the split limits would make more than 9999 files");
-  std::vector<std::string> names;
-  for (size_t i = 0; i < parts.size(); ++i)
-    names.push_back(parts.size() > 1 ? part_name(path, i, parts.size()) : path);
+  const Layout l = lay_out(g, path, opt, alignment);
   // Before anything is written: no part may replace a file being read.
-  for (const auto& name : names) refuse_if_read(name);
+  for (const auto& name : l.names) refuse_if_read(name);
+
+  const int rank = opt.group ? opt.group->rank() : 0;
+  const bool leader = rank == 0;
+  const bool shared = opt.group && opt.group->size() > 1;
+  const auto barrier = [&opt] {
+    if (opt.group) opt.group->barrier();
+  };
+
+  std::vector<uint64_t> sizes;
+  for (const auto& p : l.places) sizes.push_back(p.tensor->byte_size());
+  const std::vector<int> owner = share_by_size(sizes, opt.group ? opt.group->size() : 1);
+  std::vector<bool> mine(l.places.size());
+  for (size_t i = 0; i < mine.size(); ++i) mine[i] = owner[i] == rank;
+
+  // Every process reads the journal and refuses a foreign one alike, before anything changes.
+  const std::string journal = journal_path(path);
+  const std::string identity = opt.resume ? layout_identity(l, opt.resume_identity) : "";
+  const resume::Journal found = opt.resume ? resume::read_journal(journal) : resume::Journal{};
+  if (!found.identity.empty() && found.identity != identity)
+    throw UsageError(journal +
+                     ": this resume journal was written for a different input, recipe "
+                     "or owl version than this run's; delete it and " +
+                     AtomicFile::partial_path(l.names.front()) + " to start afresh");
+  const bool fresh = found.identity.empty();
+  barrier();  // every process has read the journal before the first one starts it afresh
 
   std::vector<std::unique_ptr<AtomicFile>> files;
-  std::vector<std::string> written;
-  std::vector<std::string> hashes;
-  Metadata first_meta;
-  if (opt.progress) opt.progress->begin("writing", g.tensors.size(), g.tensor_bytes());
-  for (size_t i = 0; i < parts.size(); ++i) {
-    const bool split = parts.size() > 1;
-    const std::string& name = names[i];
-    Metadata part_meta;
-    if (i == 0) part_meta = meta;
-    if (split) {
-      part_meta.set(kSplitNoKey, Value::u16(static_cast<uint16_t>(i)));
-      part_meta.set(kSplitCountKey, Value::u16(static_cast<uint16_t>(parts.size())));
-      part_meta.set(kSplitTensorsCountKey, Value::i32(static_cast<int32_t>(g.tensors.size())));
+  std::unique_ptr<resume::JournalAppender> appender;
+  const auto open_all = [&](PartialOpen how) {
+    for (size_t i = 0; i < l.names.size(); ++i) {
+      if (!opt.resume && !shared)
+        files.push_back(std::make_unique<AtomicFile>(l.names[i]));
+      else
+        files.push_back(std::make_unique<AtomicFile>(l.names[i], how, opt.resume));
     }
-    auto f = std::make_unique<AtomicFile>(name);
-    write_part(*f, part_meta, parts[i], alignment, opt.progress,
-               opt.finish_metadata ? &hashes : nullptr);
-    if (i == 0) first_meta = part_meta;
-    written.push_back(name);
-    files.push_back(std::move(f));
+  };
+  if (leader) {
+    open_all(fresh ? PartialOpen::Fresh : PartialOpen::Continue);
+    for (size_t i = 0; i < files.size(); ++i) files[i]->resize(l.part_bytes[i]);
+    if (opt.resume)
+      appender = std::make_unique<resume::JournalAppender>(journal, fresh ? identity : "");
   }
-  if (opt.finish_metadata)
-    patch_header(*files.front(), first_meta, opt.finish_metadata(hashes), parts.front(), alignment);
-  commit_all(files);
+  barrier();
+  if (!leader) {
+    open_all(PartialOpen::Join);
+    if (opt.resume) appender = std::make_unique<resume::JournalAppender>(journal, "");
+  }
+  std::vector<std::string> hashes = fresh ? std::vector<std::string>(l.places.size())
+                                          : verified_tensors(l, mine, found, files, opt);
+
+  if (leader) {
+    for (size_t i = 0; i < files.size(); ++i) {
+      const auto bytes = l.headers[i].bytes();
+      files[i]->seek(0);
+      files[i]->write(bytes);
+      files[i]->write_zeros(padded(bytes.size(), alignment) - bytes.size());
+    }
+  }
+  const bool hashing = opt.resume || opt.finish_metadata;
+  if (opt.progress) opt.progress->begin("writing", g.tensors.size(), g.tensor_bytes());
+  for (size_t i = 0; i < l.places.size(); ++i) {
+    const auto& p = l.places[i];
+    if (!mine[i]) continue;
+    if (!hashes[i].empty()) {
+      if (opt.progress) opt.progress->advance(1, p.tensor->byte_size());
+      continue;
+    }
+    AtomicFile& f = *files[p.part];
+    f.seek(p.offset);
+    const uint64_t written =
+        stream_tensor(f, *p.tensor, opt.progress, hashing ? &hashes[i] : nullptr);
+    f.write_zeros(padded(written, alignment) - written);
+    if (appender) {
+      f.flush();
+      appender->append({p.part, p.offset, written, hashes[i], p.tensor->name});
+    }
+  }
+
+  if (opt.finish_metadata) {
+    std::string mine_text;
+    for (size_t i = 0; i < l.places.size(); ++i)
+      if (mine[i]) mine_text += std::to_string(i) + " " + hashes[i] + "\n";
+    const auto texts = opt.group ? opt.group->gather(mine_text) : std::vector{mine_text};
+    if (leader)
+      patch_header(*files.front(), l.metas.front(),
+                   opt.finish_metadata(merge_hashes(texts, l.places.size())), l.parts.front(),
+                   alignment);
+  }
+  if (!leader)
+    for (const auto& f : files) f->finish_share();
+  barrier();  // every process's tensors are on disk
+  if (leader) {
+    commit_all(files);
+    if (opt.resume) std::filesystem::remove(journal);
+  }
+  barrier();  // the output is in place before any process reports success
   if (opt.progress) opt.progress->end();
-  return written;
+  return l.names;
 }
 
 }  // namespace owl::gguf

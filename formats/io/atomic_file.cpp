@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
@@ -159,9 +160,42 @@ AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
   buffer_.reserve(kWriteBufferBytes);
 }
 
+std::string hidden_beside(const std::string& path, std::string_view suffix) {
+  const std::filesystem::path p(path);
+  std::string name = ".";
+  name.append(p.filename().string()).append(suffix);
+  return (p.parent_path() / name).string();
+}
+
+std::string AtomicFile::partial_path(const std::string& path) {
+  return hidden_beside(path, ".owl-partial");
+}
+
+AtomicFile::AtomicFile(std::string path, PartialOpen open, bool keep_on_failure)
+    : path_(std::move(path)), keep_on_failure_(keep_on_failure) {
+  refuse_if_read(path_);
+  temp_path_ = partial_path(path_);
+  refuse_if_read(temp_path_);
+  // A kept temporary must outlive a signal; one that is not is removed by the handler.
+  if (!keep_on_failure) {
+    install_signal_cleanup_once();
+    slot_ = claim_slot(temp_path_);
+  }
+  int flags = O_WRONLY | O_CLOEXEC;
+  if (open != PartialOpen::Join) flags |= O_CREAT;
+  if (open == PartialOpen::Fresh) flags |= O_TRUNC;
+  fd_ = ::open(temp_path_.c_str(), flags, 0644);
+  if (fd_ < 0) {
+    int err = errno;
+    release_slot(slot_);
+    throw SystemError(path_, "cannot open the temporary output " + temp_path_, err);
+  }
+  buffer_.reserve(kWriteBufferBytes);
+}
+
 AtomicFile::~AtomicFile() {
   if (fd_ >= 0) ::close(fd_);
-  if (!committed_) ::unlink(temp_path_.c_str());
+  if (!committed_ && !keep_on_failure_) ::unlink(temp_path_.c_str());
   release_slot(slot_);
 }
 
@@ -181,7 +215,7 @@ void AtomicFile::flush_buffer() {
 }
 
 void AtomicFile::start_writeback() {
-  const uint64_t on_disk = written_ - buffer_.size();
+  const uint64_t on_disk = pos_ - buffer_.size();
   if (on_disk - writeback_started_ < kWritebackBytes) return;
   // Asynchronous: queues the range for writeback and returns.
   ::sync_file_range(fd_, static_cast<off_t>(writeback_started_),
@@ -190,7 +224,8 @@ void AtomicFile::start_writeback() {
 }
 
 void AtomicFile::write(std::span<const std::byte> bytes) {
-  written_ += bytes.size();
+  pos_ += bytes.size();
+  end_ = std::max(end_, pos_);
   if (bytes.size() >= kDirectWriteBytes) {
     flush_buffer();
     while (!bytes.empty()) {
@@ -220,8 +255,24 @@ void AtomicFile::write_zeros(uint64_t count) {
   }
 }
 
+void AtomicFile::seek(uint64_t offset) {
+  if (offset == pos_) return;
+  flush_buffer();
+  if (::lseek(fd_, static_cast<off_t>(offset), SEEK_SET) < 0)
+    throw SystemError(path_, "seek failed", errno);
+  pos_ = offset;
+  writeback_started_ = offset;
+}
+
+void AtomicFile::resize(uint64_t size) {
+  flush_buffer();
+  if (::ftruncate(fd_, static_cast<off_t>(size)) != 0)
+    throw SystemError(path_, "cannot size the temporary output", errno);
+  end_ = std::max(end_, size);
+}
+
 void AtomicFile::patch(uint64_t offset, std::span<const std::byte> bytes) {
-  if (finished_ || offset + bytes.size() > written_)
+  if (finished_ || offset + bytes.size() > end_)
     throw std::logic_error("patching bytes not yet written to " + path_);
   flush_buffer();
   while (!bytes.empty()) {
@@ -256,6 +307,13 @@ void AtomicFile::commit() {
   release_slot(slot_);
   slot_ = -1;
   sync_folder_of(path_);
+}
+
+void AtomicFile::finish_share() {
+  finish();
+  committed_ = true;  // not this process's to remove: the committing one removes it on failure
+  release_slot(slot_);
+  slot_ = -1;
 }
 
 void commit_all(const std::vector<std::unique_ptr<AtomicFile>>& files) {

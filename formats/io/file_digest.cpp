@@ -9,6 +9,7 @@
 
 #include "formats/io/digest.h"
 #include "formats/io/error.h"
+#include "formats/io/hash.h"
 
 namespace owl {
 
@@ -33,10 +34,14 @@ class Fd {
 
 }  // namespace
 
-std::string sha256_file_hex(const std::string& path, uint64_t start, std::optional<uint64_t> end) {
+namespace {
+
+// Passes bytes [start, end) of the file (to its end without `end`) to `consume`, chunk by chunk.
+template <typename Consume>
+void read_range(const std::string& path, uint64_t start, std::optional<uint64_t> end,
+                Consume&& consume) {
   const Fd fd(path);
   ::posix_fadvise(fd.get(), off_t(start), 0, POSIX_FADV_SEQUENTIAL);
-  Digest d;
   std::vector<std::byte> buf(kReadChunk);
   uint64_t at = start;
   for (;;) {
@@ -46,11 +51,24 @@ std::string sha256_file_hex(const std::string& path, uint64_t start, std::option
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw SystemError(path, "cannot read", errno);
     if (n == 0) break;
-    d.update(std::span(buf.data(), size_t(n)));
+    consume(std::span(buf.data(), size_t(n)));
     at += uint64_t(n);
   }
   if (end && at != *end) throw InputError(path, "the file shrank while it was being hashed");
+}
+
+}  // namespace
+
+std::string sha256_file_hex(const std::string& path, uint64_t start, std::optional<uint64_t> end) {
+  Digest d;
+  read_range(path, start, end, [&d](std::span<const std::byte> b) { d.update(b); });
   return d.finish_hex();
+}
+
+std::string xxh3_file_hex(const std::string& path, uint64_t start, uint64_t end) {
+  Xxh3Hasher h;
+  read_range(path, start, end, [&h](std::span<const std::byte> b) { h.update(b); });
+  return h.hex();
 }
 
 }  // namespace owl

@@ -1,5 +1,5 @@
-// SHA-256 of a file, or of a byte range of one, read in large chunks (never mapped whole): what
-// model signatures and bills of materials record for every file of a model.
+// SHA-256 (or xxh3) of a file, or of a byte range of one, read in large chunks (never mapped
+// whole): what model signatures and bills of materials record for every file of a model.
 #pragma once
 
 #include <cstdint>
@@ -12,5 +12,9 @@ namespace owl {
 // the file. Throws InputError when a range runs past the end (the file shrank).
 std::string sha256_file_hex(const std::string& path, uint64_t start = 0,
                             std::optional<uint64_t> end = std::nullopt);
+
+// Lowercase hex xxh3-128 of bytes [start, end) of the file at `path` (as Xxh3Hasher prints it):
+// the check of tensor bytes already on disk. Throws InputError when the file is shorter.
+std::string xxh3_file_hex(const std::string& path, uint64_t start, uint64_t end);
 
 }  // namespace owl

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "formats/imatrix/imatrix.h"
+#include "formats/io/resume_journal.h"
 #include "formats/safetensors/reader.h"
 #include "tests/formats/gguf_builder.h"
 #include "tests/test_util.h"
@@ -175,6 +176,17 @@ void write_imatrix_seeds(const fs::path& out) {
   owl::write_imatrix_dat(m, (out / "imatrix.dat").string());
 }
 
+// A journal as a killed `owl quantize --resume` leaves it: two whole entries, the last torn.
+void write_resume_journal_seeds(const fs::path& out) {
+  fs::create_directories(out);
+  using owl::resume::journal_line;
+  std::string text = owl::resume::journal_header(std::string(32, 'c'));
+  text += journal_line({0, 640, 8192, std::string(32, 'e'), "blk.0.attn_q.weight"});
+  text += journal_line({1, 8832, 256, std::string(32, 'f'), "odd %name"});
+  text += journal_line({0, 9088, 4096, std::string(32, '1'), "output.weight"}).substr(0, 20);
+  owl::test::write_bytes((out / "journal").string(), text);
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: make_seeds OUT_DIR\n");
@@ -186,6 +198,7 @@ int main(int argc, char** argv) {
   write_llama2c_seeds(out / "fuzz_llama2c");
   write_model_card_seeds(out / "fuzz_model_card");
   write_imatrix_seeds(out / "fuzz_imatrix");
+  write_resume_journal_seeds(out / "fuzz_resume_journal");
   write_index_seed(out / "fuzz_safetensors_index",
                    fs::path(OWL_TEST_DATA) / "hf/tiny-llama3/model.safetensors");
   return 0;

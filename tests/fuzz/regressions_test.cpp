@@ -9,6 +9,7 @@
 
 #include "formats/hub/repo_info.h"
 #include "formats/io/error.h"
+#include "formats/io/resume_journal.h"
 #include "formats/pytorch/checkpoint.h"
 #include "tests/fuzz/fuzz_common.h"
 #include "tests/fuzz/fuzz_scan_input.h"
@@ -44,6 +45,13 @@ bool replay_bytes(const std::string& target, const std::string& input) {
   if (target == "fuzz_hub_api") {
     try {
       owl::hub::parse_repo_info(input, "fuzz");
+    } catch (const owl::InputError&) {
+    }
+    return true;
+  }
+  if (target == "fuzz_resume_journal") {
+    try {
+      owl::resume::parse_journal(input, "fuzz");
     } catch (const owl::InputError&) {
     }
     return true;
