@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "converters/graph.h"
+#include "converters/lora/merge.h"
 #include "converters/progress.h"
 #include "converters/provenance.h"
 
@@ -23,6 +24,8 @@ struct ConvertOptions {
   uint64_t shard_bytes = 0;      // safetensors: 0 means one output file
   uint64_t split_max_bytes = 0;  // GGUF: split limits, 0 means none
   uint64_t split_max_tensors = 0;
+  // --lora (owl merge): adapters merged into the (Hugging Face) input, in order.
+  std::vector<lora::LoraSpec> loras;
   Recipe recipe;  // the provenance record's recipe (command "convert")
   Progress* progress = nullptr;
   std::function<void(const std::string&)> warn = [](const std::string&) {};
