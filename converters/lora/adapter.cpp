@@ -19,8 +19,12 @@ constexpr std::string_view kSuffixA = ".lora_A.weight";
 constexpr std::string_view kSuffixB = ".lora_B.weight";
 
 std::string weights_file_in(const fs::path& folder) {
+  std::error_code ec;
+  if (!fs::is_directory(folder, ec))
+    throw InputError(folder.string(), "no such folder; a LoRA adapter is a PEFT folder");
+  if (!fs::is_regular_file(folder / kAdapterConfigName, ec))
+    throw InputError(folder.string(), "has no adapter_config.json; it is not a PEFT adapter");
   for (const char* name : {"adapter_model.safetensors", "adapter_model.bin"}) {
-    std::error_code ec;
     if (fs::is_regular_file(folder / name, ec)) return (folder / name).string();
   }
   throw InputError(folder.string(),
@@ -91,8 +95,8 @@ std::vector<std::string> adapter_files(const std::string& folder) {
 Adapter read_adapter(const std::string& folder) {
   Adapter ad;
   ad.folder = folder;
-  ad.config = peft::read_lora_config((fs::path(folder) / kAdapterConfigName).string());
   ad.weights_file = weights_file_in(folder);
+  ad.config = peft::read_lora_config((fs::path(folder) / kAdapterConfigName).string());
   Graph g = open_model(ad.weights_file);
   const std::string& file = ad.weights_file;
 

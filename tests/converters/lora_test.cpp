@@ -62,7 +62,7 @@ TEST_CASE("PEFT LoRA config: patterns match the end of a module name after a dot
   CHECK(c.alpha_for("model.layers.1.mlp.down_proj") == 24);
   CHECK(c.alpha_for("model.layers.0.mlp.down_proj") == 8);
   // '.' is a regular-expression dot in peft: it matches any character.
-  CHECK(c.rank_for("model.layers_1_self_attn.q_proj") == 8);
+  CHECK(c.rank_for("model.layers_1_self_attn.q_proj") == 2);
   CHECK(parse(R"({"peft_type": "LORA", "rank_pattern": {"layers.1.k_proj": 4}})")
             .rank_for("m.layersX1.k_proj") == 4);
 }
@@ -88,7 +88,7 @@ TEST_CASE("PEFT config: what is not plain LoRA is refused, naming the file") {
                     "bias": "none", "target_parameters": []})") == "accepted");
 }
 
-TEST_CASE("--lora DIR[:SCALE]") {
+TEST_CASE("LoRA option values: DIR or DIR:SCALE") {
   CHECK(lora::parse_lora_spec("ad").folder == "ad");
   CHECK(lora::parse_lora_spec("ad").scale == 1.0);
   const auto s = lora::parse_lora_spec("out/ad:0.5");

@@ -8,6 +8,7 @@
 - `owl quantize --lora` in one pass gives the bytes of merge to f16, then quantize.
 """
 
+import hashlib
 import json
 import shutil
 import struct
@@ -181,6 +182,9 @@ def test_merge_quantize_one_pass_equals_merge_then_quantize(owl, tmp_path):
     (["convert", LORA / "llama-rslora", "--base", HF / "tiny-llama"], "modules_to_save"),
     (["merge", HF / "tiny-mistral", "--lora", LORA / "llama-r8"], "does not fit"),
     (["merge", HF / "reference/tiny-llama.f16.gguf", "--lora", LORA / "llama-r8"], "not GGUF"),
+    (["merge", HF / "tiny-llama", "--lora", LORA / "missing"], "no such folder"),
+    (["quantize", HF / "tiny-llama", "--lora", HF / "tiny-llama", "-t", "Q8_0"],
+     "not a PEFT adapter"),
 ])
 def test_refusals_name_the_problem(owl, tmp_path, args, message):
     out = tmp_path / "out.gguf"
@@ -189,3 +193,30 @@ def test_refusals_name_the_problem(owl, tmp_path, args, message):
     assert message in r.stderr, r.describe()
     assert len(r.stderr.strip().splitlines()) == 1, r.describe()
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def provenance(path):
+    return {k[len("owl.provenance."):]: e.value for k, e in gu.metadata(path).items()
+            if k.startswith("owl.provenance.")}
+
+
+def sha256(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("command", ["merge", "quantize", "adapter"])
+def test_provenance_names_base_and_adapter(owl, tmp_path, command):
+    out = tmp_path / "out.gguf"
+    adapter = LORA / "llama-r8"
+    args = {"merge": ["merge", HF / "tiny-llama", "--lora", adapter],
+            "quantize": ["quantize", HF / "tiny-llama", "--lora", adapter, "-t", "Q8_0"],
+            "adapter": ["convert", adapter, "--base", HF / "tiny-llama"]}[command]
+    run_ok(owl, *args, "-o", out, "--quiet", "--provenance")
+    rec = provenance(out)
+    assert rec["relation"] == ("adapter" if command == "adapter" else "merge")
+    inputs = {Path(f["name"]).name: f["sha256"] for f in json.loads(rec["inputs"])}
+    for f in (adapter / "adapter_config.json", adapter / "adapter_model.safetensors",
+              HF / "tiny-llama/config.json"):
+        assert inputs.get(f.name) == sha256(f), (f.name, sorted(inputs))
+    if command != "adapter":
+        assert inputs["model.safetensors"] == sha256(HF / "tiny-llama/model.safetensors")
