@@ -6,7 +6,8 @@
 #
 #   tools/bench/lora.sh BASE_HF_DIR [RANK [THREADS]]
 #
-# A base to try: ../shared/tools/make_synth_llama.py DIR (1.1B parameters by default). The
+# A base to try: ../shared/tools/make_synth_llama.py DIR --dtype f16 (1.1B parameters by default;
+# with an f16 base the one pass and the two steps give the same bytes). The
 # adapter (rank RANK, default 64, on every projection) is made by make_lora_adapter.py. The
 # llama.cpp steps need llama-export-lora and llama-quantize in $OWL_LLAMA_CPP_TOOLS (tools/setup.sh
 # builds llama-quantize; `ninja -C ~/.cache/owl/llama-cpp-0.3.36-tools llama-export-lora`); they
@@ -30,9 +31,22 @@ cat "$base"/*.safetensors >/dev/null
 measure "owl quantize --lora Q4_K_M" "$owl" quantize "$base" --lora "$work/adapter" -o "$work/owl.gguf" \
   -t Q4_K_M --threads "$threads" --quiet --no-provenance
 owl_wall=$MEASURED_WALL owl_rss=$MEASURED_RSS_MB
+measure "owl quantize Q4_K_M (no adapter)" "$owl" quantize "$base" -o "$work/plain.gguf" \
+  -t Q4_K_M --threads "$threads" --quiet --no-provenance
+rm -f "$work/plain.gguf"
+# Two steps through an f16 folder named as the base (general.name comes from the folder).
+two="$work/two/$(basename "$base")"
+mkdir -p "$two"
+cp "$base"/config.json "$two"/
+cp "$base"/tokenizer* "$two"/ 2>/dev/null || true
 measure "owl merge -> f16 safetensors" "$owl" merge "$base" --lora "$work/adapter" \
-  -o "$work/merged.safetensors" --dtype f16 --quiet
-rm -f "$work/merged.safetensors"
+  -o "$two/model.safetensors" --dtype f16 --quiet
+two_wall=$MEASURED_WALL
+measure "owl quantize merged f16 Q4_K_M" "$owl" quantize "$two" -o "$work/two.gguf" -t Q4_K_M \
+  --threads "$threads" --quiet --no-provenance
+echo "  one pass: $(ratio "$(awk -v a="$two_wall" -v b="$MEASURED_WALL" 'BEGIN {print a + b}')" "$owl_wall")x as fast as two;" \
+  "$(cmp -s "$work/owl.gguf" "$work/two.gguf" && echo "same bytes" || echo "BYTES DIFFER")"
+rm -rf "$work/two" "$work/two.gguf"
 
 if [ -x "$tools/llama-export-lora" ] && [ -x "$tools/llama-quantize" ]; then
   "$owl" convert "$base" -o "$work/base.f16.gguf" --dtype f16 --quiet
