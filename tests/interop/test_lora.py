@@ -220,3 +220,42 @@ def test_provenance_names_base_and_adapter(owl, tmp_path, command):
         assert inputs.get(f.name) == sha256(f), (f.name, sorted(inputs))
     if command != "adapter":
         assert inputs["model.safetensors"] == sha256(HF / "tiny-llama/model.safetensors")
+
+
+def broken_adapter(tmp_path, edit_weights=None, edit_config=None):
+    """A copy of llama-r8 with its weights or config changed."""
+    adapter = tmp_path / "broken"
+    shutil.copytree(LORA / "llama-r8", adapter)
+    weights = load_file(str(adapter / "adapter_model.safetensors"))
+    cfg = json.loads((adapter / "adapter_config.json").read_text())
+    if edit_weights:
+        edit_weights(weights)
+        save_file(weights, str(adapter / "adapter_model.safetensors"))
+    if edit_config:
+        edit_config(cfg)
+        (adapter / "adapter_config.json").write_text(json.dumps(cfg))
+    return adapter
+
+
+Q0 = "base_model.model.model.layers.0.self_attn.q_proj"
+
+
+@pytest.mark.parametrize("edit_weights, edit_config, message", [
+    (lambda w: w.pop(f"{Q0}.lora_B.weight"), None, "has lora_A but no lora_B"),
+    (None, lambda c: c.update(r=4), "has rank 8 but adapter_config.json gives it 4"),
+    (lambda w: w.update({f"{Q0}.lora_B.weight": w[f"{Q0}.lora_B.weight"][:, :4].copy()}), None,
+     "does not chain"),
+    (lambda w: w.update({f"{Q0}.lora_magnitude_vector": np.ones(64, np.float32)}), None,
+     "neither a LoRA matrix"),
+    (lambda w: w.update({f"{Q0}.lora_A.weight": w[f"{Q0}.lora_A.weight"].astype(np.int32)}),
+     None, "must be F32, F16 or BF16"),
+    (None, lambda c: c.update(peft_type="IA3"), "IA3 adapter"),
+])
+def test_broken_adapters_are_refused(owl, tmp_path, edit_weights, edit_config, message):
+    adapter = broken_adapter(tmp_path, edit_weights, edit_config)
+    for args in (["convert", adapter, "--base", HF / "tiny-llama"],
+                 ["merge", HF / "tiny-llama", "--lora", adapter]):
+        out = tmp_path / "out.gguf"
+        r = owl(*args, "-o", out)
+        assert r.returncode != 0 and message in r.stderr, r.describe()
+        assert len(r.stderr.strip().splitlines()) == 1 and not out.exists(), r.describe()
