@@ -3,10 +3,13 @@
 #include <cmath>
 #include <cstring>
 
+#include "converters/lora/adapter.h"
 #include "converters/lora/merge.h"
 #include "converters/lora/merge_source.h"
+#include "converters/lora/to_gguf.h"
 #include "formats/hf/peft_config.h"
 #include "formats/io/error.h"
+#include "formats/open.h"
 #include "quant/float_codec.h"
 
 using namespace owl;
@@ -121,4 +124,33 @@ TEST_CASE("merged weights: W + scale * B A, a band of rows at a time") {
   // Shapes that do not make a [3, 2] delta.
   CHECK_THROWS_AS(lora::MergedWeightSource(w.data, ElemType::F32, 2, 3, {d}, ElemType::F32),
                   UsageError);
+}
+
+TEST_CASE("PEFT adapter folders: pairs, saved modules, the GGUF graph and a merge") {
+  const std::string data = OWL_TEST_DATA;
+  const auto ad = lora::read_adapter(data + "/lora/llama-rslora");
+  REQUIRE(ad.pairs.size() == 8);
+  CHECK(ad.pairs[0].weight == "model.layers.0.mlp.down_proj.weight");
+  CHECK(ad.replacements.size() == 1);
+  CHECK(ad.replacements[0].name == "lm_head.weight");
+  for (const auto& p : ad.pairs) {
+    // rank_pattern {k_proj: 4}, alpha_pattern {layers.1.mlp.down_proj: 24}, rsLoRA.
+    const bool k = p.weight.find("k_proj") != std::string::npos;
+    CHECK(p.rank == (k ? 4 : 8));
+    const double alpha = p.weight == "model.layers.1.mlp.down_proj.weight" ? 24 : 8;
+    CHECK(p.scale == alpha / std::sqrt(static_cast<double>(p.rank)));
+  }
+
+  const Graph g = lora::adapter_gguf_graph(data + "/lora/llama-r8", data + "/hf/tiny-llama", {});
+  CHECK(g.metadata.get_string("general.type") == "adapter");
+  REQUIRE(g.tensors.size() == 28);
+  CHECK(g.tensors[0].name == "blk.0.ffn_down.weight.lora_a");
+  for (const auto& t : g.tensors) CHECK(read_all(*t.data).size() == t.byte_size());
+
+  Graph base = open_model(data + "/hf/tiny-llama");
+  const auto summary =
+      lora::apply_adapters(base, {{data + "/lora/llama-rslora", 0.5}}, ElemType::F32);
+  CHECK(summary.merged == 8);
+  CHECK(summary.replaced == 1);
+  for (const auto& t : base.tensors) CHECK(read_all(*t.data).size() == t.byte_size());
 }
