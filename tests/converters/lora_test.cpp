@@ -70,7 +70,7 @@ TEST_CASE("PEFT LoRA config: patterns match the end of a module name after a dot
             .rank_for("m.layersX1.k_proj") == 4);
 }
 
-TEST_CASE("PEFT config: what is not plain LoRA is refused, naming the file") {
+TEST_CASE("PEFT config: what is not plain LoRA is refused naming the file") {
   CHECK_THAT(refusal(R"({"peft_type": "LORA", "use_dora": true})"),
              Catch::Contains("adapter_config.json") && Catch::Contains("DoRA"));
   CHECK_THAT(refusal(R"({"peft_type": "IA3"})"), Catch::Contains("IA3 adapter"));
@@ -101,7 +101,7 @@ TEST_CASE("LoRA option values: DIR or DIR:SCALE") {
   CHECK_THROWS_AS(lora::parse_lora_spec(":2"), UsageError);
 }
 
-TEST_CASE("merged weights: W + scale * B A, a band of rows at a time") {
+TEST_CASE("merged weights are W plus scale times B A a band of rows at a time") {
   // W [3, 2], A [2, 2] (rank 2), B [3, 2].
   const Tensor w = f32_tensor({3, 2}, {1, 2, 3, 4, 5, 6});
   lora::Delta d{f32_tensor({2, 2}, {1, 0, 0, 1}), f32_tensor({3, 2}, {1, 2, 3, 4, 5, 6}), 0.5f};
@@ -126,7 +126,7 @@ TEST_CASE("merged weights: W + scale * B A, a band of rows at a time") {
                   UsageError);
 }
 
-TEST_CASE("PEFT adapter folders: pairs, saved modules, the GGUF graph and a merge") {
+TEST_CASE("PEFT adapter folders give pairs and saved modules and a GGUF graph and a merge") {
   const std::string data = OWL_TEST_DATA;
   const auto ad = lora::read_adapter(data + "/lora/llama-rslora");
   REQUIRE(ad.pairs.size() == 8);
