@@ -41,6 +41,19 @@ void check_output_folder(const std::string& output) {
 
 namespace {
 
+// Adapters are merged before anything else sees the graph, in the type the output stores: the
+// --dtype when it is a float type, f32 when it is a block type, and otherwise what convert
+// would store (F16 for a GGUF made from another format, the base's own type for safetensors).
+void merge_adapters(Graph& g, OutputFormat format, const ConvertOptions& opt) {
+  if (opt.loras.empty()) return;
+  std::optional<ElemType> merged;
+  if (opt.dtype)
+    merged = is_quantized(*opt.dtype) ? ElemType::F32 : *opt.dtype;
+  else if (format == OutputFormat::Gguf)
+    merged = ElemType::F16;
+  lora::apply_adapters(g, opt.loras, merged);
+}
+
 std::vector<ElemType> types_of(const Graph& g) {
   std::vector<ElemType> types;
   for (const auto& t : g.tensors) types.push_back(t.type);
@@ -91,7 +104,9 @@ std::unique_ptr<ProvenanceWriter> start_record(Graph& g, const std::string& inpu
   if (!opt.recipe.enabled) return nullptr;
   auto record = std::make_unique<ProvenanceWriter>(opt.recipe, input, g);
   const bool quantized = opt.dtype && is_quantized(*opt.dtype);
-  record->add_to(g, quantized ? "quantized" : "", key_prefix);
+  std::string relation = quantized ? "quantized" : "";
+  if (!opt.loras.empty()) relation = "merge";
+  record->add_to(g, relation, key_prefix);
   return record;
 }
 
@@ -198,6 +213,7 @@ ConvertResult convert(const std::string& input, const std::string& output,
 
   Graph g = open_model(input);
   refuse_overwriting_input(g, output);
+  merge_adapters(g, *format, opt);
   const auto before = types_of(g);
 
   ConvertResult result;
@@ -211,6 +227,7 @@ ConvertResult convert(const std::string& input, const std::string& output,
 
 Graph converted_graph(const std::string& input, OutputFormat format, const ConvertOptions& opt) {
   Graph g = open_model(input);
+  merge_adapters(g, format, opt);
   if (format == OutputFormat::Gguf)
     prepare_gguf(g, input, opt);
   else

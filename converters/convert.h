@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "converters/graph.h"
+#include "converters/lora/merge.h"
 #include "converters/progress.h"
 #include "converters/provenance.h"
 
@@ -25,6 +26,8 @@ struct ConvertOptions {
   uint64_t split_max_tensors = 0;
   // EmbeddingGemma's sentence-transformers Dense modules go into the GGUF too.
   bool sentence_transformers_dense = false;
+  // --lora (owl merge): adapters merged into the (Hugging Face) input, in order.
+  std::vector<lora::LoraSpec> loras;
   Recipe recipe;  // the provenance record's recipe (command "convert")
   Progress* progress = nullptr;
   std::function<void(const std::string&)> warn = [](const std::string&) {};

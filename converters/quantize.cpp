@@ -191,6 +191,7 @@ struct Prepared {
 
 Prepared prepare(const std::string& input, const QuantizeOptions& opt) {
   Prepared p{open_model(input), {}, load_imatrix(opt)};
+  lora::apply_adapters(p.graph, opt.loras, ElemType::F16);
   normalize(p.graph, input, {opt.tokenizer, opt.warn});
   // The plan (and --dry-run) lists the tensors as the file will hold them.
   if (opt.plan.keep_split) {
@@ -314,7 +315,7 @@ QuantizeResult quantize(const std::string& input, const std::string& output,
   std::unique_ptr<ProvenanceWriter> record;
   if (opt.recipe.enabled) {
     record = std::make_unique<ProvenanceWriter>(opt.recipe, input, g);
-    record->add_to(g, "quantized", "");
+    record->add_to(g, opt.loras.empty() ? "quantized" : "merge", "");
     w.finish_metadata = record->finisher();
   }
   w.split_max_bytes = opt.split_max_bytes;

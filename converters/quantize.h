@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "converters/graph.h"
+#include "converters/lora/merge.h"
 #include "converters/progress.h"
 #include "converters/provenance.h"
 #include "formats/write_group.h"
@@ -39,6 +40,10 @@ struct QuantizeOptions {
   // {arch}.block_count says how many are left, as llama-quantize does.
   std::vector<int64_t> prune_layers;
   std::string tokenizer;  // a tokenizer file for inputs that lack one
+  // --lora: adapters merged into the (Hugging Face) input as it streams through. Merged weights
+  // are rounded to F16 before quantizing, as llama-export-lora writes them, so one pass gives the
+  // bytes of a merge to F16 followed by a quantize.
+  std::vector<lora::LoraSpec> loras;
   // --optimize: calibration second moments by tensor name; those tensors are quantized with
   // error feedback (quant/gptq.h). Null: plain rounding.
   std::shared_ptr<const Hessians> hessians;

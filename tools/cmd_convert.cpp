@@ -5,6 +5,8 @@
 #include <set>
 
 #include "converters/convert.h"
+#include "converters/lora/adapter.h"
+#include "converters/lora/to_gguf.h"
 #include "formats/io/error.h"
 #include "formats/io/utf8.h"
 #include "tools/commands.h"
@@ -17,7 +19,8 @@ namespace owl {
 namespace {
 
 struct ConvertArgs {
-  std::string input, output, dtype, shard_size, split_max_size, tokenizer;
+  std::string input, output, dtype, shard_size, split_max_size, tokenizer, base;
+  std::vector<std::string> loras;
   uint64_t split_max_tensors = 0;
   bool quiet = false, provenance = false, sentence_transformers_dense = false;
 };
@@ -42,6 +45,7 @@ ConvertOptions options_from(const ConvertArgs& a) {
   opt.split_max_tensors = a.split_max_tensors;
   opt.tokenizer = a.tokenizer;
   opt.sentence_transformers_dense = a.sentence_transformers_dense;
+  for (const auto& l : a.loras) opt.loras.push_back(lora::parse_lora_spec(l));
   const bool quiet = a.quiet;
   opt.warn = [quiet](const std::string& w) {
     if (!quiet) std::fprintf(stderr, "owl: note: %s\n", printable(w).c_str());
@@ -49,12 +53,45 @@ ConvertOptions options_from(const ConvertArgs& a) {
   return opt;
 }
 
+// owl convert ADAPTER --base BASE -o adapter.gguf: the adapter as llama.cpp's --lora reads it.
+void run_adapter_convert(const ConvertArgs& a, const CLI::App& cmd) {
+  if (a.base.empty())
+    throw UsageError(a.input + " is a LoRA adapter: name its base model's folder with --base");
+  if (output_format_for(a.output) != OutputFormat::Gguf)
+    throw UsageError("a LoRA adapter converts to GGUF: name the output *.gguf");
+  if (!a.loras.empty() || !a.shard_size.empty() || !a.split_max_size.empty() ||
+      a.split_max_tensors || !a.tokenizer.empty())
+    throw UsageError("converting an adapter takes only --base, --dtype and -o");
+  check_output_folder(a.output);
+  lora::AdapterGgufOptions opt;
+  if (const auto t = parse_dtype(a.dtype)) opt.dtype = *t;
+  opt.recipe.enabled = a.provenance;
+  opt.recipe.command = "convert";
+  opt.recipe.options = recorded_options(cmd, kNotRecipe);
+  opt.recipe.files.push_back(a.base + "/config.json");
+  const bool quiet = a.quiet;
+  opt.warn = [quiet](const std::string& w) {
+    if (!quiet) std::fprintf(stderr, "owl: note: %s\n", printable(w).c_str());
+  };
+  const auto files = lora::write_adapter_gguf(a.input, a.base, a.output, opt);
+  if (!a.quiet) {
+    std::fprintf(stderr, "wrote the LoRA adapter to:\n");
+    for (const auto& f : files) std::fprintf(stderr, "  %s\n", f.c_str());
+  }
+}
+
 void run_convert(const ConvertArgs& a, const CLI::App& cmd) {
+  if (lora::is_adapter_folder(a.input)) return run_adapter_convert(a, cmd);
+  if (!a.base.empty())
+    throw UsageError("--base is for converting a LoRA adapter; " + a.input +
+                     " has no adapter_config.json");
   ConvertOptions opt = options_from(a);
   opt.recipe.enabled = a.provenance;
   opt.recipe.command = "convert";
   opt.recipe.options = recorded_options(cmd, kNotRecipe);
   if (!a.tokenizer.empty()) opt.recipe.files.push_back(a.tokenizer);
+  for (const auto& l : opt.loras)
+    for (const auto& f : lora::adapter_files(l.folder)) opt.recipe.files.push_back(f);
   ProgressLine progress(a.quiet);
   opt.progress = &progress;
   const auto start = std::chrono::steady_clock::now();
@@ -98,6 +135,12 @@ void add_convert_options(CLI::App* cmd, const std::shared_ptr<ConvertArgs>& args
       ->check(check_size_option);
   cmd->add_option("--split-max-tensors", args->split_max_tensors,
                   "GGUF: split into parts of at most this many tensors");
+  cmd->add_option("--base", args->base,
+                  "Converting a LoRA adapter folder (adapter_config.json): the base model's "
+                  "Hugging Face folder");
+  cmd->add_option("--lora", args->loras,
+                  "Merge a PEFT LoRA adapter folder into the model, DIR or DIR:SCALE; repeat for "
+                  "more (applied in order)");
   cmd->add_flag("-q,--quiet", args->quiet, "No progress line or summary");
   add_provenance_flag(cmd, args->provenance);
 }
@@ -114,6 +157,20 @@ ConvertOptions recorded_convert_options(const std::string& source,
   with_output.push_back("--output=unused.gguf");
   parse_recorded(app, source, with_output);
   return options_from(*args);
+}
+
+// owl merge BASE --lora DIR[:SCALE] ... -o OUT: convert with at least one adapter merged in.
+void add_merge_command(CLI::App& app) {
+  auto args = std::make_shared<ConvertArgs>();
+  auto* cmd = app.add_subcommand(
+      "merge", "Merge LoRA adapters into a Hugging Face base model, writing safetensors or GGUF");
+  add_convert_options(cmd, args);
+  cmd->get_option("--lora")->required();
+  cmd->callback([args, cmd] {
+    if (lora::is_adapter_folder(args->input))
+      throw UsageError(args->input + " is an adapter; owl merge takes the base model first");
+    run_convert(*args, *cmd);
+  });
 }
 
 void add_convert_command(CLI::App& app) {

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "converters/canonical.h"
+#include "converters/lora/adapter.h"
 #include "converters/quantize.h"
 #include "formats/io/error.h"
 #include "formats/io/utf8.h"
@@ -30,6 +31,7 @@ namespace {
 
 struct QuantizeArgs {
   std::string input, output, mix, output_tensor_type, token_embedding_type, tokenizer, imatrix;
+  std::vector<std::string> loras;
   std::vector<std::string> tensor_types, tensor_type_files, include_weights, exclude_weights;
   std::vector<std::string> override_kv;
   std::string prune_layers, split_max_size;
@@ -108,6 +110,7 @@ QuantizeOptions options_from(const QuantizeArgs& a) {
   opt.plan.allow_requantize = a.allow_requantize;
   opt.plan.no_fallback = a.no_fallback;
   opt.tokenizer = a.tokenizer;
+  for (const auto& l : a.loras) opt.loras.push_back(lora::parse_lora_spec(l));
   opt.imatrix = a.imatrix;
   opt.include_weights = a.include_weights;
   opt.exclude_weights = a.exclude_weights;
@@ -205,6 +208,8 @@ void run_quantize(const QuantizeArgs& a, const CLI::App& cmd) {
   opt.recipe.files = a.tensor_type_files;
   if (!a.imatrix.empty()) opt.recipe.files.push_back(a.imatrix);
   if (!a.tokenizer.empty()) opt.recipe.files.push_back(a.tokenizer);
+  for (const auto& l : opt.loras)
+    for (const auto& f : lora::adapter_files(l.folder)) opt.recipe.files.push_back(f);
   if (a.dry_run) {
     const Plan plan = plan_quantization(a.input, opt);
     if (a.json)
@@ -321,6 +326,9 @@ void add_quantize_options(CLI::App* cmd, const std::shared_ptr<QuantizeArgs>& ar
                 "Print the plan (each tensor's type, why, its size) and write nothing");
   cmd->add_flag("--json", args->json, "Print the plan as JSON on standard output");
   cmd->add_option("--tokenizer", args->tokenizer, "Tokenizer for inputs that lack one");
+  cmd->add_option("--lora", args->loras,
+                  "Merge a PEFT LoRA adapter folder (DIR or DIR:SCALE) into a Hugging Face input "
+                  "as it is quantized; repeat for more");
   cmd->add_flag("-q,--quiet", args->quiet, "No progress line, summary or warnings");
   add_provenance_flag(cmd, args->provenance);
 }

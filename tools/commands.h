@@ -7,6 +7,7 @@ namespace owl {
 
 void add_inspect_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
+void add_merge_command(CLI::App& app);
 void add_quantize_command(CLI::App& app);
 void add_diff_command(CLI::App& app);
 void add_validate_command(CLI::App& app);

@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   owl::add_inspect_command(app);
   owl::add_convert_command(app);
+  owl::add_merge_command(app);
   owl::add_quantize_command(app);
   owl::add_diff_command(app);
   owl::add_validate_command(app);

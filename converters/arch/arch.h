@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,24 @@ void check_convertible(const Graph& g);
 // torch_dtype, tie_word_embeddings) from which a writer can emit a config.json transformers
 // loads. Removes the general.* and `<arch>.*` keys; tokenizer.* keys stay as they are.
 void to_hf(Graph& g);
+
+// One weight at a time, for LoRA adapters: the GGUF name a Hugging Face tensor of the model
+// whose config.json `base` was read from gets, and for Llama-style q/k projections the same RoPE
+// row reorder to_gguf gives the weight (a LoRA B matrix has the weight's rows, so reordering
+// them reorders B A's). Throws what to_gguf throws for an architecture owl does not convert.
+class HfWeightMapper {
+ public:
+  explicit HfWeightMapper(const Graph& base);
+  ~HfWeightMapper();
+  const std::string& gguf_arch() const;
+  // `t` carries the weight's Hugging Face name and has the weight's rows. Throws InputError
+  // naming `where` when the name has no GGUF counterpart in this architecture.
+  Tensor map(Tensor t, const std::string& where) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // The Hugging Face architectures to_gguf converts, for messages and --help.
 std::vector<std::string> supported_architectures();

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <set>
 
+#include "converters/arch/arch.h"
 #include "converters/arch/arch_internal.h"
 #include "converters/arch/expert_params.h"
 #include "converters/arch/experts.h"
@@ -277,6 +278,37 @@ void hf_to_gguf(Graph& g, const std::function<void(const std::string&)>& warn,
   g.metadata = std::move(out);
   g.tensors = std::move(tensors);
   g.architecture = std::string(family->gguf_arch);
+}
+
+// The config's keys are copied: HParams reads them by reference for the mapper's lifetime.
+struct HfWeightMapper::Impl {
+  Impl(const Graph& base, const Family& f)
+      : metadata(base.metadata),
+        family(f),
+        hp(metadata, config_path_of(base),
+           std::vector<HParamDefault>(f.defaults.begin(), f.defaults.end())),
+        dims(read_dims(hp, f)),
+        arch(f.gguf_arch) {}
+  Metadata metadata;
+  const Family& family;
+  HParams hp;
+  Dims dims;
+  std::string arch;
+};
+
+HfWeightMapper::HfWeightMapper(const Graph& base)
+    : impl_(std::make_unique<Impl>(base, hf_family(base))) {}
+
+HfWeightMapper::~HfWeightMapper() = default;
+
+const std::string& HfWeightMapper::gguf_arch() const {
+  return impl_->arch;
+}
+
+Tensor HfWeightMapper::map(Tensor t, const std::string& where) const {
+  const Conversion conv{impl_->family, impl_->hp, impl_->dims, impl_->metadata, where};
+  const std::string hf_name = normalized_hf_name(t.name);
+  return conv.convert(std::move(t), hf_name);
 }
 
 }  // namespace owl::arch

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <string>
 
+#include "formats/hf/peft_config.h"
 #include "formats/hub/repo_info.h"
 #include "formats/io/error.h"
 #include "formats/io/resume_journal.h"
@@ -52,6 +53,13 @@ bool replay_bytes(const std::string& target, const std::string& input) {
   if (target == "fuzz_resume_journal") {
     try {
       owl::resume::parse_journal(input, "fuzz");
+    } catch (const owl::InputError&) {
+    }
+    return true;
+  }
+  if (target == "fuzz_peft_config") {
+    try {
+      (void)owl::peft::parse_lora_config(input, "adapter_config.json");
     } catch (const owl::InputError&) {
     }
     return true;
