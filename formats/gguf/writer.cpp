@@ -183,14 +183,34 @@ void patch_header(AtomicFile& f, const Metadata& meta, const Metadata& late,
 
 }  // namespace
 
+namespace {
+
+// The input's split keys: write() sets its own for each part.
+Metadata without_split_keys(const Metadata& m) {
+  Metadata out;
+  for (const auto& [k, v] : m)
+    if (k != kSplitNoKey && k != kSplitCountKey && k != kSplitTensorsCountKey) out.set(k, v);
+  return out;
+}
+
+}  // namespace
+
+SingleFileLayout single_file_layout(const Graph& g) {
+  check_writable(g);
+  const Value* a = g.metadata.find(kAlignmentKey);
+  const uint64_t alignment = a ? a->as_u64() : kDefaultAlignment;
+  const Metadata meta = without_split_keys(g.metadata);
+  std::vector<const Tensor*> tensors;
+  for (const auto& t : g.tensors) tensors.push_back(&t);
+  return {padded(header(meta, tensors, alignment).bytes().size(), alignment), alignment};
+}
+
 std::vector<std::string> write(const Graph& g, const std::string& path, const WriteOptions& opt) {
   check_writable(g);
   const Value* a = g.metadata.find(kAlignmentKey);
   const uint64_t alignment = a ? a->as_u64() : kDefaultAlignment;
 
-  Metadata meta;
-  for (const auto& [k, v] : g.metadata)
-    if (k != kSplitNoKey && k != kSplitCountKey && k != kSplitTensorsCountKey) meta.set(k, v);
+  Metadata meta = without_split_keys(g.metadata);
 
   const auto parts = plan_parts(g, opt, alignment);
   if (parts.size() > kMaxSplits)
