@@ -313,6 +313,8 @@ void annotate(Plan& plan, const MeasuredRecipe& r) {
 void run_quantize(const QuantizeArgs& a, const CLI::App& cmd) {
   if (a.mix.empty() && !measures(a))
     throw UsageError("--type is required (or --target-bpw / --target-size)");
+  if (!a.recipe_types.empty() && !has_target(a))
+    throw UsageError("--recipe-types needs --target-bpw or --target-size");
   QuantizeOptions opt = options_from(a);
   opt.recipe.enabled = a.provenance;
   opt.recipe.command = "quantize";

@@ -14,25 +14,23 @@ import numpy as np
 import pytest
 
 import gguf_util as gu
-from test_quantize_optimize import CTX, eval_chunks, log_probs, reference_log_probs
+from test_quantize_optimize import CTX, eval_chunks, log_probs
+from test_quantize_optimize import setup  # noqa: F401 (a fixture: the f32 model and its log-probs)
 
 CANDIDATES = {"Q2_K", "Q3_K", "Q4_0", "IQ4_XS", "IQ4_NL", "Q4_1", "Q4_K", "Q5_0", "Q5_1", "Q5_K",
               "Q6_K", "Q8_0"}
 
 
 @pytest.fixture(scope="module")
-def setup(owl, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("target")
-    ref = gu.convert(owl, gu.STORIES / "stories260K.bin", tmp / "ref.gguf", "--dtype", "f32",
-                     "--tokenizer", gu.STORIES / "tok512.bin")
-    calib = tmp / "calib.txt"
-    calib.write_text((gu.STORIES / "story.txt").read_text() * 4)
+def measured(owl, setup):
+    """The f32 model, its reference log-probabilities, and its measurement at 1 and 2 threads."""
+    tmp, ref, calib, reference = setup
     sens = {}
     for threads in (1, 2):
         sens[threads] = tmp / f"sens{threads}.json"
         run(owl, "quantize", ref, "--text", calib, "--calibration-ctx", CTX, "--sensitivity-out",
             sens[threads], "--threads", threads)
-    return tmp, ref, sens, reference_log_probs(ref)
+    return tmp, ref, sens, reference
 
 
 def run(owl, *args):
@@ -60,8 +58,8 @@ def bits_per_weight(path):
     return 8 * sum(int(t.n_bytes) for t in tensors) / sum(int(t.n_elements) for t in tensors)
 
 
-def test_measurement_is_the_same_for_any_thread_count(setup):
-    _, _, sens, _ = setup
+def test_measurement_is_the_same_for_any_thread_count(measured):
+    _, _, sens, _ = measured
     assert sens[1].read_bytes() == sens[2].read_bytes()
     table = json.loads(sens[1].read_text())
     assert table["format"] == "owl-sensitivity"
@@ -70,8 +68,8 @@ def test_measurement_is_the_same_for_any_thread_count(setup):
     assert "blk.0.ffn_down.weight" not in names  # rows of 172: no candidate fits
 
 
-def test_target_bpw_lands_within_and_beats_q4_0(owl, setup):
-    tmp, ref, sens, reference = setup
+def test_target_bpw_lands_within_and_beats_q4_0(owl, measured):
+    tmp, ref, sens, reference = measured
     plain, target = q4_0(owl, ref, tmp)
     outs = {}
     for threads in (1, 2):
@@ -95,8 +93,8 @@ def test_target_bpw_lands_within_and_beats_q4_0(owl, setup):
     assert kld_recipe < kld_plain
 
 
-def test_target_size_lands_within(owl, setup):
-    tmp, ref, sens, _ = setup
+def test_target_size_lands_within(owl, measured):
+    tmp, ref, sens, _ = measured
     plain, _ = q4_0(owl, ref, tmp)
     size = plain.stat().st_size
     out = tmp / "size.gguf"
@@ -107,8 +105,8 @@ def test_target_size_lands_within(owl, setup):
     assert np.isfinite(gu.logits(llm, eval_chunks(out)[0])).all()
 
 
-def test_dry_run_shows_types_and_predictions(owl, setup):
-    tmp, ref, sens, _ = setup
+def test_dry_run_shows_types_and_predictions(owl, measured):
+    tmp, ref, sens, _ = measured
     _, target = q4_0(owl, ref, tmp)
     r = run(owl, "quantize", ref, "--target-bpw", target, "--sensitivity", sens[1], "--dry-run")
     assert "measured: predicted error" in r.stdout
@@ -121,8 +119,8 @@ def test_dry_run_shows_types_and_predictions(owl, setup):
     (["--target-bpw", "5", "--target-size", "1M"], "not both"),
     (["--target-size", "lots"], "not a size"),
 ])
-def test_bad_targets_fail_cleanly(owl, setup, tmp_path, args, message):
-    _, ref, sens, _ = setup
+def test_bad_targets_fail_cleanly(owl, measured, tmp_path, args, message):
+    _, ref, sens, _ = measured
     out = tmp_path / "x.gguf"
     r = owl("quantize", ref, "-o", out, "--sensitivity", sens[1], *args)
     assert r.returncode != 0
@@ -131,8 +129,8 @@ def test_bad_targets_fail_cleanly(owl, setup, tmp_path, args, message):
     assert not out.exists()
 
 
-def test_a_measurement_of_another_model_is_refused(owl, setup, tmp_path):
-    _, ref, sens, _ = setup
+def test_a_measurement_of_another_model_is_refused(owl, measured, tmp_path):
+    _, ref, sens, _ = measured
     table = json.loads(sens[1].read_text())
     table["tensors"][0]["name"] = "blk.99.attn_q.weight"
     other = tmp_path / "other.json"

@@ -3,7 +3,23 @@
 # F32), llama-imatrix's matrix over the calibration text and the reference logits, and defines
 # score NAME FILE SECONDS PARAMS, which prints one Markdown row:
 # | file | size | bpw | mean KLD | p99 KLD | top-1 | PPL | time |.
-# Expects: owl, tools, model, work, calib, eval_text, chunks, threads.
+# Expects: root, model, work; kld_arguments sets the rest.
+
+owl="${OWL_BIN:-$root/build/bin/owl}"
+tools="${OWL_LLAMA_CPP_TOOLS:-$HOME/.cache/owl/llama-cpp-0.3.36-tools/bin}"
+
+# CALIB EVAL CHUNKS THREADS, each empty for its default: calibration GPL-3 + GPL-2 + LGPL-2.1,
+# evaluation GFDL-1.3 + Apache-2.0 + MPL-2.0 (Debian's /usr/share/common-licenses), 20 chunks of
+# 512, 2 threads.
+kld_arguments() {
+  local lic=/usr/share/common-licenses
+  if [[ -n "$1" ]]; then calib="$1"; else
+    calib="$work/calib.txt"; cat "$lic/GPL-3" "$lic/GPL-2" "$lic/LGPL-2.1" >"$calib"; fi
+  if [[ -n "$2" ]]; then eval_text="$2"; else
+    eval_text="$work/eval.txt"; cat "$lic/GFDL-1.3" "$lic/Apache-2.0" "$lic/MPL-2.0" >"$eval_text"; fi
+  chunks="${3:-20}"
+  threads="${4:-2}"
+}
 
 # stdbuf: llama-perplexity's closing statistics are lost from a buffered pipe at exit.
 seconds() { python3 -c "import time;print(time.monotonic())"; }

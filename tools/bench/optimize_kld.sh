@@ -12,22 +12,14 @@
 # Apache-2.0 + MPL-2.0 (Debian's /usr/share/common-licenses); 20 chunks of 512; 2 threads.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-owl="${OWL_BIN:-$root/build/bin/owl}"
-tools="${OWL_LLAMA_CPP_TOOLS:-$HOME/.cache/owl/llama-cpp-0.3.36-tools/bin}"
 usage="usage: $0 MODEL [MIXES [CALIB [EVAL [CHUNKS [THREADS]]]]]"
 model="${1:?$usage}"
 mixes="${2:-Q4_K_M,Q3_K_M,Q2_K}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/owl-optimize-XXXX")"
 trap 'rm -rf "$work"' EXIT
-lic=/usr/share/common-licenses
-if [[ -n "${3:-}" ]]; then calib="$3"; else
-  calib="$work/calib.txt"; cat "$lic/GPL-3" "$lic/GPL-2" "$lic/LGPL-2.1" >"$calib"; fi
-if [[ -n "${4:-}" ]]; then eval_text="$4"; else
-  eval_text="$work/eval.txt"; cat "$lic/GFDL-1.3" "$lic/Apache-2.0" "$lic/MPL-2.0" >"$eval_text"; fi
-chunks="${5:-20}"
-threads="${6:-2}"
-
 source "$root/tools/bench/kld_common.sh"
+kld_arguments "${3:-}" "${4:-}" "${5:-}" "${6:-}"
+
 kld_setup
 params=$(model_params)
 echo "| file | size | bpw | mean KLD | p99 KLD | top-1 | PPL | time |"

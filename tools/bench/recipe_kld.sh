@@ -15,23 +15,15 @@
 # Q8_0) for the rank correlation; "none" skips it.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-owl="${OWL_BIN:-$root/build/bin/owl}"
-tools="${OWL_LLAMA_CPP_TOOLS:-$HOME/.cache/owl/llama-cpp-0.3.36-tools/bin}"
 usage="usage: $0 MODEL [MIXES [CALIB [EVAL [CHUNKS [THREADS [RANK_LAYERS]]]]]]"
 model="${1:?$usage}"
 mixes="${2:-Q4_K_M,Q3_K_M}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/owl-recipe-XXXX")"
 trap 'rm -rf "$work"' EXIT
-lic=/usr/share/common-licenses
-if [[ -n "${3:-}" ]]; then calib="$3"; else
-  calib="$work/calib.txt"; cat "$lic/GPL-3" "$lic/GPL-2" "$lic/LGPL-2.1" >"$calib"; fi
-if [[ -n "${4:-}" ]]; then eval_text="$4"; else
-  eval_text="$work/eval.txt"; cat "$lic/GFDL-1.3" "$lic/Apache-2.0" "$lic/MPL-2.0" >"$eval_text"; fi
-chunks="${5:-20}"
-threads="${6:-2}"
+source "$root/tools/bench/kld_common.sh"
+kld_arguments "${3:-}" "${4:-}" "${5:-}" "${6:-}"
 rank_layers="${7:-0 6 12 18 24 29}"
 
-source "$root/tools/bench/kld_common.sh"
 kld_setup
 params=$(model_params)
 json_field() { python3 -c "import json,sys;print(json.load(sys.stdin)$1)"; }
@@ -48,7 +40,7 @@ for mix in ${mixes//,/ }; do
   "$tools/llama-quantize" --imatrix "$work/imatrix.gguf" "$work/ref.gguf" "$work/llama-$mix.gguf" \
     "$mix" "$threads" >"$work/llama-$mix.qlog" 2>&1
   score "llama.cpp $mix" "$work/llama-$mix.gguf" "$(elapsed "$t0")" "$params"
-  bpw=$("$owl" quantize "$work/ref.gguf" -t "$mix" --imatrix "$work/imatrix.gguf" --dry-run --json |
+  bpw=$("$owl" quantize "$work/ref.gguf" -t "$mix" --imatrix "$work/imatrix.gguf" --dry-run --json --quiet |
     json_field "['bits_per_weight']")
   t0=$(seconds)
   "$owl" quantize "$work/ref.gguf" -o "$work/bpw-$mix.gguf" --target-bpw "$bpw" \
