@@ -47,7 +47,10 @@ SensitivityTable random_table(uint32_t seed) {
       bytes += static_cast<uint64_t>(50 * u(rng)) + 1;
       err *= u(rng);
     }
-    t.tensors.push_back(tensor("t" + std::to_string(i), c));
+    // Appended, not "t" + ...: GCC 12 warns wrongly (-Wrestrict) about the operator+ form.
+    std::string name = "t";
+    name += std::to_string(i);
+    t.tensors.push_back(tensor(name, c));
   }
   return t;
 }
