@@ -9,10 +9,13 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <set>
+#include <stdexcept>
 
 #include "converters/canonical.h"
 #include "converters/lora/adapter.h"
+#include "converters/measured_recipe.h"
 #include "converters/quantize.h"
 #include "formats/io/error.h"
 #include "formats/io/utf8.h"
@@ -24,6 +27,7 @@
 #include "tools/progress_line.h"
 #include "tools/recipe_options.h"
 #include "tools/rederive.h"
+#include "validate/calibration.h"
 #include "validate/hessian_collector.h"
 
 namespace owl {
@@ -38,6 +42,10 @@ struct QuantizeArgs {
   std::string calibration_text;  // --optimize --text
   uint64_t calibration_ctx = 512, calibration_chunks = 0;
   bool optimize = false;
+  // Measured recipes: a target, and where the measurement comes from or goes.
+  double target_bpw = 0;
+  std::string target_size, sensitivity_in, sensitivity_out;
+  std::vector<std::string> recipe_types;
   int threads = 0;
   bool pure = false, leave_output = false, allow_requantize = false, no_fallback = false;
   bool keep_split = false, resume = false;
@@ -89,9 +97,17 @@ std::vector<int64_t> layer_list(const std::string& text) {
   return out;
 }
 
+bool has_target(const QuantizeArgs& a) {
+  return a.target_bpw > 0 || !a.target_size.empty();
+}
+bool measures(const QuantizeArgs& a) {
+  return has_target(a) || !a.sensitivity_out.empty();
+}
+
 QuantizeOptions options_from(const QuantizeArgs& a) {
   QuantizeOptions opt;
-  opt.plan.mix = find_mix(a.mix);
+  // A measured recipe picks its mix once the types are chosen; Q8_0 plans until then.
+  opt.plan.mix = find_mix(a.mix.empty() && measures(a) ? "Q8_0" : a.mix);
   if (!opt.plan.mix)
     throw UsageError("--type '" + a.mix + "' is not a mix; owl knows " + mix_names());
   for (const auto& t : a.tensor_types) opt.plan.overrides.push_back(parse_type_override(t));
@@ -165,7 +181,8 @@ void print_table(const Plan& plan) {
   for (const auto& p : plan.problems) std::printf("cannot quantize: %s\n", p.c_str());
 }
 
-Json plan_json(const Plan& plan, const std::vector<std::string>& files) {
+Json plan_json(const Plan& plan, const std::vector<std::string>& files,
+               const MeasuredRecipe* recipe) {
   Json j;
   j["mix"] = plan.mix->name;
   j["file_type"] = plan.mix->file_type;
@@ -180,6 +197,8 @@ Json plan_json(const Plan& plan, const std::vector<std::string>& files) {
     if (!t.fallback.empty()) e["fallback"] = t.fallback;
     if (!t.weights.empty()) e["imatrix"] = t.weights;
     if (const uint64_t n = stacked_experts(t)) e["experts"] = n;
+    if (const RecipeCandidate* c = recipe ? recipe_choice(*recipe, t.name) : nullptr)
+      e["predicted_error"] = c->error;
     e["elements"] = t.elements;
     e["bytes"] = t.out_bytes;
     j["tensors"].push_back(std::move(e));
@@ -192,15 +211,114 @@ Json plan_json(const Plan& plan, const std::vector<std::string>& files) {
   j["warnings"] = plan.warnings;
   j["problems"] = plan.problems;
   if (!files.empty()) j["files"] = files;
+  if (recipe) {
+    j["target"] = {{"budget_bytes", recipe->budget},
+                   {"fixed_bytes", recipe->fixed_bytes},
+                   {"allocated_bytes", recipe->allocation.bytes},
+                   {"predicted_error", recipe->allocation.error},
+                   {"calibration", recipe->table.calibration}};
+  }
   return j;
 }
 
-void print_json(const Plan& plan, const std::vector<std::string>& files) {
+void print_json(const Plan& plan, const std::vector<std::string>& files,
+                const MeasuredRecipe* recipe) {
   // Tensor names come from the input: invalid UTF-8 is replaced rather than refused.
-  std::cout << plan_json(plan, files).dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+  std::cout << plan_json(plan, files, recipe).dump(2, ' ', false, Json::error_handler_t::replace)
+            << "\n";
+}
+
+// The options a measured recipe decides itself, or cannot record.
+void check_recipe_options(const QuantizeArgs& a) {
+  auto refuse = [](const std::string& option) {
+    throw UsageError(option +
+                     " cannot be combined with --target-bpw, --target-size or "
+                     "--sensitivity-out: the measured recipe chooses every type");
+  };
+  if (!a.mix.empty()) refuse("--type");
+  if (!a.tensor_types.empty() || !a.tensor_type_files.empty()) refuse("--tensor-type");
+  if (!a.output_tensor_type.empty()) refuse("--output-tensor-type");
+  if (!a.token_embedding_type.empty()) refuse("--token-embedding-type");
+  if (a.pure) refuse("--pure");
+  if (!a.prune_layers.empty()) refuse("--prune-layers");
+  if (a.keep_split) refuse("--keep-split");
+  if (a.provenance) refuse("--provenance");
+  if (a.target_bpw > 0 && !a.target_size.empty())
+    throw UsageError("give --target-bpw or --target-size, not both");
+  if (a.sensitivity_in.empty() && a.calibration_text.empty())
+    throw UsageError(
+        "a measured recipe needs calibration text (--text) or a saved measurement "
+        "(--sensitivity)");
+}
+
+RecipeTarget recipe_target(const QuantizeArgs& a) {
+  RecipeTarget t;
+  t.bits_per_weight = a.target_bpw;
+  for (const auto& name : a.recipe_types) {
+    const ElemType type = parse_tensor_type(name, "--recipe-types");
+    const auto all = recipe_candidate_types();
+    if (std::find(all.begin(), all.end(), type) == all.end())
+      throw UsageError("--recipe-types: " + name + " is not a type measured recipes choose among");
+    t.types.push_back(type);
+  }
+  if (!a.target_size.empty()) {
+    const auto bytes = parse_size(a.target_size);
+    if (!bytes || *bytes == 0)
+      throw UsageError("--target-size '" + a.target_size +
+                       "' is not a size (e.g. 700M, 2GiB, 123456789)");
+    t.file_bytes = *bytes;
+  }
+  return t;
+}
+
+// Measures (or reads) every tensor's sensitivity, saves it when asked, and solves for the
+// target; nullopt when only the measurement was asked for.
+std::optional<MeasuredRecipe> measured_recipe(const QuantizeArgs& a, const QuantizeOptions& opt) {
+  check_recipe_options(a);
+  if (a.threads > 0) omp_set_num_threads(a.threads);
+  SensitivityTable table;
+  if (!a.sensitivity_in.empty()) {
+    table = read_sensitivity(a.sensitivity_in);
+  } else {
+    const auto moments =
+        validate::collect_input_moments(open_canonical(a.input), a.calibration_text,
+                                        a.calibration_ctx, a.calibration_chunks, a.quiet);
+    table =
+        measure_sensitivity(a.input, opt, moments, a.calibration_text, resolve_threads(a.threads));
+  }
+  if (!a.sensitivity_out.empty()) {
+    write_sensitivity(table, a.sensitivity_out);
+    if (!a.quiet)
+      std::fprintf(stderr, "owl: %zu tensors measured, saved to %s\n", table.tensors.size(),
+                   a.sensitivity_out.c_str());
+  }
+  if (!has_target(a)) return std::nullopt;
+  return solve_measured_recipe(a.input, opt, table,
+                               a.sensitivity_in.empty() ? a.calibration_text : a.sensitivity_in,
+                               recipe_target(a));
+}
+
+// The plan's reasons name the recipe's prediction; its types must be the recipe's.
+void annotate(Plan& plan, const MeasuredRecipe& r) {
+  for (auto& t : plan.tensors) {
+    const RecipeCandidate* c = recipe_choice(r, t.name);
+    if (!c) continue;
+    if (c->type != t.to)
+      throw std::logic_error("the measured recipe chose " + std::string(type_name(c->type)) +
+                             " for '" + t.name + "', the plan " + std::string(type_name(t.to)));
+    const double e = c->error;
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "measured: predicted error %.4g (%.1f%% of %.4g)", e,
+                  r.allocation.error > 0 ? 100 * e / r.allocation.error : 0.0, r.allocation.error);
+    t.why = buf;
+  }
 }
 
 void run_quantize(const QuantizeArgs& a, const CLI::App& cmd) {
+  if (a.mix.empty() && !measures(a))
+    throw UsageError("--type is required (or --target-bpw / --target-size)");
+  if (!a.recipe_types.empty() && !has_target(a))
+    throw UsageError("--recipe-types needs --target-bpw or --target-size");
   QuantizeOptions opt = options_from(a);
   opt.recipe.enabled = a.provenance;
   opt.recipe.command = "quantize";
@@ -210,10 +328,19 @@ void run_quantize(const QuantizeArgs& a, const CLI::App& cmd) {
   if (!a.tokenizer.empty()) opt.recipe.files.push_back(a.tokenizer);
   for (const auto& l : opt.loras)
     for (const auto& f : lora::adapter_files(l.folder)) opt.recipe.files.push_back(f);
+  std::optional<MeasuredRecipe> recipe;
+  if (measures(a)) {
+    recipe = measured_recipe(a, opt);
+    if (!recipe) return;
+    opt.plan.mix = recipe->mix;
+    opt.plan.overrides = recipe->overrides;
+  }
+  const MeasuredRecipe* r = recipe ? &*recipe : nullptr;
   if (a.dry_run) {
-    const Plan plan = plan_quantization(a.input, opt);
+    Plan plan = plan_quantization(a.input, opt);
+    if (r) annotate(plan, *r);
     if (a.json)
-      print_json(plan, {});
+      print_json(plan, {}, r);
     else
       print_table(plan);
     check_plan(plan);
@@ -242,20 +369,21 @@ void run_quantize(const QuantizeArgs& a, const CLI::App& cmd) {
   ProgressLine progress(quiet);
   opt.progress = &progress;
   const auto start = std::chrono::steady_clock::now();
-  const auto r = quantize(a.input, a.output, opt);
+  auto result = quantize(a.input, a.output, opt);
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (a.json && (!world || world->rank() == 0)) print_json(r.plan, r.files);
+  if (r) annotate(result.plan, *r);
+  if (a.json && (!world || world->rank() == 0)) print_json(result.plan, result.files, r);
   if (!quiet) {
-    std::fprintf(stderr,
-                 "%s: %zu tensors (%zu retyped), %s -> %s (%s bpw), %d threads, in %s to:\n",
-                 std::string(r.plan.mix->name).c_str(), r.plan.tensors.size(), r.plan.changed(),
-                 human_bytes(r.plan.in_bytes).c_str(), human_bytes(r.plan.out_bytes).c_str(),
-                 bpw(r.plan.bits_per_weight()).c_str(), resolve_threads(opt.threads),
-                 human_duration(secs).c_str());
+    std::fprintf(
+        stderr, "%s: %zu tensors (%zu retyped), %s -> %s (%s bpw), %d threads, in %s to:\n",
+        std::string(result.plan.mix->name).c_str(), result.plan.tensors.size(),
+        result.plan.changed(), human_bytes(result.plan.in_bytes).c_str(),
+        human_bytes(result.plan.out_bytes).c_str(), bpw(result.plan.bits_per_weight()).c_str(),
+        resolve_threads(opt.threads), human_duration(secs).c_str());
     if (world)
       std::fprintf(stderr, "  (%d MPI ranks, each with that many threads)\n", world->size());
-    for (const auto& f : r.files) std::fprintf(stderr, "  %s\n", f.c_str());
+    for (const auto& f : result.files) std::fprintf(stderr, "  %s\n", f.c_str());
   }
 }
 
@@ -265,7 +393,7 @@ void add_quantize_options(CLI::App* cmd, const std::shared_ptr<QuantizeArgs>& ar
                   "PyTorch .bin/.pt (or its index), llama2.c checkpoint")
       ->required();
   cmd->add_option("-o,--output", args->output, "The output .gguf (not needed with --dry-run)");
-  cmd->add_option("-t,--type", args->mix, mix_help())->required();
+  cmd->add_option("-t,--type", args->mix, mix_help() + "\n(not with --target-bpw/--target-size)");
   cmd->add_option("--threads", args->threads,
                   "Threads over the rows of each tensor (default: every core)")
       ->check(CLI::Range(1, 4096));
@@ -292,13 +420,31 @@ void add_quantize_options(CLI::App* cmd, const std::shared_ptr<QuantizeArgs>& ar
                   "Use the imatrix only for tensors whose name contains this (repeatable)");
   cmd->add_option("--exclude-weights", args->exclude_weights,
                   "Do not use the imatrix for tensors whose name contains this (repeatable)");
-  auto* text = cmd->add_option("--text", args->calibration_text, "Calibration text for --optimize")
+  auto* text = cmd->add_option("--text", args->calibration_text,
+                               "Calibration text for --optimize and measured recipes")
                    ->check(CLI::ExistingFile);
   cmd->add_flag("--optimize", args->optimize,
                 "Error-compensated rounding (GPTQ-style) driven by the second moments of each "
                 "matrix's inputs over --text: same types and sizes, lower output error; the file "
                 "decodes unchanged in llama.cpp")
       ->needs(text);
+  cmd->add_option("--target-bpw", args->target_bpw,
+                  "A measured recipe: each tensor's type chosen from measurements on --text so "
+                  "that the predicted error is least with at most this many bits per weight "
+                  "(every tensor's data over every weight, as the plan prints it)")
+      ->check(CLI::Range(1.0, 32.0));
+  cmd->add_option("--target-size", args->target_size,
+                  "A measured recipe for an output file of at most this size (700M, 2GiB, bytes)");
+  cmd->add_option("--recipe-types", args->recipe_types,
+                  "Choose only among these types (comma-separated; default: Q2_K Q3_K Q4_0 IQ4_XS "
+                  "IQ4_NL Q4_1 Q4_K Q5_0 Q5_1 Q5_K Q6_K Q8_0, those a tensor's rows fit)")
+      ->delimiter(',');
+  cmd->add_option("--sensitivity", args->sensitivity_in,
+                  "A measurement saved with --sensitivity-out, instead of measuring on --text")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--sensitivity-out", args->sensitivity_out,
+                  "Save each tensor's measured error at each candidate type (JSON), reusable for "
+                  "any target; alone, only measures");
   cmd->add_option("--calibration-ctx", args->calibration_ctx, "Tokens per calibration chunk")
       ->default_val(512)
       ->check(CLI::Range(uint64_t{2}, uint64_t{1} << 20));

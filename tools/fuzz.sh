@@ -28,7 +28,7 @@ ALL_TARGETS=(fuzz_gguf fuzz_gguf_split fuzz_safetensors fuzz_safetensors_index f
   fuzz_llama2c_tokenizer fuzz_hf_config fuzz_hf_tokenizer_json fuzz_hf_tokenizer_config
   fuzz_model_card fuzz_sentencepiece fuzz_unpickler fuzz_zip_checkpoint fuzz_zip_pickle fuzz_scan
   fuzz_imatrix fuzz_signature fuzz_hub_api fuzz_st_modules fuzz_resume_journal
-  fuzz_peft_config)
+  fuzz_peft_config fuzz_sensitivity)
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL_TARGETS[@]}")
 read -r -a ALSO_BUILD <<<"${OWL_FUZZ_ALSO_BUILD:-}"
@@ -117,6 +117,7 @@ seed_corpus() {
     fuzz_signature) add_seeds "$dir" "$DATA"/signing/*.sig ;;
     fuzz_hub_api) add_seeds "$dir" "$DATA"/hub/*.json ;;
     fuzz_peft_config) add_seeds "$dir" "$DATA"/lora/*/adapter_config.json ;;
+    fuzz_sensitivity) add_seeds "$dir" "$DATA"/sensitivity/*.json ;;
   esac
   add_seeds "$dir" "$SEEDS/$target"/* "$DATA"/*/fuzz_regressions/"$target"/*
   shopt -u nullglob
@@ -130,7 +131,7 @@ fuzz_options() {
       echo "-dict=$ROOT/tests/fuzz/gguf.dict -max_len=262144" ;;
     fuzz_safetensors) echo "-dict=$ROOT/tests/fuzz/json.dict -max_len=262144" ;;
     fuzz_safetensors_index | fuzz_hf_* | fuzz_hub_api | fuzz_peft_config) echo "-dict=$ROOT/tests/fuzz/json.dict -max_len=4194304" ;;
-    fuzz_signature) echo "-dict=$ROOT/tests/fuzz/json.dict -max_len=262144" ;;
+    fuzz_signature | fuzz_sensitivity) echo "-dict=$ROOT/tests/fuzz/json.dict -max_len=262144" ;;
     fuzz_model_card) echo "-dict=$ROOT/tests/fuzz/model_card.dict -max_len=1048576" ;;
     fuzz_unpickler | fuzz_zip_* | fuzz_scan) echo "-dict=$ROOT/tests/fuzz/pickle.dict -max_len=65536" ;;
     *) echo "-max_len=65536" ;;

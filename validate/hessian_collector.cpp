@@ -3,16 +3,10 @@
 #include <xxhash.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <cstdio>
 
 #include "formats/io/error.h"
-#include "formats/io/mapped_file.h"
-#include "validate/chunks.h"
-#include "validate/forward.h"
-#include "validate/run.h"
-#include "validate/text_tokenizer.h"
+#include "validate/calibration.h"
 
 namespace owl::validate {
 namespace {
@@ -48,12 +42,6 @@ void add_block(float* h, uint64_t block, uint64_t n, const float* x, uint64_t to
         if (ti != tj) h[(j0 + j) * block + i0 + i] += acc[i][j];
       }
   }
-}
-
-std::string read_text(const std::string& path) {
-  auto file = MappedFile::open(path);
-  const auto b = file->bytes();
-  return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
 
 }  // namespace
@@ -107,28 +95,12 @@ Hessians HessianCollector::result() const {
 
 Hessians collect_hessians(const Graph& g, const std::string& text_file, uint64_t ctx,
                           uint64_t max_chunks, bool quiet) {
-  Forward fwd(g);
-  const auto bos = bos_to_add(g);
-  std::vector<int32_t> stream;
-  if (bos) stream.push_back(*bos);
-  const auto text = tokenize_text(g, read_text(text_file));
-  stream.insert(stream.end(), text.begin(), text.end());
-  auto chunks = make_chunks(stream, ctx, bos);
-  if (chunks.empty())
-    throw InputError(text_file, "the text holds " + std::to_string(stream.size()) +
-                                    " tokens, fewer than one chunk of " + std::to_string(ctx));
-  if (max_chunks && chunks.size() > max_chunks) chunks.resize(max_chunks);
   HessianCollector collector;
-  fwd.set_observer([&collector](const std::string& w, uint64_t, uint64_t experts, const float* x,
-                                uint64_t T, uint64_t cols) {
-    if (HessianCollector::collects(w, experts)) collector.add(w, x, T, cols);
-  });
-  const auto t0 = std::chrono::steady_clock::now();
-  for (const Chunk& c : chunks) fwd.logits(c.tokens);
-  if (!quiet)
-    std::fprintf(stderr, "owl: calibration over %zu chunks of %llu tokens in %.1f s\n",
-                 chunks.size(), static_cast<unsigned long long>(ctx),
-                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  run_calibration(g, text_file, ctx, max_chunks, quiet,
+                  [&collector](const std::string& w, uint64_t, uint64_t experts, const float* x,
+                               uint64_t T, uint64_t cols) {
+                    if (HessianCollector::collects(w, experts)) collector.add(w, x, T, cols);
+                  });
   return collector.result();
 }
 

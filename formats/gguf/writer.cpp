@@ -171,6 +171,14 @@ void patch_header(AtomicFile& f, const Metadata& meta, const Metadata& late,
   f.patch(0, h.bytes());
 }
 
+// The input's split keys: write() sets its own for each part.
+Metadata without_split_keys(const Metadata& m) {
+  Metadata out;
+  for (const auto& [k, v] : m)
+    if (k != kSplitNoKey && k != kSplitCountKey && k != kSplitTensorsCountKey) out.set(k, v);
+  return out;
+}
+
 // Where everything goes, fixed before the first byte: each part's header (late keys as
 // placeholders) and each tensor's part and offset.
 struct Layout {
@@ -189,9 +197,7 @@ struct Layout {
 
 Layout lay_out(const Graph& g, const std::string& path, const WriteOptions& opt,
                uint64_t alignment) {
-  Metadata meta;
-  for (const auto& [k, v] : g.metadata)
-    if (k != kSplitNoKey && k != kSplitCountKey && k != kSplitTensorsCountKey) meta.set(k, v);
+  const Metadata meta = without_split_keys(g.metadata);
   Layout l;
   l.parts = plan_parts(g, opt, alignment);
   if (l.parts.size() > kMaxSplits)
@@ -280,6 +286,16 @@ std::vector<std::string> merge_hashes(const std::vector<std::string>& texts, siz
 }
 
 }  // namespace
+
+SingleFileLayout single_file_layout(const Graph& g) {
+  check_writable(g);
+  const Value* a = g.metadata.find(kAlignmentKey);
+  const uint64_t alignment = a ? a->as_u64() : kDefaultAlignment;
+  const Metadata meta = without_split_keys(g.metadata);
+  std::vector<const Tensor*> tensors;
+  for (const auto& t : g.tensors) tensors.push_back(&t);
+  return {padded(header(meta, tensors, alignment).bytes().size(), alignment), alignment};
+}
 
 std::vector<std::string> write(const Graph& g, const std::string& path, const WriteOptions& opt) {
   check_writable(g);

@@ -47,4 +47,12 @@ struct WriteOptions {
 std::vector<std::string> write(const Graph& g, const std::string& path,
                                const WriteOptions& opt = {});
 
+// Where write() puts things in a single file: the header (metadata and tensor infos) padded to
+// the alignment, then every tensor padded to it. Tensor types do not change the header's size.
+struct SingleFileLayout {
+  uint64_t padded_header = 0;
+  uint64_t alignment = 0;
+};
+SingleFileLayout single_file_layout(const Graph& g);
+
 }  // namespace owl::gguf

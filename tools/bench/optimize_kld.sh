@@ -12,59 +12,16 @@
 # Apache-2.0 + MPL-2.0 (Debian's /usr/share/common-licenses); 20 chunks of 512; 2 threads.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-owl="${OWL_BIN:-$root/build/bin/owl}"
-tools="${OWL_LLAMA_CPP_TOOLS:-$HOME/.cache/owl/llama-cpp-0.3.36-tools/bin}"
 usage="usage: $0 MODEL [MIXES [CALIB [EVAL [CHUNKS [THREADS]]]]]"
 model="${1:?$usage}"
 mixes="${2:-Q4_K_M,Q3_K_M,Q2_K}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/owl-optimize-XXXX")"
 trap 'rm -rf "$work"' EXIT
-lic=/usr/share/common-licenses
-if [[ -n "${3:-}" ]]; then calib="$3"; else
-  calib="$work/calib.txt"; cat "$lic/GPL-3" "$lic/GPL-2" "$lic/LGPL-2.1" >"$calib"; fi
-if [[ -n "${4:-}" ]]; then eval_text="$4"; else
-  eval_text="$work/eval.txt"; cat "$lic/GFDL-1.3" "$lic/Apache-2.0" "$lic/MPL-2.0" >"$eval_text"; fi
-chunks="${5:-20}"
-threads="${6:-2}"
+source "$root/tools/bench/kld_common.sh"
+kld_arguments "${3:-}" "${4:-}" "${5:-}" "${6:-}"
 
-# stdbuf: llama-perplexity's closing statistics are lost from a buffered pipe at exit.
-seconds() { python3 -c "import time;print(time.monotonic())"; }
-elapsed() { python3 -c "print(f'{$(seconds) - $1:.1f}')"; }
-
-"$owl" quantize "$model" -o "$work/ref.gguf" -t F32 --allow-requantize --quiet
-"$tools/llama-imatrix" -m "$work/ref.gguf" -f "$calib" -o "$work/imatrix.gguf" -c 512 \
-  -t "$threads" --no-ppl >"$work/imatrix.log" 2>&1
-stdbuf -o0 -e0 "$tools/llama-perplexity" -b 512 -m "$work/ref.gguf" -f "$eval_text" -c 512 --chunks "$chunks" \
-  -t "$threads" --kl-divergence-base "$work/base.kld" >"$work/base.log" 2>&1
-
-score() {  # NAME FILE SECONDS
-  stdbuf -o0 -e0 "$tools/llama-perplexity" -b 512 -m "$2" -f "$eval_text" -c 512 --chunks "$chunks" -t "$threads" \
-    --kl-divergence-base "$work/base.kld" --kl-divergence >"$work/$1.log" 2>&1
-  python3 - "$work/$1.log" "$1" "$(stat -c %s "$2")" "$3" "$4" <<'PY'
-import re, sys
-log = open(sys.argv[1]).read()
-def grab(pattern):
-    m = re.search(pattern, log, re.M)
-    return float(m.group(1)) if m else float("nan")
-mean = grab(r"Mean\s+KLD:\s+([-\d.e]+)")
-p99 = grab(r"99\.0%\s+KLD:\s+([-\d.e]+)")
-top1 = grab(r"Same top p:\s+([-\d.e]+)")
-ppl = grab(r"Mean\s+PPL\(Q\)\s*:\s+([-\d.e]+)")
-# The closing statistics are sometimes lost at exit even unbuffered: the last chunk's row holds
-# the same running means (PPL, ln ratio, KLD, delta p, same top p), p99 is then unknown.
-rows = re.findall(r"^\s*\d+\s+([\d.]+) ±\s+[\d.]+\s+[-\d.]+ ±\s+[\d.]+\s+([\d.]+) ±\s+[\d.]+"
-                  r"\s+[\d.]+ ±\s+[\d.]+ %\s+([\d.]+) ±", log, re.M)
-if mean != mean and rows:
-    ppl, mean, top1 = (float(v) for v in rows[-1])
-size = int(sys.argv[3])
-bpw = 8 * size / float(sys.argv[5])
-print(f"| {sys.argv[2]} | {size / 1e6:.2f} MB | {bpw:.3f} | {mean:.5f} | {p99:.4f} | {top1:.2f}% "
-      f"| {ppl:.3f} | {sys.argv[4]} s |")
-PY
-}
-
-params=$("$owl" inspect "$work/ref.gguf" --json | python3 -c \
-  "import json,sys;print(json.load(sys.stdin)['parameter_count'])" 2>/dev/null || echo 0)
+kld_setup
+params=$(model_params)
 echo "| file | size | bpw | mean KLD | p99 KLD | top-1 | PPL | time |"
 echo "|---|---|---|---|---|---|---|---|"
 for mix in ${mixes//,/ }; do
