@@ -19,7 +19,7 @@ namespace {
 struct ConvertArgs {
   std::string input, output, dtype, shard_size, split_max_size, tokenizer;
   uint64_t split_max_tensors = 0;
-  bool quiet = false, provenance = false;
+  bool quiet = false, provenance = true;
 };
 
 // Options that do not change the bytes written.

@@ -38,7 +38,7 @@ struct QuantizeArgs {
   int threads = 0;
   bool pure = false, leave_output = false, allow_requantize = false, no_fallback = false;
   bool keep_split = false;
-  bool dry_run = false, json = false, quiet = false, provenance = false;
+  bool dry_run = false, json = false, quiet = false, provenance = true;
 };
 
 // Options that do not change the bytes written.
@@ -204,6 +204,7 @@ void run_quantize(const QuantizeArgs& a, const CLI::App& cmd) {
   opt.recipe.files = a.tensor_type_files;
   if (!a.imatrix.empty()) opt.recipe.files.push_back(a.imatrix);
   if (!a.tokenizer.empty()) opt.recipe.files.push_back(a.tokenizer);
+  if (!a.calibration_text.empty()) opt.recipe.files.push_back(a.calibration_text);
   if (a.dry_run) {
     const Plan plan = plan_quantization(a.input, opt);
     if (a.json)
