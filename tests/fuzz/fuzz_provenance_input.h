@@ -12,7 +12,7 @@
 
 #include "converters/provenance.h"
 #include "formats/io/error.h"
-#include "formats/safetensors/safetensors.h"
+#include "formats/safetensors/limits.h"
 
 namespace owl::fuzz {
 

@@ -159,7 +159,7 @@ def test_a_file_without_a_record_is_an_input_error(owl, work, tmp_path):
 
 def write_dat_imatrix(path, tensors):
     """llama-imatrix's legacy .dat: weights of one for every 2-D tensor (its input width)."""
-    rows = [(name, t.shape[0]) for name, t in tensors.items() if len(t.shape) == 2]
+    rows = [(name, t.shape[-1]) for name, t in tensors.items() if len(t.shape) == 2]
     out = [struct.pack("<i", len(rows))]
     for name, width in rows:
         out += [struct.pack("<i", len(name)), name.encode(), struct.pack("<ii", 1, width),
