@@ -121,9 +121,13 @@ std::optional<ProvenanceRecord> read_provenance(const Metadata& m, const std::st
       for (const auto& o : options) r.options.push_back(o.get<std::string>());
     const Json inputs = parse_field(m, p + "inputs", file);
     if (!inputs.is_null())
-      for (const auto& f : inputs)
+      for (const auto& f : inputs) {
+        // get<uint64_t> would cast a negative or fractional number (1e300: undefined behaviour).
+        if (!f.at("size").is_number_unsigned())
+          throw InputError(file, p + "inputs: a size is not a whole number of bytes");
         r.inputs.push_back({f.at("name").get<std::string>(), f.at("size").get<uint64_t>(),
                             f.at("sha256").get<std::string>()});
+      }
     const Json tensors = parse_field(m, p + "tensors_xxh3", file);
     if (!tensors.is_object()) throw InputError(file, p + "tensors_xxh3 is not a JSON object");
     for (const auto& [name, hash] : tensors.items())

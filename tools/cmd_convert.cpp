@@ -22,7 +22,7 @@ struct ConvertArgs {
   std::string input, output, dtype, shard_size, split_max_size, tokenizer, base;
   std::vector<std::string> loras;
   uint64_t split_max_tensors = 0;
-  bool quiet = false, provenance = false, sentence_transformers_dense = false;
+  bool quiet = false, provenance = true, sentence_transformers_dense = false;
 };
 
 // Options that do not change the bytes written.

@@ -49,7 +49,8 @@ struct QuantizeArgs {
   int threads = 0;
   bool pure = false, leave_output = false, allow_requantize = false, no_fallback = false;
   bool keep_split = false, resume = false;
-  bool dry_run = false, json = false, quiet = false, provenance = false;
+  bool dry_run = false, json = false, quiet = false, provenance = true;
+  bool provenance_given = false;  // --provenance on the command line, not by default
 };
 
 // Options that do not change the bytes written.
@@ -242,7 +243,9 @@ void check_recipe_options(const QuantizeArgs& a) {
   if (a.pure) refuse("--pure");
   if (!a.prune_layers.empty()) refuse("--prune-layers");
   if (a.keep_split) refuse("--keep-split");
-  if (a.provenance) refuse("--provenance");
+  // The record is on by default, but verify cannot re-derive a measured recipe yet: only an
+  // explicit --provenance is an error, the default is quietly off.
+  if (a.provenance && a.provenance_given) refuse("--provenance");
   if (a.target_bpw > 0 && !a.target_size.empty())
     throw UsageError("give --target-bpw or --target-size, not both");
   if (a.sensitivity_in.empty() && a.calibration_text.empty())
@@ -320,7 +323,7 @@ void run_quantize(const QuantizeArgs& a, const CLI::App& cmd) {
   if (!a.recipe_types.empty() && !has_target(a))
     throw UsageError("--recipe-types needs --target-bpw or --target-size");
   QuantizeOptions opt = options_from(a);
-  opt.recipe.enabled = a.provenance;
+  opt.recipe.enabled = a.provenance && !measures(a);
   opt.recipe.command = "quantize";
   opt.recipe.options = recorded_options(cmd, kNotRecipe);
   opt.recipe.files = a.tensor_type_files;
@@ -336,6 +339,7 @@ void run_quantize(const QuantizeArgs& a, const CLI::App& cmd) {
     opt.plan.overrides = recipe->overrides;
   }
   const MeasuredRecipe* r = recipe ? &*recipe : nullptr;
+  if (!a.calibration_text.empty()) opt.recipe.files.push_back(a.calibration_text);
   if (a.dry_run) {
     Plan plan = plan_quantization(a.input, opt);
     if (r) annotate(plan, *r);
@@ -496,7 +500,10 @@ void add_quantize_command(CLI::App& app) {
                                  "Quantize a model to GGUF with one of llama.cpp's mixes (Q4_K_M, "
                                  "...), tensor types as llama-quantize picks them");
   add_quantize_options(cmd, args);
-  cmd->callback([args, cmd] { run_quantize(*args, *cmd); });
+  cmd->callback([args, cmd] {
+    args->provenance_given = cmd->count("--provenance") > 0;
+    run_quantize(*args, *cmd);
+  });
 }
 
 }  // namespace owl

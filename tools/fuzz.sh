@@ -28,7 +28,7 @@ ALL_TARGETS=(fuzz_gguf fuzz_gguf_split fuzz_safetensors fuzz_safetensors_index f
   fuzz_llama2c_tokenizer fuzz_hf_config fuzz_hf_tokenizer_json fuzz_hf_tokenizer_config
   fuzz_model_card fuzz_sentencepiece fuzz_unpickler fuzz_zip_checkpoint fuzz_zip_pickle fuzz_scan
   fuzz_imatrix fuzz_signature fuzz_hub_api fuzz_st_modules fuzz_resume_journal
-  fuzz_peft_config fuzz_sensitivity)
+  fuzz_peft_config fuzz_sensitivity fuzz_provenance)
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL_TARGETS[@]}")
 read -r -a ALSO_BUILD <<<"${OWL_FUZZ_ALSO_BUILD:-}"
@@ -131,7 +131,7 @@ fuzz_options() {
       echo "-dict=$ROOT/tests/fuzz/gguf.dict -max_len=262144" ;;
     fuzz_safetensors) echo "-dict=$ROOT/tests/fuzz/json.dict -max_len=262144" ;;
     fuzz_safetensors_index | fuzz_hf_* | fuzz_hub_api | fuzz_peft_config) echo "-dict=$ROOT/tests/fuzz/json.dict -max_len=4194304" ;;
-    fuzz_signature | fuzz_sensitivity) echo "-dict=$ROOT/tests/fuzz/json.dict -max_len=262144" ;;
+    fuzz_signature | fuzz_sensitivity | fuzz_provenance) echo "-dict=$ROOT/tests/fuzz/json.dict -max_len=262144" ;;
     fuzz_model_card) echo "-dict=$ROOT/tests/fuzz/model_card.dict -max_len=1048576" ;;
     fuzz_unpickler | fuzz_zip_* | fuzz_scan) echo "-dict=$ROOT/tests/fuzz/pickle.dict -max_len=65536" ;;
     *) echo "-max_len=65536" ;;

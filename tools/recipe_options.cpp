@@ -33,7 +33,8 @@ void add_provenance_flag(CLI::App* cmd, bool& provenance) {
   cmd->add_flag("--provenance,!--no-provenance", provenance,
                 "Write a provenance record: metadata keys owl.provenance.* (inputs' SHA-256, the "
                 "recipe, every tensor's xxh3-128) and <output>.manifest.json beside it; "
-                "`owl verify` checks it. Off by default for now");
+                "`owl verify` checks it. On by default; --no-provenance writes the bytes "
+                "llama.cpp's tools write");
 }
 
 }  // namespace owl

@@ -15,8 +15,12 @@ namespace owl {
 
 namespace {
 
-// Bytes read per call: large enough that the syscalls vanish next to SHA-256.
-constexpr size_t kReadChunk = size_t{4} << 20;
+// Bytes read per call: small enough that the buffer stays in the core's cache between the copy
+// out of the page cache and SHA-256 reading it (64 KiB: 1.45 s of CPU for 2 GB here, 4 MiB:
+// 1.7 s), large enough that the calls cost nothing next to the hashing. Mapping the file instead
+// would save the copy, but each map and unmap takes the process's memory-map lock and flushes
+// the other cores' TLBs while the pipeline, on those cores, faults pages of its own maps in.
+constexpr size_t kReadChunk = size_t{64} << 10;
 
 class Fd {
  public:
@@ -45,7 +49,8 @@ void read_range(const std::string& path, uint64_t start, std::optional<uint64_t>
   std::vector<std::byte> buf(kReadChunk);
   uint64_t at = start;
   for (;;) {
-    const size_t want = end ? size_t(std::min<uint64_t>(buf.size(), *end - at)) : buf.size();
+    const size_t want =
+        end ? size_t(std::min<uint64_t>(buf.size(), *end > at ? *end - at : 0)) : buf.size();
     if (want == 0) break;
     const ssize_t n = ::pread(fd.get(), buf.data(), want, off_t(at));
     if (n < 0 && errno == EINTR) continue;
@@ -54,7 +59,7 @@ void read_range(const std::string& path, uint64_t start, std::optional<uint64_t>
     consume(std::span(buf.data(), size_t(n)));
     at += uint64_t(n);
   }
-  if (end && at != *end) throw InputError(path, "the file shrank while it was being hashed");
+  if (end && at < *end) throw InputError(path, "the file shrank while it was being hashed");
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "formats/safetensors/limits.h"
 #include "formats/safetensors/reader.h"
 #include "formats/safetensors/writer.h"
+#include "tests/fuzz/fuzz_provenance_input.h"
 #include "tests/test_util.h"
 
 using namespace owl;
@@ -133,4 +134,40 @@ TEST_CASE("safetensors: the record lives in __metadata__ of every shard", "[prov
   const auto r = read_provenance(back.metadata, "out");
   REQUIRE(r);
   check_record(*r, back, g.inputs[0].path);
+}
+
+TEST_CASE("hostile record values are an InputError; a record that reads writes back the same",
+          "[provenance]") {
+  ProvenanceRecord r;
+  r.tool = "owl 0.1.0";
+  r.command = "quantize";
+  r.options = {"--type=Q4_K_M"};
+  r.inputs = {{"model.safetensors", 1234, std::string(64, 'a')}};
+  r.tensors = {{"output.weight", std::string(32, 'b')}};
+  r.tensors_digest = tensors_digest(r.tensors);
+  for (const std::string prefix : {"", safetensors::kMetadataPrefix})
+    CHECK_NOTHROW(fuzz::read_provenance_record(
+        fuzz::provenance_input_of(provenance_metadata(r, prefix), prefix)));
+  const std::string base = std::string("\0owl\0c\0quantize\0", 16);
+  auto with = [&](const std::string& options, const std::string& inputs,
+                  const std::string& tensors) {
+    return base + options + '\0' + inputs + "\0\0\0\0" + tensors + '\0';
+  };
+  Metadata m;
+  const std::string kHostile[] = {
+      with("[1]", "[]", "{}"),
+      with("[]", "[5]", "{}"),
+      with("[]", R"([{"name":"x","size":1e300,"sha256":"y"}])", "{}"),
+      with("[]", R"([{"name":"x","size":-1,"sha256":"y"}])", "{}"),
+      with("[]", "[]", R"({"a":1})"),
+      with("[]", "[]", "[]"),
+      with("{", "[]", "{}"),
+  };
+  for (const auto& input : kHostile) {
+    std::string prefix;
+    INFO(input);
+    CHECK_THROWS_AS(read_provenance(fuzz::provenance_metadata_of(input, prefix), "f.gguf"),
+                    InputError);
+    CHECK_NOTHROW(fuzz::read_provenance_record(input));
+  }
 }

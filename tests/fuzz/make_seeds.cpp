@@ -12,6 +12,7 @@
 #include "formats/io/resume_journal.h"
 #include "formats/safetensors/reader.h"
 #include "tests/formats/gguf_builder.h"
+#include "tests/fuzz/fuzz_provenance_input.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -187,6 +188,30 @@ void write_resume_journal_seeds(const fs::path& out) {
   owl::test::write_bytes((out / "journal").string(), text);
 }
 
+// Provenance records as owl writes them, under both key prefixes.
+void write_provenance_seeds(const fs::path& out) {
+  fs::create_directories(out);
+  owl::ProvenanceRecord r;
+  r.tool = "owl 0.1.0";
+  r.source_commit = "68b0c99";
+  r.command = "quantize";
+  r.options = {"--type=Q4_K_M", "--imatrix=imatrix.gguf"};
+  r.inputs = {{"config.json", 610, std::string(64, 'a')},
+              {"model.safetensors", 1 << 20, std::string(64, 'b')},
+              {"imatrix.gguf", 4096, std::string(64, 'c')}};
+  r.hf_repo = "Org/Name";
+  r.hf_commit = std::string(40, 'd');
+  r.relation = "quantized";
+  r.tensors = {{"token_embd.weight", std::string(32, 'e')},
+               {"output.weight", std::string(32, 'f')}};
+  r.tensors_digest = owl::tensors_digest(r.tensors);
+  for (const std::string prefix : {"", owl::safetensors::kMetadataPrefix}) {
+    const std::string name = prefix.empty() ? "gguf.record" : "safetensors.record";
+    owl::test::write_bytes((out / name).string(), owl::fuzz::provenance_input_of(
+                                                      owl::provenance_metadata(r, prefix), prefix));
+  }
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: make_seeds OUT_DIR\n");
@@ -199,6 +224,7 @@ int main(int argc, char** argv) {
   write_model_card_seeds(out / "fuzz_model_card");
   write_imatrix_seeds(out / "fuzz_imatrix");
   write_resume_journal_seeds(out / "fuzz_resume_journal");
+  write_provenance_seeds(out / "fuzz_provenance");
   write_index_seed(out / "fuzz_safetensors_index",
                    fs::path(OWL_TEST_DATA) / "hf/tiny-llama3/model.safetensors");
   return 0;

@@ -13,6 +13,7 @@
 #include "formats/io/resume_journal.h"
 #include "formats/pytorch/checkpoint.h"
 #include "tests/fuzz/fuzz_common.h"
+#include "tests/fuzz/fuzz_provenance_input.h"
 #include "tests/fuzz/fuzz_scan_input.h"
 #include "tests/fuzz/fuzz_signature_input.h"
 #include "tests/fuzz/targets.h"
@@ -37,6 +38,10 @@ bool replay_bytes(const std::string& target, const std::string& input) {
   }
   if (target == "fuzz_signature") {
     owl::fuzz::read_signature(input);
+    return true;
+  }
+  if (target == "fuzz_provenance") {
+    owl::fuzz::read_provenance_record(input);
     return true;
   }
   if (target == "fuzz_scan") {

@@ -223,7 +223,7 @@ def test_convert_folder_to_single_file(owl, hf_folder, out_dir, which):
     src = hf_folder if which == "folder" else hf_folder / "model.safetensors.index.json"
     before = su.dir_snapshot(hf_folder)
     dst = out_dir / "merged.safetensors"
-    r = owl("convert", src, "-o", dst, "--quiet")
+    r = owl("convert", src, "-o", dst, "--quiet", "--no-provenance")
     assert r.returncode == 0, r.describe()
     assert su.read_reference(dst) == all_reference_tensors(hf_folder)
     su.check_reference_layout(dst)
@@ -276,7 +276,7 @@ def test_convert_folder_sharded(owl, hf_folder, out_dir):
     limit = 3000
     assert total > 3 * limit
     r = owl("convert", hf_folder, "-o", out_dir / "out.safetensors", "--shard-size", "3KB",
-            "--quiet")
+            "--quiet", "--no-provenance")
     assert r.returncode == 0, r.describe()
     n = check_sharded_output(out_dir, "out", ref, limit, extra_files=["config.json"])
     assert n >= 4
@@ -299,7 +299,8 @@ def test_shard_size_units(owl, in_dir, out_dir, size, shards):
                for k in range(10)}
     src = in_dir / "big.safetensors"
     su.write_reference(src, tensors)
-    r = owl("convert", src, "-o", out_dir / "model.safetensors", "--shard-size", size, "--quiet")
+    r = owl("convert", src, "-o", out_dir / "model.safetensors", "--shard-size", size, "--quiet",
+            "--no-provenance")
     assert r.returncode == 0, r.describe()
     if shards == 1:
         assert sorted(os.listdir(out_dir)) == ["model.safetensors"]

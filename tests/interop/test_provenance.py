@@ -1,12 +1,14 @@
-"""The provenance record (issue 14): a Hugging Face folder quantized to Q4_K_M carries it (input
+"""The provenance record (issue 14), on by default: a Hugging Face folder quantized to Q4_K_M carries it (input
 SHA-256s checked with hashlib, tensor xxh3-128s with the xxhash package, keys read with gguf-py
 and the safetensors package); `owl verify` passes on it, names the one tensor whose byte was
 flipped, re-derives the file bit for bit from its source, and names the output tensors that
-depend on a changed source tensor. The tensor data stay llama-quantize's, byte for byte."""
+depend on a changed source tensor. The tensor data stay llama-quantize's, byte for byte. An
+importance matrix is recorded by its path and SHA-256."""
 
 import hashlib
 import json
 import shutil
+import struct
 import subprocess
 import sys
 
@@ -42,7 +44,7 @@ def work(owl, tmp_path_factory):
     subprocess.run([sys.executable, str(SYNTH), str(snap), *SHAPE], check=True,
                    capture_output=True)
     out = tmp / "tiny.Q4_K_M.gguf"
-    r = owl("quantize", snap, "-o", out, "-t", "Q4_K_M", "--quiet", "--provenance")
+    r = owl("quantize", snap, "-o", out, "-t", "Q4_K_M", "--quiet")
     assert r.returncode == 0, r.describe()
     return {"tmp": tmp, "snap": snap, "q4": out}
 
@@ -86,8 +88,7 @@ def test_tensor_data_are_llama_quantizes(owl, work):
 
 def test_the_record_is_deterministic(owl, work, tmp_path):
     again = tmp_path / "again.gguf"
-    r = owl("quantize", work["snap"], "-o", again, "-t", "Q4_K_M", "--quiet", "--threads", "1",
-            "--provenance")
+    r = owl("quantize", work["snap"], "-o", again, "-t", "Q4_K_M", "--quiet", "--threads", "1")
     assert r.returncode == 0, r.describe()
     assert again.read_bytes() == work["q4"].read_bytes()
 
@@ -137,7 +138,7 @@ def test_a_changed_source_byte_names_the_dependent_tensors(owl, work, tmp_path):
 
 def test_safetensors_record_in_metadata(owl, work, tmp_path):
     out = tmp_path / "model.safetensors"
-    r = owl("convert", work["snap"], "-o", out, "--dtype", "bf16", "--quiet", "--provenance")
+    r = owl("convert", work["snap"], "-o", out, "--dtype", "bf16", "--quiet")
     assert r.returncode == 0, r.describe()
     with safe_open(str(out), "np") as f:
         meta = f.metadata()
@@ -154,3 +155,29 @@ def test_a_file_without_a_record_is_an_input_error(owl, work, tmp_path):
     plain = gu.convert(owl, work["snap"], tmp_path / "plain.gguf", "--no-provenance")
     r = owl("verify", plain)
     assert r.returncode == 2 and "no owl provenance record" in r.stderr
+
+
+def write_dat_imatrix(path, tensors):
+    """llama-imatrix's legacy .dat: weights of one for every 2-D tensor (its input width)."""
+    rows = [(name, t.shape[-1]) for name, t in tensors.items() if len(t.shape) == 2]
+    out = [struct.pack("<i", len(rows))]
+    for name, width in rows:
+        out += [struct.pack("<i", len(name)), name.encode(), struct.pack("<ii", 1, width),
+                struct.pack(f"<{width}f", *([1.0] * width))]
+    out += [struct.pack("<ii", 1, len("story.txt")), b"story.txt"]
+    path.write_bytes(b"".join(out))
+    return path
+
+
+def test_an_imatrix_is_recorded_with_its_sha256(owl, work, tmp_path):
+    imatrix = write_dat_imatrix(tmp_path / "imatrix.dat", gu.tensors(work["q4"]))
+    out = tmp_path / "q4-imatrix.gguf"
+    r = owl("quantize", work["snap"], "-o", out, "-t", "Q4_K_M", "--imatrix", imatrix, "--quiet")
+    assert r.returncode == 0, r.describe()
+    rec = record(out)
+    assert f"--imatrix={imatrix}" in json.loads(rec["options"])
+    inputs = {f["name"]: f for f in json.loads(rec["inputs"])}
+    assert inputs[str(imatrix)]["sha256"] == sha256(imatrix)
+    assert inputs[str(imatrix)]["size"] == imatrix.stat().st_size
+    r = owl("verify", out, "--source", work["snap"])
+    assert r.returncode == 0, r.describe()

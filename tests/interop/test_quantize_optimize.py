@@ -51,8 +51,8 @@ def reference_log_probs(ref):
 
 
 def quantize(owl, ref, out, mix, *flags, threads=THREADS):
-    r = owl("quantize", ref, "-o", out, "-t", mix, "--threads", threads, "--quiet", *flags,
-            timeout=300)
+    r = owl("quantize", ref, "-o", out, "-t", mix, "--threads", threads, "--quiet",
+            "--no-provenance", *flags, timeout=300)
     assert r.returncode == 0, r.describe()
     return out
 
