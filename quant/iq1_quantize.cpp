@@ -7,20 +7,24 @@
 #include <cstring>
 
 #include "quant/block_math.h"
+#include "quant/iq1_split.h"
+#include "quant/iq1_split_x86.h"
 #include "quant/iq_grid_fit.h"
 #include "quant/iquants.h"
+#include "quant/kquants_search_x86.h"
 
 namespace owl {
 
 using block::store_f16;
 using iq::kSuperBlock;
 
-namespace {
+using iq1::half_values;
+using iq1::kShiftDown;
+using iq1::kShiftUp;
+using iq1::SplitM;
+using iq1::SplitS;
 
-constexpr float kDelta = 0.125f;  // ggml's IQ1S_DELTA and IQ1M_DELTA
-// The three values with the shift up (x_p) and down (x_m).
-constexpr float kShiftUp[3] = {-1 + kDelta, kDelta, 1 + kDelta};
-constexpr float kShiftDown[3] = {-1 - kDelta, -kDelta, 1 - kDelta};
+namespace {
 
 // The positions of x in ascending order, ties in position order: ggml sorts with qsort, which
 // glibc implements as a merge sort, stable.
@@ -42,15 +46,16 @@ void split_levels(const int* order, int i1, int i2, int8_t* L) {
 
 // The point of each group of 8 levels, its nearest neighbour where the levels are none. Returns
 // whether all were on the grid.
-bool points_of(const iq::SearchGrid& g, int groups, const float* x, const float* w, float scale,
-               const float* const* shifted, int8_t* L, int* index) {
+bool points_of(bool avx2, const iq::SearchGrid& g, int groups, const float* x, const float* w,
+               float scale, const float* const* shifted, int8_t* L, int* index) {
   bool all_on_grid = true;
   for (int k = 0; k < groups; ++k) {
     const uint32_t u = g.code(L + 8 * k);
     index[k] = g.index_of(u);
     if (index[k] < 0) {
       all_on_grid = false;
-      index[k] = iq::nearest_neighbour(g, u, x + 8 * k, w + 8 * k, scale, shifted[k], L + 8 * k);
+      index[k] =
+          iq::nearest_neighbour(avx2, g, u, x + 8 * k, w + 8 * k, scale, shifted[k], L + 8 * k);
     }
   }
   return all_on_grid;
@@ -87,40 +92,7 @@ float abs_max(int n, const float* x) {
 
 // --- IQ1_S: sub-blocks of 32, one shift each.
 
-struct SplitS {
-  float scale;
-  int i1 = -1, i2 = -1;
-  int shift = 0;  // +1: kShiftUp, -1: kShiftDown
-};
-
-// The best split of 32 sorted values and shift by the weighted least-squares score.
-SplitS best_split_s(const float* sumx, const float* sumw, float max) {
-  constexpr int n = 32;
-  SplitS best{max};
-  float best_score = -FLT_MAX;
-  for (int i1 = 0; i1 <= n; ++i1) {
-    for (int i2 = i1; i2 <= n; ++i2) {
-      for (const int shift : {1, -1}) {
-        const float* v = shift == 1 ? kShiftUp : kShiftDown;
-        const float sumqx = (sumx[i1] - sumx[0]) * v[0] + (sumx[i2] - sumx[i1]) * v[1] +
-                            (sumx[n] - sumx[i2]) * v[2];
-        const float sumq2 = (sumw[i1] - sumw[0]) * v[0] * v[0] +
-                            (sumw[i2] - sumw[i1]) * v[1] * v[1] +
-                            (sumw[n] - sumw[i2]) * v[2] * v[2];
-        if (sumq2 > 0 && sumqx * sumqx > best_score * sumq2) {
-          best.scale = sumqx / sumq2;
-          best_score = best.scale * sumqx;
-          best.i1 = i1;
-          best.i2 = i2;
-          best.shift = shift;
-        }
-      }
-    }
-  }
-  return best;
-}
-
-void iq1_s_block(const float* x, const float* imatrix, std::byte* out) {
+void iq1_s_block(bool avx2, const float* x, const float* imatrix, std::byte* out) {
   constexpr int kGroup = 32;
   constexpr size_t kGroups = kSuperBlock / kGroup;
   constexpr float kMaxEps = 1e-12f;  // ggml's GROUP_MAX_EPS_IQ1_S
@@ -147,7 +119,8 @@ void iq1_s_block(const float* x, const float* imatrix, std::byte* out) {
       sumx[j + 1] = sumx[j] + weight[order[j]] * xb[order[j]];
       sumw[j + 1] = sumw[j] + weight[order[j]];
     }
-    SplitS split = best_split_s(sumx, sumw, max);
+    SplitS split =
+        avx2 ? iq1::x86::best_split_s_avx2(sumx, sumw, max) : iq1::best_split_s(sumx, sumw, max);
     if (split.i1 < 0 || split.i2 < 0 || split.shift == 0) continue;
     int8_t L[kGroup];
     split_levels<kGroup>(order, split.i1, split.i2, L);
@@ -160,7 +133,7 @@ void iq1_s_block(const float* x, const float* imatrix, std::byte* out) {
     const float* shifted[4] = {v, v, v, v};
     int index[4];
     float scale = split.scale;
-    if (!points_of(g, 4, xb, weight, scale, shifted, L, index))
+    if (!points_of(avx2, g, 4, xb, weight, scale, shifted, L, index))
       scale = refit(g, 4, xb, weight, shifted, index, scale);
     for (int k = 0; k < 4; ++k) {
       qs[4 * ib + k] = static_cast<std::byte>(index[k] & 255);
@@ -184,72 +157,24 @@ void iq1_s_block(const float* x, const float* imatrix, std::byte* out) {
 
 // --- IQ1_M: sub-blocks of 16, each half of 8 with its own shift.
 
-struct SplitM {
-  float scale;
-  int i1 = -1, i2 = -1;
-  int shifts = -1;  // bit 1: the first half shifts down, bit 0: the second half does
-};
-
-// The shift values of half `k` under `shifts`.
-const float* half_values(int shifts, int k) {
-  const bool down = k == 0 ? shifts >= 2 : shifts % 2 == 1;
-  return down ? kShiftDown : kShiftUp;
-}
-
-// The best split of 16 sorted values and pair of shifts. The prefix sums are kept per half, so
-// that each half's sums for a split come from two lookups (ggml's algebra, in ggml's order).
-SplitM best_split_m(const float* xb, const float* weight, const int* order, float max) {
-  constexpr int n = 16;
-  float px[2][n + 1], pw[2][n + 1];
-  px[0][0] = px[1][0] = 0;
-  pw[0][0] = pw[1][0] = 0;
+// The prefix sums of weight * x and weight over the sorted values, per half of the sub-block.
+iq1::HalfSums half_sums(const float* xb, const float* weight, const int* order) {
+  constexpr int n = iq1::kSplitM;
+  iq1::HalfSums p;
+  p.px[0][0] = p.px[1][0] = 0;
+  p.pw[0][0] = p.pw[1][0] = 0;
   for (int j = 0; j < n; ++j) {
     const int i = order[j];
     const int h = i < n / 2 ? 0 : 1;
-    px[h][j + 1] = px[h][j] + weight[i] * xb[i];
-    px[1 - h][j + 1] = px[1 - h][j];
-    pw[h][j + 1] = pw[h][j] + weight[i];
-    pw[1 - h][j + 1] = pw[1 - h][j];
+    p.px[h][j + 1] = p.px[h][j] + weight[i] * xb[i];
+    p.px[1 - h][j + 1] = p.px[1 - h][j];
+    p.pw[h][j + 1] = p.pw[h][j] + weight[i];
+    p.pw[1 - h][j + 1] = p.pw[1 - h][j];
   }
-  const float txs[2] = {px[0][n], px[1][n]};
-  const float tws[2] = {pw[0][n], pw[1][n]};
-  const float p2 = kShiftUp[2], m2 = kShiftDown[2];
-  const float cp1 = kShiftUp[0] * kShiftUp[0] - kShiftUp[1] * kShiftUp[1];
-  const float cp2 = kShiftUp[1] * kShiftUp[1] - kShiftUp[2] * kShiftUp[2];
-  const float cm1 = kShiftDown[0] * kShiftDown[0] - kShiftDown[1] * kShiftDown[1];
-  const float cm2 = kShiftDown[1] * kShiftDown[1] - kShiftDown[2] * kShiftDown[2];
-
-  SplitM best{max};
-  float best_score = -FLT_MAX;
-  for (int i1 = 0; i1 <= n; ++i1) {
-    for (int i2 = i1; i2 <= n; ++i2) {
-      float qx_p[2], qx_m[2], q2_p[2], q2_m[2];
-      for (int h = 0; h < 2; ++h) {
-        const float sx = px[h][i1] + px[h][i2];
-        qx_p[h] = txs[h] * p2 - sx;
-        qx_m[h] = txs[h] * m2 - sx;
-        q2_p[h] = tws[h] * p2 * p2 + pw[h][i1] * cp1 + pw[h][i2] * cp2;
-        q2_m[h] = tws[h] * m2 * m2 + pw[h][i1] * cm1 + pw[h][i2] * cm2;
-      }
-      const float sumqx[4] = {qx_p[0] + qx_p[1], qx_p[0] + qx_m[1], qx_m[0] + qx_p[1],
-                              qx_m[0] + qx_m[1]};
-      const float sumq2[4] = {q2_p[0] + q2_p[1], q2_p[0] + q2_m[1], q2_m[0] + q2_p[1],
-                              q2_m[0] + q2_m[1]};
-      for (int k = 0; k < 4; ++k) {
-        if (sumq2[k] > 0 && sumqx[k] * sumqx[k] > best_score * sumq2[k]) {
-          best.scale = sumqx[k] / sumq2[k];
-          best_score = best.scale * sumqx[k];
-          best.i1 = i1;
-          best.i2 = i2;
-          best.shifts = k;
-        }
-      }
-    }
-  }
-  return best;
+  return p;
 }
 
-void iq1_m_block(const float* x, const float* imatrix, std::byte* out) {
+void iq1_m_block(bool avx2, const float* x, const float* imatrix, std::byte* out) {
   constexpr int kGroup = 16;
   constexpr size_t kGroups = kSuperBlock / kGroup;
   constexpr float kMaxEps = 1e-7f;  // ggml's GROUP_MAX_EPS_IQ1_M
@@ -275,7 +200,8 @@ void iq1_m_block(const float* x, const float* imatrix, std::byte* out) {
     if (max < kMaxEps) continue;
     int order[kGroup];
     ascending_order<kGroup>(xb, order);
-    SplitM split = best_split_m(xb, wb, order, max);
+    const iq1::HalfSums sums = half_sums(xb, wb, order);
+    SplitM split = avx2 ? iq1::x86::best_split_m_avx2(sums, max) : iq1::best_split_m(sums, max);
     if (split.i1 < 0 || split.i2 < 0 || split.shifts < 0) continue;
     int8_t L[kGroup];
     split_levels<kGroup>(order, split.i1, split.i2, L);
@@ -286,7 +212,7 @@ void iq1_m_block(const float* x, const float* imatrix, std::byte* out) {
     }
     const float* shifted[2] = {half_values(split.shifts, 0), half_values(split.shifts, 1)};
     float scale = split.scale;
-    if (!points_of(g, 2, xb, wb, scale, shifted, L, index[ib]))
+    if (!points_of(avx2, g, 2, xb, wb, scale, shifted, L, index[ib]))
       scale = refit(g, 2, xb, wb, shifted, index[ib], scale);
     qs[2 * ib] = static_cast<std::byte>(index[ib][0] & 255);
     qs[2 * ib + 1] = static_cast<std::byte>(index[ib][1] & 255);
@@ -328,15 +254,31 @@ void iq1_m_block(const float* x, const float* imatrix, std::byte* out) {
 }  // namespace
 
 void quantize_iq1_s_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
-  iq::each_super_block<kIQ1_SBlockBytes>(x, out, n, weights, iq1_s_block);
+  iq::each_super_block<kIQ1_SBlockBytes>(kq::x86::has_avx2(), x, out, n, weights, iq1_s_block);
 }
 
 void quantize_iq1_m(const float* x, std::byte* out, size_t n) {
-  iq::each_super_block<kIQ1_MBlockBytes>(x, out, n, nullptr, iq1_m_block);
+  iq::each_super_block<kIQ1_MBlockBytes>(kq::x86::has_avx2(), x, out, n, nullptr, iq1_m_block);
 }
 
 void quantize_iq1_m_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
-  iq::each_super_block<kIQ1_MBlockBytes>(x, out, n, weights, iq1_m_block);
+  iq::each_super_block<kIQ1_MBlockBytes>(kq::x86::has_avx2(), x, out, n, weights, iq1_m_block);
 }
+
+namespace scalar {
+
+void quantize_iq1_s_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
+  iq::each_super_block<kIQ1_SBlockBytes>(false, x, out, n, weights, iq1_s_block);
+}
+
+void quantize_iq1_m(const float* x, std::byte* out, size_t n) {
+  iq::each_super_block<kIQ1_MBlockBytes>(false, x, out, n, nullptr, iq1_m_block);
+}
+
+void quantize_iq1_m_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
+  iq::each_super_block<kIQ1_MBlockBytes>(false, x, out, n, weights, iq1_m_block);
+}
+
+}  // namespace scalar
 
 }  // namespace owl

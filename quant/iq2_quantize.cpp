@@ -8,6 +8,7 @@
 #include "quant/iq_grid_fit.h"
 #include "quant/iquants.h"
 #include "quant/kquants_search.h"
+#include "quant/kquants_search_x86.h"
 
 namespace owl {
 
@@ -31,7 +32,7 @@ float unsign(float scale, int groups, uint8_t* signs, uint8_t mask) {
   return -scale;
 }
 
-void iq2_xxs_block(const float* x, const float* imatrix, std::byte* out) {
+void iq2_xxs_block(bool avx2, const float* x, const float* imatrix, std::byte* out) {
   constexpr int kGroup = 32;
   constexpr size_t kGroups = kSuperBlock / kGroup;
   const iq::SearchGrid& g = iq::search_grid(iq::GridId::IQ2XXS);
@@ -55,7 +56,7 @@ void iq2_xxs_block(const float* x, const float* imatrix, std::byte* out) {
     const float eff_max = start * kLevels;
     if (eff_max <= 0) continue;
     int8_t L[kGroup];
-    float scale = iq::fit_grid_scale(g, kGroup, xval, weight, waux, eff_max, start,
+    float scale = iq::fit_grid_scale(avx2, g, kGroup, xval, weight, waux, eff_max, start,
                                      {-6, 6, 0.1f, iq::Refit::AllGroups, true}, L);
     scale = unsign(scale, 4, signs, 127);
     for (int k = 0; k < 4; ++k) {
@@ -85,7 +86,7 @@ struct Sixteen {
 
 // One group of 16: false for one of zeros, else writes its scale and the two points' indices
 // and sign bytes.
-bool iq2_sixteen(const iq::SearchGrid& g, const Sixteen& kind, const float* xb,
+bool iq2_sixteen(bool avx2, const iq::SearchGrid& g, const Sixteen& kind, const float* xb,
                  const float* imatrix, float sigma2, float& scale, int* index, uint8_t* signs) {
   constexpr int kGroup = 16;
   float weight[kGroup], waux[kGroup], xval[kGroup];
@@ -101,14 +102,14 @@ bool iq2_sixteen(const iq::SearchGrid& g, const Sixteen& kind, const float* xb,
   const float max = iq::max_value(kGroup, xval);
   if (max < kind.max_eps) return false;
   int8_t L[kGroup];
-  scale = iq::fit_grid_scale(g, kGroup, xval, weight, waux, max, max / (2 * kLevels - 1),
+  scale = iq::fit_grid_scale(avx2, g, kGroup, xval, weight, waux, max, max / (2 * kLevels - 1),
                              {-9, 9, 0.1f, iq::Refit::OffGridGroups, true}, L);
   scale = unsign(scale, 2, signs, mask);
   for (int k = 0; k < 2; ++k) index[k] = iq::point_index(g, L + 8 * k);
   return true;
 }
 
-void iq2_xs_block(const float* x, const float* imatrix, std::byte* out) {
+void iq2_xs_block(bool avx2, const float* x, const float* imatrix, std::byte* out) {
   constexpr size_t kGroups = kSuperBlock / 16;
   const iq::SearchGrid& g = iq::search_grid(iq::GridId::IQ2XS);
   uint16_t q2[2 * kGroups] = {};  // per point: 9-bit index, 7 sign bits
@@ -119,8 +120,8 @@ void iq2_xs_block(const float* x, const float* imatrix, std::byte* out) {
     int index[2];
     uint8_t signs[2];
     scales[ib] = 0;
-    if (!iq2_sixteen(g, {kMaxEps, true}, x + 16 * ib, imatrix + 16 * ib, sigma2, scales[ib], index,
-                     signs))
+    if (!iq2_sixteen(avx2, g, {kMaxEps, true}, x + 16 * ib, imatrix + 16 * ib, sigma2, scales[ib],
+                     index, signs))
       continue;
     for (int k = 0; k < 2; ++k) q2[2 * ib + k] = static_cast<uint16_t>(index[k] | (signs[k] << 9));
     max_scale = max_scale > scales[ib] ? max_scale : scales[ib];
@@ -136,7 +137,7 @@ void iq2_xs_block(const float* x, const float* imatrix, std::byte* out) {
   std::memcpy(qs, q2, sizeof q2);
 }
 
-void iq2_s_block(const float* x, const float* imatrix, std::byte* out) {
+void iq2_s_block(bool avx2, const float* x, const float* imatrix, std::byte* out) {
   constexpr size_t kGroups = kSuperBlock / 16;
   constexpr size_t kPoints = kSuperBlock / 8;
   const iq::SearchGrid& g = iq::search_grid(iq::GridId::IQ2S);
@@ -151,8 +152,8 @@ void iq2_s_block(const float* x, const float* imatrix, std::byte* out) {
     int index[2];
     uint8_t signs[2];
     scales[ib] = 0;
-    if (!iq2_sixteen(g, {kMaxEpsIQ2S, false}, x + 16 * ib, imatrix ? imatrix + 16 * ib : nullptr,
-                     sigma2, scales[ib], index, signs))
+    if (!iq2_sixteen(avx2, g, {kMaxEpsIQ2S, false}, x + 16 * ib,
+                     imatrix ? imatrix + 16 * ib : nullptr, sigma2, scales[ib], index, signs))
       continue;
     for (size_t k = 0; k < 2; ++k) {
       const size_t p = 2 * ib + k;
@@ -171,19 +172,39 @@ void iq2_s_block(const float* x, const float* imatrix, std::byte* out) {
 }  // namespace
 
 void quantize_iq2_xxs_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
-  iq::each_super_block<kIQ2_XXSBlockBytes>(x, out, n, weights, iq2_xxs_block);
+  iq::each_super_block<kIQ2_XXSBlockBytes>(kq::x86::has_avx2(), x, out, n, weights, iq2_xxs_block);
 }
 
 void quantize_iq2_xs_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
-  iq::each_super_block<kIQ2_XSBlockBytes>(x, out, n, weights, iq2_xs_block);
+  iq::each_super_block<kIQ2_XSBlockBytes>(kq::x86::has_avx2(), x, out, n, weights, iq2_xs_block);
 }
 
 void quantize_iq2_s(const float* x, std::byte* out, size_t n) {
-  iq::each_super_block<kIQ2_SBlockBytes>(x, out, n, nullptr, iq2_s_block);
+  iq::each_super_block<kIQ2_SBlockBytes>(kq::x86::has_avx2(), x, out, n, nullptr, iq2_s_block);
 }
 
 void quantize_iq2_s_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
-  iq::each_super_block<kIQ2_SBlockBytes>(x, out, n, weights, iq2_s_block);
+  iq::each_super_block<kIQ2_SBlockBytes>(kq::x86::has_avx2(), x, out, n, weights, iq2_s_block);
 }
+
+namespace scalar {
+
+void quantize_iq2_xxs_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
+  iq::each_super_block<kIQ2_XXSBlockBytes>(false, x, out, n, weights, iq2_xxs_block);
+}
+
+void quantize_iq2_xs_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
+  iq::each_super_block<kIQ2_XSBlockBytes>(false, x, out, n, weights, iq2_xs_block);
+}
+
+void quantize_iq2_s(const float* x, std::byte* out, size_t n) {
+  iq::each_super_block<kIQ2_SBlockBytes>(false, x, out, n, nullptr, iq2_s_block);
+}
+
+void quantize_iq2_s_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
+  iq::each_super_block<kIQ2_SBlockBytes>(false, x, out, n, weights, iq2_s_block);
+}
+
+}  // namespace scalar
 
 }  // namespace owl

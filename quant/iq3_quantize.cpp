@@ -7,6 +7,7 @@
 #include "quant/block_math.h"
 #include "quant/iq_grid_fit.h"
 #include "quant/iquants.h"
+#include "quant/kquants_search_x86.h"
 
 namespace owl {
 
@@ -43,9 +44,9 @@ void prepare(const float* xb, const float* imatrix, float sigma2, bool even_sign
 }
 
 // The fitted scale, made non-negative by flipping the signs (stored scales are unsigned).
-float fit(const iq::SearchGrid& grid, Group& g, const iq::ScaleTrials& trials, uint8_t mask,
-          int8_t* L) {
-  float scale = iq::fit_grid_scale(grid, kGroup, g.xval, g.weight, g.waux, g.max,
+float fit(bool avx2, const iq::SearchGrid& grid, Group& g, const iq::ScaleTrials& trials,
+          uint8_t mask, int8_t* L) {
+  float scale = iq::fit_grid_scale(avx2, grid, kGroup, g.xval, g.weight, g.waux, g.max,
                                    g.max / (2 * kLevels - 1), trials, L);
   if (scale < 0) {
     scale = -scale;
@@ -54,7 +55,7 @@ float fit(const iq::SearchGrid& grid, Group& g, const iq::ScaleTrials& trials, u
   return scale;
 }
 
-void iq3_xxs_block(const float* x, const float* imatrix, std::byte* out) {
+void iq3_xxs_block(bool avx2, const float* x, const float* imatrix, std::byte* out) {
   constexpr float kMaxEps = 1e-8f;  // ggml's GROUP_MAX_EPS_IQ3_XXS
   const iq::SearchGrid& grid = iq::search_grid(iq::GridId::IQ3XXS);
   uint8_t indices[kSuperBlock / 4] = {};
@@ -68,7 +69,7 @@ void iq3_xxs_block(const float* x, const float* imatrix, std::byte* out) {
     scales[ib] = 0;
     if (g.max < kMaxEps) continue;
     int8_t L[kGroup];
-    const float scale = fit(grid, g, {-15, 15, 0.2f, iq::Refit::OffGridGroups, true}, 127, L);
+    const float scale = fit(avx2, grid, g, {-15, 15, 0.2f, iq::Refit::OffGridGroups, true}, 127, L);
     for (int k = 0; k < kGroup / 4; ++k)
       indices[8 * ib + k] = static_cast<uint8_t>(iq::point_index(grid, L + 4 * k));
     scales_signs[ib] = g.signs[0] | (g.signs[1] << 7) | (g.signs[2] << 14) | (g.signs[3] << 21);
@@ -90,7 +91,7 @@ void iq3_xxs_block(const float* x, const float* imatrix, std::byte* out) {
 // ggml moves on through the index and sign bytes only after a group that is not all zeros, so
 // a zero group's bytes go to the next group and the row's last bytes stay zero. owl writes the
 // same bytes (they decode to other values than the input, as ggml's do).
-void iq3_s_block(const float* x, const float* imatrix, std::byte* out) {
+void iq3_s_block(bool avx2, const float* x, const float* imatrix, std::byte* out) {
   const iq::SearchGrid& grid = iq::search_grid(iq::GridId::IQ3S);
   std::memset(out, 0, kIQ3_SBlockBytes);
   std::byte* qs = out + 2;
@@ -106,7 +107,8 @@ void iq3_s_block(const float* x, const float* imatrix, std::byte* out) {
     scales[ib] = 0;
     if (!g.max) continue;
     int8_t L[kGroup];
-    const float scale = fit(grid, g, {-9, 9, 0.2f, iq::Refit::AllIfAnyWasOffGrid, false}, 255, L);
+    const float scale =
+        fit(avx2, grid, g, {-9, 9, 0.2f, iq::Refit::AllIfAnyWasOffGrid, false}, 255, L);
     for (size_t k = 0; k < kGroup / 4; ++k) {
       const int index = iq::point_index(grid, L + 4 * k);
       qs[k] = static_cast<std::byte>(index & 255);
@@ -127,19 +129,39 @@ void iq3_s_block(const float* x, const float* imatrix, std::byte* out) {
 }  // namespace
 
 void quantize_iq3_xxs(const float* x, std::byte* out, size_t n) {
-  iq::each_super_block<kIQ3_XXSBlockBytes>(x, out, n, nullptr, iq3_xxs_block);
+  iq::each_super_block<kIQ3_XXSBlockBytes>(kq::x86::has_avx2(), x, out, n, nullptr, iq3_xxs_block);
 }
 
 void quantize_iq3_xxs_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
-  iq::each_super_block<kIQ3_XXSBlockBytes>(x, out, n, weights, iq3_xxs_block);
+  iq::each_super_block<kIQ3_XXSBlockBytes>(kq::x86::has_avx2(), x, out, n, weights, iq3_xxs_block);
 }
 
 void quantize_iq3_s(const float* x, std::byte* out, size_t n) {
-  iq::each_super_block<kIQ3_SBlockBytes>(x, out, n, nullptr, iq3_s_block);
+  iq::each_super_block<kIQ3_SBlockBytes>(kq::x86::has_avx2(), x, out, n, nullptr, iq3_s_block);
 }
 
 void quantize_iq3_s_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
-  iq::each_super_block<kIQ3_SBlockBytes>(x, out, n, weights, iq3_s_block);
+  iq::each_super_block<kIQ3_SBlockBytes>(kq::x86::has_avx2(), x, out, n, weights, iq3_s_block);
 }
+
+namespace scalar {
+
+void quantize_iq3_xxs(const float* x, std::byte* out, size_t n) {
+  iq::each_super_block<kIQ3_XXSBlockBytes>(false, x, out, n, nullptr, iq3_xxs_block);
+}
+
+void quantize_iq3_xxs_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
+  iq::each_super_block<kIQ3_XXSBlockBytes>(false, x, out, n, weights, iq3_xxs_block);
+}
+
+void quantize_iq3_s(const float* x, std::byte* out, size_t n) {
+  iq::each_super_block<kIQ3_SBlockBytes>(false, x, out, n, nullptr, iq3_s_block);
+}
+
+void quantize_iq3_s_weighted(const float* x, std::byte* out, size_t n, const float* weights) {
+  iq::each_super_block<kIQ3_SBlockBytes>(false, x, out, n, weights, iq3_s_block);
+}
+
+}  // namespace scalar
 
 }  // namespace owl

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "quant/block_math.h"
+#include "quant/iq_grid_fit_x86.h"
 
 namespace owl::iq {
 
@@ -12,8 +13,8 @@ using block::nearest_int;
 
 namespace {
 
-constexpr int kMaxValues = 32;
-constexpr int kMaxTrials = 31;  // IQ3_XXS: -15..15
+constexpr int kMaxValues = TrialLevels::kMaxValues;
+constexpr int kMaxTrials = TrialLevels::kMaxTrials;
 
 int clamp_level(int l, int levels) {
   return std::max(0, std::min(levels - 1, l));
@@ -78,7 +79,20 @@ uint8_t fold_signs(const float* x, const float* weight, bool even, float* xval) 
   return signs;
 }
 
-float fit_grid_scale(const SearchGrid& g, int n, const float* xval, const float* weight,
+void snap_trials(const SearchGrid& g, int n, const float* xval, const float* waux, const float* ids,
+                 int count, TrialLevels& out) {
+  const int dims = g.dims();
+  for (int t = 0; t < count; ++t) {
+    for (int k = 0; k < n / dims; ++k) {
+      int8_t L[8];
+      round_to_levels(g, xval + dims * k, ids[t], L);
+      snap_to_grid(false, g, xval + dims * k, waux + dims * k, 1 / ids[t], L, out.on_grid[t][k]);
+      for (int i = 0; i < dims; ++i) out.q[dims * k + i][t] = static_cast<float>(2 * L[i] + 1);
+    }
+  }
+}
+
+float fit_grid_scale(bool avx2, const SearchGrid& g, int n, const float* xval, const float* weight,
                      const float* waux, float reference, float scale, const ScaleTrials& trials,
                      int8_t* L) {
   const int dims = g.dims();
@@ -91,39 +105,43 @@ float fit_grid_scale(const SearchGrid& g, int n, const float* xval, const float*
   // the scalar order, so the compiler may run trials in vector lanes), then the choice in order.
   const int count = trials.last - trials.first + 1;
   if (count > kMaxTrials || n > kMaxValues) throw std::logic_error("i-quant scale search too wide");
-  int8_t trial_L[kMaxTrials][kMaxValues];
-  bool trial_on_grid[kMaxTrials][kMaxValues / 4];
-  float q_by_value[kMaxValues][kMaxTrials];  // value i's q = 2 l + 1 in each trial
+  // The inverse scales, padded to whole vectors with the last.
+  alignas(32) float ids[kMaxTrials + 1];
   const float center = static_cast<float>(2 * g.levels() - 1);
-  for (int t = 0; t < count; ++t) {
-    const float id = (center + static_cast<float>(trials.first + t) * trials.step) / reference;
-    const float trial_scale = 1 / id;
-    for (int k = 0; k < groups; ++k) {
-      round_to_levels(g, xval + dims * k, id, trial_L[t] + dims * k);
-      snap_to_grid(g, xval + dims * k, waux + dims * k, trial_scale, trial_L[t] + dims * k,
-                   trial_on_grid[t][k]);
-    }
-    for (int i = 0; i < n; ++i) q_by_value[i][t] = static_cast<float>(2 * trial_L[t][i] + 1);
+  for (int t = 0; t <= kMaxTrials; ++t) {
+    const int step = trials.first + std::min(t, count - 1);
+    ids[t] = (center + static_cast<float>(step) * trials.step) / reference;
+  }
+  TrialLevels trial;
+  if (avx2) {
+    x86::snap_trials_avx2(g, n, xval, waux, ids, count, trial);
+  } else {
+    snap_trials(g, n, xval, waux, ids, count, trial);
   }
   float trial_sumqx[kMaxTrials] = {}, trial_sumq2[kMaxTrials] = {};
   for (int i = 0; i < n; ++i) {
     const float w = weight[i];
     const float wx = w * xval[i];
     for (int t = 0; t < count; ++t) {
-      const float q = q_by_value[i][t];
+      const float q = trial.q[i][t];
       trial_sumqx[t] += wx * q;
       trial_sumq2[t] += w * q * q;
     }
   }
   float best = 0;
+  int chosen = -1;
   for (int t = 0; t < count; ++t) {
     const float sumqx = trial_sumqx[t], sumq2 = trial_sumq2[t];
     if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
       scale = sumqx / sumq2;
       best = scale * sumqx;
-      std::copy(trial_L[t], trial_L[t] + n, L);
-      std::copy(trial_on_grid[t], trial_on_grid[t] + groups, on_grid);
+      chosen = t;
     }
+  }
+  if (chosen >= 0) {
+    for (int i = 0; i < n; ++i)
+      L[i] = static_cast<int8_t>((static_cast<int>(trial.q[i][chosen]) - 1) / 2);
+    std::copy(trial.on_grid[chosen], trial.on_grid[chosen] + groups, on_grid);
   }
 
   const bool any_off_grid = std::find(on_grid, on_grid + groups, false) != on_grid + groups;
@@ -133,7 +151,7 @@ float fit_grid_scale(const SearchGrid& g, int n, const float* xval, const float*
     if (trials.refit == Refit::OffGridGroups && on_grid[k]) continue;
     round_to_levels(g, xval + dims * k, id, L + dims * k);
     bool unused;
-    snap_to_grid(g, xval + dims * k, waux + dims * k, scale, L + dims * k, unused);
+    snap_to_grid(avx2, g, xval + dims * k, waux + dims * k, scale, L + dims * k, unused);
   }
   float sumqx, sumq2;
   fit_sums(n, xval, weight, L, sumqx, sumq2);

@@ -14,12 +14,16 @@ namespace owl::iq {
 
 inline constexpr size_t kSuperBlock = 256;
 
-// Runs `block(x, imatrix, out)` on each super-block of a row of `n` values, with its slice of
-// the importance matrix (null where there is none).
+// Runs `block(avx2, x, imatrix, out)` on each super-block of a row of `n` values, with its slice
+// of the importance matrix (null where there is none); `avx2` chooses the AVX2 searches or the
+// scalar references.
 template <size_t BlockBytes, typename Block>
-void each_super_block(const float* x, std::byte* out, size_t n, const float* imatrix, Block block) {
-  for (size_t b = 0; b < n / kSuperBlock; ++b)
-    block(x + b * kSuperBlock, imatrix ? imatrix + b * kSuperBlock : nullptr, out + b * BlockBytes);
+void each_super_block(bool avx2, const float* x, std::byte* out, size_t n, const float* imatrix,
+                      Block block) {
+  for (size_t b = 0; b < n / kSuperBlock; ++b) {
+    block(avx2, x + b * kSuperBlock, imatrix ? imatrix + b * kSuperBlock : nullptr,
+          out + b * BlockBytes);
+  }
 }
 
 // The largest of n values, as ggml's MAX macro keeps it.
@@ -56,13 +60,30 @@ struct ScaleTrials {
   bool start_on_grid;  // whether each group counts as on the grid before a trial wins
 };
 
+// Every trial's snapped levels for one sub-block, as the q = 2 l + 1 of each value in each
+// trial (trials side by side, for fitting them together): trial t's inverse scale ids[t] rounds
+// each group of `dims` magnitudes to levels, which are then snapped to the grid at 1 / ids[t].
+struct TrialLevels {
+  static constexpr int kMaxTrials = 31;  // IQ3_XXS: -15..15
+  static constexpr int kTrialSlots = 32;
+  static constexpr int kMaxValues = 32;
+  alignas(32) float q[kMaxValues][kTrialSlots];
+  bool on_grid[kMaxTrials][kMaxValues / 4];  // by group: whether it was on the grid unsnapped
+};
+
+// TrialLevels for `count` trials over `n` magnitudes, with `waux` weighing the snapping distance.
+void snap_trials(const SearchGrid& g, int n, const float* xval, const float* waux, const float* ids,
+                 int count, TrialLevels& out);
+
 // The scale of one sub-block of `n` magnitudes (with importance `weight`, and its square root
 // `waux` for the snapping distance): each trial rounds the values to levels at its inverse
 // scale, snaps each group to the grid and keeps the best least-squares fit; the fitted scale
 // then re-rounds groups as `trials.refit` says and is refitted. `scale` is the starting scale,
 // kept if no trial fits. Writes each value's level to `L` (all on the grid) and returns the
-// scale, which ggml allows to come out negative.
-float fit_grid_scale(const SearchGrid& g, int n, const float* xval, const float* weight,
+// scale, which ggml allows to come out negative. With `avx2` (kq::x86::has_avx2) the trials are
+// rounded eight at a time and the grid searched with AVX2 (iq_grid_fit_x86.h); the result is
+// the same.
+float fit_grid_scale(bool avx2, const SearchGrid& g, int n, const float* xval, const float* weight,
                      const float* waux, float reference, float scale, const ScaleTrials& trials,
                      int8_t* L);
 

@@ -1,7 +1,6 @@
 #include "quant/iq_grid_search.h"
 
 #include "quant/iq_grid_search_x86.h"
-#include "quant/kquants_search_x86.h"
 
 #include <algorithm>
 #include <cfloat>
@@ -104,20 +103,22 @@ SearchGrid::SearchGrid(GridId id) {
     for (size_t j = 0; j < codes.size(); ++j)
       if (d2[j] <= limit) near.emplace_back(d2[j], static_cast<uint16_t>(j));
     std::sort(near.begin(), near.end());
+    if (near.size() > kMaxNeighbours) throw std::logic_error("i-quant neighbour list too long");
     first_[u] = static_cast<uint32_t>(neighbour_ids_.size());
     count_[u] = static_cast<uint16_t>(near.size());
     for (const auto& candidate : near) neighbour_ids_.push_back(candidate.second);
   }
 
-  first_coordinate_.assign(code_count, 0);
+  first_level_.assign(code_count, 0);
   for (uint32_t u = 0; u < code_count; ++u) {
     if (count_[u] == 0) continue;
-    first_coordinate_[u] = static_cast<uint32_t>(coordinates_.size());
+    first_level_[u] = static_cast<uint32_t>(neighbour_levels_.size());
     const std::span<const uint16_t> near = neighbours(u);
     const size_t stride = (near.size() + 7) / 8 * 8;
     for (int k = 0; k < dims_; ++k)
       for (size_t j = 0; j < stride; ++j)
-        coordinates_.push_back(j < near.size() ? point(near[j])[k] : int8_t{0});
+        neighbour_levels_.push_back(
+            static_cast<int8_t>((point(near[j < near.size() ? j : 0])[k] - 1) / 2));
   }
 }
 
@@ -177,18 +178,18 @@ int nearest_candidate(const SearchGrid& g, std::span<const uint16_t> candidates,
   return best;
 }
 
-int snap_to_grid(const SearchGrid& g, const float* x, const float* w, float scale, int8_t* L,
-                 bool& was_on_grid) {
+int snap_to_grid(bool avx2, const SearchGrid& g, const float* x, const float* w, float scale,
+                 int8_t* L, bool& was_on_grid) {
   const uint32_t u = g.code(L);
   const int index = g.index_of(u);
   was_on_grid = index >= 0;
   if (was_on_grid) return index;
-  return nearest_neighbour(g, u, x, w, scale, nullptr, L);
+  return nearest_neighbour(avx2, g, u, x, w, scale, nullptr, L);
 }
 
-int nearest_neighbour(const SearchGrid& g, uint32_t code, const float* x, const float* w,
+int nearest_neighbour(bool avx2, const SearchGrid& g, uint32_t code, const float* x, const float* w,
                       float scale, const float* values, int8_t* L) {
-  if (kq::x86::has_avx2()) return x86::nearest_neighbour_avx2(g, code, x, w, scale, values, L);
+  if (avx2) return x86::nearest_neighbour_avx2(g, code, x, w, scale, values, L);
   return nearest_candidate(g, g.neighbours(code), x, w, scale, values, L);
 }
 

@@ -42,12 +42,16 @@ class SearchGrid {
   // code on the grid or out of range.
   std::span<const uint16_t> neighbours(uint32_t code) const;
 
-  // The neighbours' coordinates (odd numbers) coordinate by coordinate, for searching them
-  // eight at a time: coordinate i of neighbour j is at [i * stride + j], with the stride the
-  // list's length rounded up to a multiple of 8 (the padding is 0).
-  const int8_t* neighbour_coordinates(uint32_t code, size_t& stride) const {
+  // No code has more neighbours than this (the constructor checks).
+  static constexpr size_t kMaxNeighbours = 512;
+
+  // The neighbours' levels coordinate by coordinate, for searching them eight at a time: level
+  // i of neighbour j is at [i * stride + j], with the stride the list's length rounded up to a
+  // multiple of 8. The padding repeats the first neighbour, which a first-best search can never
+  // prefer to the original, so the padded lanes need no masking.
+  const int8_t* neighbour_levels(uint32_t code, size_t& stride) const {
     stride = (count_[code] + 7u) / 8u * 8u;
-    return &coordinates_[first_coordinate_[code]];
+    return &neighbour_levels_[first_level_[code]];
   }
 
  private:
@@ -59,8 +63,8 @@ class SearchGrid {
   std::vector<uint32_t> first_;  // by code: where its neighbour list starts
   std::vector<uint16_t> count_;  // by code: its length
   std::vector<uint16_t> neighbour_ids_;
-  std::vector<uint32_t> first_coordinate_;  // by code
-  std::vector<int8_t> coordinates_;
+  std::vector<uint32_t> first_level_;  // by code
+  std::vector<int8_t> neighbour_levels_;
 };
 
 // Built on first use, once, whichever thread asks first.
@@ -75,15 +79,15 @@ const SearchGrid& search_grid(GridId id);
 int nearest_candidate(const SearchGrid& g, std::span<const uint16_t> candidates, const float* x,
                       const float* w, float scale, const float* values, int8_t* L);
 
-// nearest_candidate over the neighbours of an off-grid `code`, eight at a time where the
-// processor has AVX2.
-int nearest_neighbour(const SearchGrid& g, uint32_t code, const float* x, const float* w,
+// nearest_candidate over the neighbours of an off-grid `code`; with `avx2` (the processor has
+// it: kq::x86::has_avx2) eight at a time, with the same result.
+int nearest_neighbour(bool avx2, const SearchGrid& g, uint32_t code, const float* x, const float* w,
                       float scale, const float* values, int8_t* L);
 
 // The levels of `L` snapped to the grid: the point itself when they are one, else the nearest
 // neighbour at `scale` (whose levels replace L's). Returns the point's index and tells whether
 // the levels were on the grid already.
-int snap_to_grid(const SearchGrid& g, const float* x, const float* w, float scale, int8_t* L,
-                 bool& was_on_grid);
+int snap_to_grid(bool avx2, const SearchGrid& g, const float* x, const float* w, float scale,
+                 int8_t* L, bool& was_on_grid);
 
 }  // namespace owl::iq

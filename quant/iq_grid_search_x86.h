@@ -1,6 +1,8 @@
-// AVX2 version of the grid i-quants' neighbour search, eight candidates at a time: lane j sums
-// candidate j's distance operation for operation as the scalar `nearest_candidate` does, so the
-// choice is the same (tests hold them equal). Chosen at run time (kq::x86::has_avx2).
+// AVX2 version of the grid i-quants' neighbour search, eight candidates at a time. Each
+// coordinate's term w (scale q - x)^2 is computed once per level, as the scalar
+// `nearest_candidate` computes it, and lane j adds candidate j's terms in the scalar order, so
+// the distances and the choice are the same (tests hold them equal). Chosen at run time
+// (kq::x86::has_avx2).
 #pragma once
 
 #include <cstdint>

@@ -72,4 +72,21 @@ void quantize_iq1_s_weighted(const float* x, std::byte* out, size_t n, const flo
 void quantize_iq1_m(const float* x, std::byte* out, size_t n);
 void quantize_iq1_m_weighted(const float* x, std::byte* out, size_t n, const float* weights);
 
+// The scalar references of the grid quantizers above, which round the scale trials, search the
+// grid neighbours and (IQ1) try the splits eight at a time where the CPU has AVX2 (the two give
+// the same bytes; tests hold them equal).
+namespace scalar {
+void quantize_iq2_xxs_weighted(const float* x, std::byte* out, size_t n, const float* weights);
+void quantize_iq2_xs_weighted(const float* x, std::byte* out, size_t n, const float* weights);
+void quantize_iq2_s(const float* x, std::byte* out, size_t n);
+void quantize_iq2_s_weighted(const float* x, std::byte* out, size_t n, const float* weights);
+void quantize_iq3_xxs(const float* x, std::byte* out, size_t n);
+void quantize_iq3_xxs_weighted(const float* x, std::byte* out, size_t n, const float* weights);
+void quantize_iq3_s(const float* x, std::byte* out, size_t n);
+void quantize_iq3_s_weighted(const float* x, std::byte* out, size_t n, const float* weights);
+void quantize_iq1_s_weighted(const float* x, std::byte* out, size_t n, const float* weights);
+void quantize_iq1_m(const float* x, std::byte* out, size_t n);
+void quantize_iq1_m_weighted(const float* x, std::byte* out, size_t n, const float* weights);
+}  // namespace scalar
+
 }  // namespace owl

@@ -14,6 +14,7 @@
 #include "quant/iq_grid_search.h"
 #include "quant/iq_grid_search_x86.h"
 #include "quant/iq_grids.h"
+#include "quant/iquants.h"
 #include "quant/kquants_search_x86.h"
 
 using namespace owl;
@@ -263,5 +264,63 @@ TEST_CASE("the AVX2 neighbour search chooses as the scalar one", "[quant][iq]") 
       ++compared;
     }
     CHECK(compared > 1000);
+  }
+}
+
+TEST_CASE("the grid i-quant quantizers give their scalar references' bytes", "[quant][iq]") {
+  if (!kq::x86::has_avx2()) {
+    WARN("no AVX2 on this machine: nothing to compare");
+    return;
+  }
+  // Rows of normal values at several scales, with outliers, a zero group and exact ties;
+  // importances that vary widely, with zeros.
+  const size_t n = 2048;
+  std::vector<float> x = normal_row(4 * n, 8);
+  for (size_t i = 0; i < x.size(); ++i) {
+    x[i] *= i < n ? 0.02f : i < 2 * n ? 1.0f : 300.0f;
+    if (i % 97 == 5) x[i] *= 40;
+    if (i % 256 < 16 && i / 256 % 3 == 0) x[i] = 0;
+    if (i % 64 == 40) x[i] = x[i - 1];
+  }
+  std::mt19937 rng(9);
+  std::lognormal_distribution<float> spread(0, 2);
+  std::vector<float> w(n);
+  for (size_t i = 0; i < n; ++i) w[i] = i % 11 == 3 ? 0.f : spread(rng);
+  using Weighted = void (*)(const float*, std::byte*, size_t, const float*);
+  struct Pair {
+    Weighted fast, reference;
+    size_t block_bytes;
+  };
+  for (const Pair& p :
+       {Pair{quantize_iq2_xxs_weighted, scalar::quantize_iq2_xxs_weighted, kIQ2_XXSBlockBytes},
+        Pair{quantize_iq2_xs_weighted, scalar::quantize_iq2_xs_weighted, kIQ2_XSBlockBytes},
+        Pair{quantize_iq2_s_weighted, scalar::quantize_iq2_s_weighted, kIQ2_SBlockBytes},
+        Pair{quantize_iq3_xxs_weighted, scalar::quantize_iq3_xxs_weighted, kIQ3_XXSBlockBytes},
+        Pair{quantize_iq3_s_weighted, scalar::quantize_iq3_s_weighted, kIQ3_SBlockBytes},
+        Pair{quantize_iq1_s_weighted, scalar::quantize_iq1_s_weighted, kIQ1_SBlockBytes},
+        Pair{quantize_iq1_m_weighted, scalar::quantize_iq1_m_weighted, kIQ1_MBlockBytes}}) {
+    CAPTURE(p.block_bytes);
+    std::vector<std::byte> fast(x.size() / 256 * p.block_bytes), reference(fast.size());
+    for (size_t r = 0; r < 4; ++r) {
+      p.fast(x.data() + r * n, fast.data() + r * n / 256 * p.block_bytes, n, w.data());
+      p.reference(x.data() + r * n, reference.data() + r * n / 256 * p.block_bytes, n, w.data());
+    }
+    CHECK(fast == reference);
+  }
+  using Plain = void (*)(const float*, std::byte*, size_t);
+  struct PlainPair {
+    Plain fast, reference;
+    size_t block_bytes;
+  };
+  for (const PlainPair& p :
+       {PlainPair{quantize_iq2_s, scalar::quantize_iq2_s, kIQ2_SBlockBytes},
+        PlainPair{quantize_iq3_xxs, scalar::quantize_iq3_xxs, kIQ3_XXSBlockBytes},
+        PlainPair{quantize_iq3_s, scalar::quantize_iq3_s, kIQ3_SBlockBytes},
+        PlainPair{quantize_iq1_m, scalar::quantize_iq1_m, kIQ1_MBlockBytes}}) {
+    CAPTURE(p.block_bytes);
+    std::vector<std::byte> fast(x.size() / 256 * p.block_bytes), reference(fast.size());
+    p.fast(x.data(), fast.data(), x.size());
+    p.reference(x.data(), reference.data(), x.size());
+    CHECK(fast == reference);
   }
 }

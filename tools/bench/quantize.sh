@@ -5,7 +5,9 @@
 #
 #   tools/bench/quantize.sh MODEL.gguf [MIXES [THREADS [PYTHON]]]
 #
-# MIXES is a comma-separated list (default Q4_K_M,Q8_0); THREADS defaults to every core. A model
+# MIXES is a comma-separated list (default Q4_K_M,Q8_0); THREADS defaults to every core. With
+# IMATRIX=FILE in the environment both quantize with that importance matrix, llama.cpp through its
+# llama-quantize (from OWL_LLAMA_CPP_TOOLS, as the interop tests find it). A model
 # to try: tools/bench/../../../shared/tools/make_synth_llama.py DIR, then
 # `owl convert DIR -o model.f16.gguf --dtype f16`.
 set -euo pipefail
@@ -48,11 +50,18 @@ EOF
 echo "model: $model ($(du -h "$model" | cut -f1)), $threads threads of $(nproc) cores"
 cat "$model" >/dev/null  # warm the page cache for both tools
 
+imatrix="${IMATRIX:-}"
+tools="${OWL_LLAMA_CPP_TOOLS:-$HOME/.cache/owl/llama-cpp-0.3.36-tools/bin}"
 IFS=',' read -ra list <<<"$mixes"
 for mix in "${list[@]}"; do
-  measure "owl quantize $mix" "$owl" quantize "$model" -o "$work/owl.gguf" -t "$mix" --threads "$threads" --quiet
+  measure "owl quantize $mix" "$owl" quantize "$model" -o "$work/owl.gguf" -t "$mix" --threads "$threads" --quiet \
+    ${imatrix:+--imatrix "$imatrix"}
   owl_wall=$MEASURED_WALL owl_rss=$MEASURED_RSS_MB
-  measure "llama_model_quantize $mix" "$python" "$work/llama_quantize.py" "$model" "$work/ref.gguf" "$mix" "$threads"
+  if [[ -n "$imatrix" ]]; then
+    measure "llama-quantize --imatrix $mix" "$tools/llama-quantize" --imatrix "$imatrix" "$model" "$work/ref.gguf" "$mix" "$threads"
+  else
+    measure "llama_model_quantize $mix" "$python" "$work/llama_quantize.py" "$model" "$work/ref.gguf" "$mix" "$threads"
+  fi
   echo "  owl is $(ratio "$MEASURED_WALL" "$owl_wall")x as fast, with $(ratio "$owl_rss" "$MEASURED_RSS_MB")x the peak RSS;" \
     "$("$python" "$work/same_tensors.py" "$work/owl.gguf" "$work/ref.gguf")"
   rm -f "$work"/*.gguf

@@ -1,0 +1,15 @@
+// AVX2 version of the grid i-quants' trial rounding: eight trials at a time, lane t rounding
+// each magnitude at trial t's inverse scale as the scalar `snap_trials` does, then the codes
+// looked up and, off the grid, the neighbours searched with AVX2. The levels are the same (tests
+// hold them equal). Chosen at run time (kq::x86::has_avx2).
+#pragma once
+
+#include "quant/iq_grid_fit.h"
+
+namespace owl::iq::x86 {
+
+// `snap_trials`, with `ids` readable up to a whole number of eight.
+void snap_trials_avx2(const SearchGrid& g, int n, const float* xval, const float* waux,
+                      const float* ids, int count, TrialLevels& out);
+
+}  // namespace owl::iq::x86
