@@ -138,7 +138,8 @@ std::optional<ProvenanceRecord> read_provenance(const Metadata& m, const std::st
   return r;
 }
 
-ProvenanceWriter::ProvenanceWriter(const Recipe& recipe, const std::string& input, const Graph& g) {
+ProvenanceWriter::ProvenanceWriter(const Recipe& recipe, const std::string& input, const Graph& g,
+                                   bool hash_inputs) {
   record_.tool = std::string("owl ") + OWL_VERSION;
   record_.source_commit = OWL_SOURCE_COMMIT;
   record_.command = recipe.command;
@@ -159,7 +160,7 @@ ProvenanceWriter::ProvenanceWriter(const Recipe& recipe, const std::string& inpu
     record_.hf_repo = hf->repo;
     record_.hf_commit = hf->commit;
   }
-  digests_ = std::make_unique<FileDigests>(std::move(paths));
+  if (hash_inputs) digests_ = std::make_unique<FileDigests>(std::move(paths));
 }
 
 ProvenanceWriter::~ProvenanceWriter() = default;
@@ -183,6 +184,7 @@ Metadata ProvenanceWriter::finish(const std::vector<std::string>& xxh3) {
     throw std::logic_error("the writer hashed a different number of tensors");
   for (size_t i = 0; i < xxh3.size(); ++i) record_.tensors[i].second = xxh3[i];
   record_.tensors_digest = tensors_digest(record_.tensors);
+  if (!digests_) throw std::logic_error("a record made without hashing its inputs was finished");
   const auto& sha = digests_->wait();
   for (size_t i = 0; i < sha.size(); ++i) record_.inputs[i].sha256 = sha[i];
   return provenance_metadata(record_, key_prefix_);

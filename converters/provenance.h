@@ -73,7 +73,10 @@ std::optional<ProvenanceRecord> read_provenance(const Metadata& m, const std::st
 // the tensors.
 class ProvenanceWriter {
  public:
-  ProvenanceWriter(const Recipe& recipe, const std::string& input, const Graph& g);
+  // hash_inputs: false where another process finishes the record (an MPI rank other than 0),
+  // so the inputs are read for their SHA-256 once, not once per rank.
+  ProvenanceWriter(const Recipe& recipe, const std::string& input, const Graph& g,
+                   bool hash_inputs = true);
   ~ProvenanceWriter();
 
   // Adds the record's keys to the metadata (key_prefix as for provenance_metadata).

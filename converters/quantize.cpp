@@ -312,9 +312,11 @@ QuantizeResult quantize(const std::string& input, const std::string& output,
   gguf::WriteOptions w;
   w.progress = opt.progress;
   if (opt.plan.keep_split) w.part_sizes = tensors_per_input(g);
+  const bool leader = !opt.group || opt.group->rank() == 0;
   std::unique_ptr<ProvenanceWriter> record;
   if (opt.recipe.enabled) {
-    record = std::make_unique<ProvenanceWriter>(opt.recipe, input, g);
+    // Only rank 0 finishes the record (the writer gathers the tensor hashes there).
+    record = std::make_unique<ProvenanceWriter>(opt.recipe, input, g, leader);
     record->add_to(g, opt.loras.empty() ? "quantized" : "merge", "");
     w.finish_metadata = record->finisher();
   }
@@ -325,7 +327,6 @@ QuantizeResult quantize(const std::string& input, const std::string& output,
   w.note = opt.warn;
   QuantizeResult r;
   r.files = gguf::write(g, output, w);
-  const bool leader = !opt.group || opt.group->rank() == 0;
   if (record && leader) r.files.push_back(record->write_manifest(g, output));
   r.plan = std::move(p.plan);
   return r;
