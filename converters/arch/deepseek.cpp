@@ -9,9 +9,14 @@
 #include <cmath>
 
 #include "converters/arch/decoder_names.h"
+#include "converters/arch/expert_layout.h"
 #include "converters/arch/family.h"
 #include "converters/arch/head_rows.h"
+#include "converters/arch/interleave.h"
+#include "converters/arch/layer_pairs.h"
+#include "converters/arch/tensor_names.h"
 #include "formats/io/error.h"
+#include "quant/dequantize_source.h"
 
 namespace owl::arch {
 namespace {
@@ -164,10 +169,111 @@ std::vector<Tensor> split_kv_b(const HParams& hp, const std::string& where, Tens
   return out;
 }
 
-// V2 and V3 differ only in the names they go by and their config classes' defaults.
+// The way back of split_kv_b: each layer's attn_k_b [heads, kv_lora, nope] (each head's block
+// transposed back) and attn_v_b [heads, v, kv_lora], head by head, as attn_kv_b
+// [heads * (nope + v), kv_lora], which the table maps to kv_b_proj. Lazily: a read transposes one
+// head's key block at a time. Quantized parts go back as the F32 values they stand for.
+void join_kv_b(Graph& g) {
+  join_layer_pairs(
+      g, "attn_k_b.weight", "attn_v_b.weight", "kv_b_proj", [](const Tensor& k, const Tensor& v) {
+        const auto& ks = k.shape;
+        const auto& vs = v.shape;
+        if (ks.size() != 3 || vs.size() != 3 || ks[0] != vs[0] || ks[1] != vs[2] || ks[0] == 0 ||
+            ks[1] == 0 || ks[2] == 0 || vs[1] == 0 || k.type != v.type)
+          throw UsageError(
+              "tensors '" + k.name + "' " + std::string(type_name(k.type)) + " " +
+              k.shape_string() + " and '" + v.name + "' " + std::string(type_name(v.type)) + " " +
+              v.shape_string() +
+              " are not one type, [heads, kv_lora_rank, qk_nope_head_dim] and "
+              "[heads, v_head_dim, kv_lora_rank]; owl cannot join them into kv_b_proj");
+        const uint64_t heads = ks[0], kv_lora = ks[1], nope = ks[2], vdim = vs[1];
+        SourcePtr kdata = k.data, vdata = v.data;
+        ElemType type = k.type;
+        if (type_info(type).block_elems != 1) {
+          if (!can_dequantize_from(type))
+            throw UsageError("tensor '" + k.name + "' is " + std::string(type_name(type)) +
+                             ", which owl cannot dequantize to join into kv_b_proj");
+          kdata =
+              std::make_shared<DequantizeSource>(kdata, type, ElemType::F32, heads * kv_lora, nope);
+          vdata =
+              std::make_shared<DequantizeSource>(vdata, type, ElemType::F32, heads * vdim, kv_lora);
+          type = ElemType::F32;
+        }
+        const uint64_t elem = type_info(type).block_bytes;
+        Tensor joined;
+        joined.name =
+            "blk." + std::to_string(split_gguf_layer(k.name)->first) + ".attn_kv_b.weight";
+        joined.type = type;
+        joined.shape = {heads * (nope + vdim), kv_lora};
+        auto key_rows = std::make_shared<TransposedExpertsSource>(kdata, heads, kv_lora, nope, elem,
+                                                                  RowPick{0, 1, nope});
+        joined.data = std::make_shared<InterleaveSource>(key_rows, vdata, heads);
+        return joined;
+      });
+}
+
+// The GGUF's gating function: gguf-py's ExpertGatingFuncType (1 softmax, 2 sigmoid).
+constexpr int64_t kSoftmax = 1, kSigmoid = 2;
+
+// DeepseekV3Config when the router is a sigmoid (with V3's selection bias, its only routing),
+// else DeepseekV2Config (softmax, llama.cpp's default for a GGUF that does not say). MLA's sizes
+// from the GGUF's MLA keys; one key/value head per query head again, as transformers runs the
+// decompressed attention.
+void write_config(const GgufView& v, const Dims& d, ConfigWriter& cw) {
+  const auto gating = v.opt_int("expert_gating_func");
+  if (gating && *gating != kSoftmax && *gating != kSigmoid)
+    throw UsageError(v.arch() + ".expert_gating_func is " + std::to_string(*gating) +
+                     ", which neither DeepseekV2 (softmax) nor DeepseekV3 (sigmoid) routes by");
+  const bool v3 = gating == kSigmoid;
+  cw.strings("architectures", {v3 ? "DeepseekV3ForCausalLM" : "DeepseekV2ForCausalLM"});
+  cw.string("model_type", v3 ? "deepseek_v3" : "deepseek_v2");
+  write_common_config(v, d, cw);
+  const int64_t rope = v.int_("rope.dimension_count");
+  const int64_t key_mla = v.int_("attention.key_length_mla");
+  if (rope <= 0 || key_mla <= rope)
+    throw UsageError(v.arch() + ".attention.key_length_mla (" + std::to_string(key_mla) +
+                     ") is not the rotary part (" + std::to_string(rope) + ") plus more");
+  cw.integer("num_key_value_heads", d.heads);
+  cw.integer("head_dim", rope);  // as the config classes set it
+  cw.string("hidden_act", "silu");
+  cw.boolean("attention_bias", false);
+  if (auto r = v.opt_int("attention.q_lora_rank"))
+    cw.integer("q_lora_rank", *r);
+  else
+    cw.null("q_lora_rank");
+  cw.integer("kv_lora_rank", v.int_("attention.kv_lora_rank"));
+  cw.integer("qk_rope_head_dim", rope);
+  cw.integer("qk_nope_head_dim", key_mla - rope);
+  cw.integer("v_head_dim", v.int_("attention.value_length_mla"));
+  if (auto m = v.opt_float("rope.scaling.yarn_log_multiplier")) {
+    // The reference wrote 0.1 * mscale_all_dim; DeepSeek's releases give mscale the same value.
+    cw.real("rope_scaling.mscale_all_dim", *m / 0.1);
+    cw.real("rope_scaling.mscale", *m / 0.1);
+  }
+
+  cw.integer("first_k_dense_replace", v.opt_int("leading_dense_block_count").value_or(0));
+  cw.integer("moe_intermediate_size", v.int_("expert_feed_forward_length"));
+  cw.integer("n_routed_experts", v.int_("expert_count"));
+  cw.integer("num_experts_per_tok", v.int_("expert_used_count"));
+  cw.integer("n_shared_experts", v.opt_int("expert_shared_count").value_or(0));
+  cw.real("routed_scaling_factor", v.opt_float("expert_weights_scale").value_or(1.0));
+  const Value* norm = v.find("expert_weights_norm");
+  cw.boolean("norm_topk_prob", norm && norm->type() == ValueType::BOOL && norm->as_bool());
+  const auto groups = v.opt_int("expert_group_count");
+  if (groups) cw.integer("n_group", *groups);
+  if (auto used = v.opt_int("expert_group_used_count")) cw.integer("topk_group", *used);
+  if (gating) cw.string("scoring_func", *gating == kSigmoid ? "sigmoid" : "softmax");
+  // V3 has one routing; V2 limits it to the best groups when there are groups.
+  cw.string("topk_method", v3                      ? "noaux_tc"
+                           : groups && *groups > 1 ? "group_limited_greedy"
+                                                   : "greedy");
+}
+
+// V2 and V3 differ only in the names they go by and their config classes' defaults. The way
+// back is V2's entry, the first for "deepseek2": write_config picks the class.
 Family deepseek_family(std::span<const std::string_view> archs,
                        std::span<const std::string_view> types,
-                       std::span<const HParamDefault> defaults) {
+                       std::span<const HParamDefault> defaults, bool way_back) {
   return {
       .gguf_arch = "deepseek2",
       .hf_architectures = archs,
@@ -177,15 +283,18 @@ Family deepseek_family(std::span<const std::string_view> archs,
       .experts = {.prefix = "mlp.experts.", .stems = kDeepseekExperts},
       .head_dim_from_hidden = false,
       .write_keys = write_keys,
+      .hf_architecture = way_back ? "DeepseekV2ForCausalLM" : "",
+      .hf_model_type = way_back ? "deepseek_v2" : "",
+      .write_config = way_back ? write_config : nullptr,
       .split_tensor = split_kv_b,
+      .join_tensors = join_kv_b,
       .drop_layers_past_count = true,
   };
 }
 
 }  // namespace
 
-// No way back yet (no write_config): to_hf refuses DeepSeek GGUFs.
-extern const Family kDeepseekV2Family = deepseek_family(kV2Archs, kV2Types, kV2Defaults);
-extern const Family kDeepseekV3Family = deepseek_family(kV3Archs, kV3Types, kV3Defaults);
+extern const Family kDeepseekV2Family = deepseek_family(kV2Archs, kV2Types, kV2Defaults, true);
+extern const Family kDeepseekV3Family = deepseek_family(kV3Archs, kV3Types, kV3Defaults, false);
 
 }  // namespace owl::arch

@@ -200,4 +200,55 @@ void Mxfp4RepackSource::release() const {
   scales_->release();
 }
 
+Mxfp4SplitSource::Mxfp4SplitSource(SourcePtr ggml, Part part)
+    : ggml_(std::move(ggml)),
+      part_(part),
+      blocks_(ggml_->byte_size() / kMXFP4BlockBytes),
+      out_block_(part == Part::codes ? kOpenAiBlockBytes : 1) {
+  if (blocks_ == 0 || ggml_->byte_size() % kMXFP4BlockBytes)
+    throw UsageError("splitting MXFP4 blocks: " + std::to_string(ggml_->byte_size()) +
+                     " bytes are not whole blocks of " + std::to_string(kMXFP4BlockBytes));
+}
+
+void Mxfp4SplitSource::unpack_block(const std::byte* ggml, std::byte* openai) {
+  // ggml: byte j holds weights j (low) and j + 16 (high). OpenAI: byte i holds 2i and 2i + 1.
+  auto code = [&](int w) {
+    const auto b = static_cast<uint8_t>(ggml[w % 16]);
+    return static_cast<uint8_t>(w < 16 ? b & 0x0F : b >> 4);
+  };
+  for (int i = 0; i < 16; ++i)
+    openai[i] = static_cast<std::byte>(code(2 * i) | code(2 * i + 1) << 4);
+}
+
+void Mxfp4SplitSource::read(uint64_t offset, std::span<std::byte> out) const {
+  if (offset > byte_size() || out.size() > byte_size() - offset || offset % out_block_ ||
+      out.size() % out_block_)
+    throw std::out_of_range("Mxfp4SplitSource::read");
+  // A bounded run of input blocks at a time, whatever the size of the read.
+  constexpr uint64_t kRun = 1 << 16;
+  std::vector<std::byte> in;
+  const uint64_t first = offset / out_block_, n = out.size() / out_block_;
+  for (uint64_t b = 0; b < n; b += kRun) {
+    const uint64_t count = std::min(kRun, n - b);
+    in.resize(count * kMXFP4BlockBytes);
+    ggml_->read((first + b) * kMXFP4BlockBytes, in);
+    for (uint64_t i = 0; i < count; ++i) {
+      const std::byte* src = in.data() + i * kMXFP4BlockBytes;
+      std::byte* dst = out.data() + (b + i) * out_block_;
+      if (part_ == Part::codes)
+        unpack_block(src + 1, dst);
+      else
+        dst[0] = src[0];
+    }
+  }
+}
+
+void Mxfp4SplitSource::release_range(uint64_t offset, uint64_t length) const {
+  if (offset >= byte_size()) return;
+  length = std::min(length, byte_size() - offset);
+  const uint64_t first = (offset + out_block_ - 1) / out_block_;
+  const uint64_t end = (offset + length) / out_block_;
+  if (first < end) ggml_->release_range(first * kMXFP4BlockBytes, (end - first) * kMXFP4BlockBytes);
+}
+
 }  // namespace owl::arch

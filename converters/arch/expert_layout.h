@@ -70,4 +70,27 @@ class Mxfp4RepackSource final : public Source {
   RowPick pick_;
 };
 
+// The way back: ggml's MXFP4 blocks (an exponent byte, then 16 bytes of codes) split into
+// OpenAI's two tensors, the codes in OpenAI's nibble order (16 bytes a block) or the exponents
+// (one byte a block). Moved, never decoded; a read holds at most a bounded run of blocks.
+class Mxfp4SplitSource final : public Source {
+ public:
+  enum class Part : uint8_t { codes, exponents };
+  // Throws UsageError when `ggml` is not whole MXFP4 blocks.
+  Mxfp4SplitSource(SourcePtr ggml, Part part);
+  uint64_t byte_size() const override { return blocks_ * out_block_; }
+  uint64_t granule() const override { return out_block_; }
+  void read(uint64_t offset, std::span<std::byte> out) const override;
+  void release() const override { ggml_->release(); }
+  void release_range(uint64_t offset, uint64_t length) const override;
+
+  // One block's 16 bytes from ggml's nibble order to OpenAI's (the inverse of repack_block).
+  static void unpack_block(const std::byte* ggml, std::byte* openai);
+
+ private:
+  SourcePtr ggml_;
+  Part part_;
+  uint64_t blocks_, out_block_;
+};
+
 }  // namespace owl::arch

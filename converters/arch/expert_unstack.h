@@ -21,8 +21,11 @@ class ExpertUnstacker {
   // What the GGUF tensor `t` becomes when it is a stacked expert tensor the table names: one
   // "model.layers.N.<prefix>E.<hf>.weight" per expert (Mixtral, Qwen, OLMoE, DeepSeek); for a
   // family that keeps whole stacks (Granite), the stack renamed, or the two halves of a fused
-  // stack once both have come. nullopt when `t` is no expert tensor of the table. Throws
-  // UsageError for a stack whose shape does not fit the expert count or layer count.
+  // stack once both have come; for transformers' own parameters (gpt-oss, Llama 4), gate and
+  // up dealt back into one [experts, in, out] parameter, or for MXFP4 stacks with a packed
+  // entry (gpt-oss as released), OpenAI's blocks and scales. nullopt when `t` is no expert tensor
+  // of the table. Throws UsageError for a stack whose shape does not fit the expert count or
+  // layer count.
   std::optional<std::vector<Tensor>> take(Tensor& t);
 
   // Throws UsageError naming a fused stack whose other half never came.
@@ -32,7 +35,12 @@ class ExpertUnstacker {
   std::vector<Tensor> per_expert(int64_t layer, std::string_view hf, const Tensor& t) const;
   std::vector<Tensor> join(int64_t layer, const FusedExperts& f, const Tensor& first,
                            const Tensor& second) const;
-  void check_stack(const Tensor& t) const;
+  // `packed`: x is a packed entry, and the stacks MXFP4.
+  std::vector<Tensor> param(int64_t layer, const ExpertParam& x, bool packed, const Tensor& first,
+                            const Tensor* second) const;
+  // The tensor named `partner` when it came before `t`; else nullopt, and `t` waits for it.
+  std::optional<Tensor> partner_of(Tensor& t, const std::string& partner);
+  void check_stack(const Tensor& t, size_t dims = 3) const;
 
   const ExpertTable& table_;
   int64_t experts_, layers_;

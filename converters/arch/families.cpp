@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "converters/arch/family.h"
+#include "formats/hf/folder.h"
 #include "formats/io/error.h"
 
 namespace owl::arch {
@@ -154,8 +155,14 @@ void ConfigWriter::reals(std::string_view key, const std::vector<float>& v) {
   out_.set(config_key(key), Value::array(std::move(a)));
 }
 
+void ConfigWriter::null(std::string_view key) {
+  out_.erase(config_key(key));
+  out_.set(hf::kConfigNullPrefix + std::string(key), Value::boolean(true));
+}
+
 void ConfigWriter::erase(std::string_view key) {
   out_.erase(config_key(key));
+  out_.erase(hf::kConfigNullPrefix + std::string(key));
 }
 
 void ConfigWriter::integers(std::string_view key, const std::vector<int64_t>& v) {

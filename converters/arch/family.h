@@ -101,6 +101,7 @@ class ConfigWriter {
   void strings(std::string_view key, std::vector<std::string> v);
   void reals(std::string_view key, const std::vector<float>& v);
   void integers(std::string_view key, const std::vector<int64_t>& v);
+  void null(std::string_view key);  // written as null, which metadata cannot hold
   void erase(std::string_view key);
 
  private:
@@ -130,6 +131,10 @@ struct Family {
   // while generating them go to `early`, which the reference places first.
   void (*extra_tensors)(const HParams&, const Dims&, std::vector<Tensor>&,
                         KeyWriter& early) = nullptr;
+
+  // The table grew this for gpt-oss: parameters Hugging Face saves without a suffix (its
+  // attention sinks), which GGUF names as weights; their stems as `names.layers` gives them.
+  std::span<const std::string_view> bare_params = {};
 
   // The way back.
   std::string_view hf_architecture = {};  // "LlamaForCausalLM"

@@ -23,6 +23,8 @@ constexpr NamePair kGptOssLayers[] = {
     {"mlp.router", "ffn_gate_inp"},
 };
 
+constexpr std::string_view kGptOssBareParams[] = {"self_attn.sinks"};
+
 constexpr ExpertParam kGptOssTransposed[] = {
     {"mlp.experts.down_proj", "ffn_down_exps.weight"},
     {"mlp.experts.down_proj_bias", "ffn_down_exps.bias"},
@@ -57,9 +59,46 @@ void write_keys(const HParams& hp, const Dims& d, KeyWriter& kw) {
   kw.u32("expert_feed_forward_length", hp.int_("intermediate_size"));
 }
 
+// OpenAI's MXFP4 release names the modules it left unquantized; transformers reads the experts
+// as MXFP4 only with this block present.
+void write_quantization_config(ConfigWriter& cw) {
+  cw.string("quantization_config.quant_method", "mxfp4");
+  cw.strings(
+      "quantization_config.modules_to_not_convert",
+      {"model.layers.*.self_attn", "model.layers.*.mlp.router", "model.embed_tokens", "lm_head"});
+}
+
+// Sliding and full attention take turns, starting with a sliding layer: llama.cpp's fixed
+// pattern for gpt-oss, which layer_types spells out. YaRN as llama.cpp computes it: ggml floors
+// and ceils the correction range (ggml_rope_yarn_corr_dims), which is transformers' "truncate".
+void write_config(const GgufView& v, const Dims& d, ConfigWriter& cw) {
+  write_common_config(v, d, cw);
+  cw.string("hidden_act", "silu");
+  cw.boolean("attention_bias", true);
+  write_expert_config(v, cw, "num_local_experts");
+  cw.integer("intermediate_size", v.int_("expert_feed_forward_length"));
+  cw.integer("sliding_window", v.int_("attention.sliding_window"));
+  std::vector<std::string> types;
+  for (int64_t i = 0; i < d.layers; ++i)
+    types.push_back(i % 2 == 0 ? "sliding_attention" : "full_attention");
+  cw.strings("layer_types", std::move(types));
+  if (v.opt_string("rope.scaling.type") == "yarn") cw.boolean("rope_scaling.truncate", true);
+  // transformers reads the experts all as MXFP4 (with the quantization block) or all as numbers.
+  size_t stacks = 0, mxfp4 = 0;
+  for (const Tensor& t : v.graph().tensors) {
+    if (!t.name.ends_with("_exps.weight")) continue;
+    ++stacks;
+    mxfp4 += t.type == ElemType::MXFP4;
+  }
+  if (mxfp4 && mxfp4 != stacks)
+    throw UsageError(std::to_string(mxfp4) + " of the GGUF's " + std::to_string(stacks) +
+                     " expert stacks are MXFP4; transformers reads gpt-oss's experts all as "
+                     "MXFP4 or none");
+  if (mxfp4) write_quantization_config(cw);
+}
+
 }  // namespace
 
-// No way back yet (no write_config): to_hf refuses gpt-oss GGUFs.
 extern const Family kGptOssFamily{
     .gguf_arch = "gpt-oss",
     .hf_architectures = kGptOssArchs,
@@ -69,6 +108,10 @@ extern const Family kGptOssFamily{
     .experts = {.transposed = kGptOssTransposed, .packed = kGptOssPacked},
     .head_dim_from_hidden = false,
     .write_keys = write_keys,
+    .bare_params = kGptOssBareParams,
+    .hf_architecture = "GptOssForCausalLM",
+    .hf_model_type = "gpt_oss",
+    .write_config = write_config,
 };
 
 }  // namespace owl::arch

@@ -5,6 +5,7 @@
 // way (shared_mlp.input_linear, shared_mlp.output_linear).
 #include "converters/arch/decoder_names.h"
 #include "converters/arch/family.h"
+#include "converters/arch/layer_pairs.h"
 #include "converters/arch/slice.h"
 #include "converters/arch/stack.h"
 #include "converters/arch/tensor_names.h"
@@ -98,37 +99,21 @@ std::vector<Tensor> split_shared_input(const HParams& hp, const std::string& whe
 // one tensor under the name the table maps to shared_mlp.input_linear; lazily, both parts read
 // in turn.
 void join_shared_input(Graph& g) {
-  std::vector<Tensor> out;
-  size_t ups = 0, joined_ups = 0;
-  for (Tensor& t : g.tensors) {
-    const auto in_layer = split_gguf_layer(t.name);
-    if (in_layer && in_layer->second == "ffn_up_shexp.weight") {
-      ++ups;  // joined with its layer's gate
-      continue;
-    }
-    if (!in_layer || in_layer->second != "ffn_gate_shexp.weight") {
-      out.push_back(std::move(t));
-      continue;
-    }
-    const std::string layer = "blk." + std::to_string(in_layer->first) + ".";
-    const Tensor* up = g.find(layer + "ffn_up_shexp.weight");
-    if (!up || up->shape != t.shape || up->type != t.type || t.shape.size() != 2)
-      throw UsageError("tensor '" + t.name + "' has no ffn_up_shexp of its type and shape to " +
-                       "join with into shared_mlp.input_linear");
-    Tensor joined;
-    joined.name = layer + std::string(kSharedGateUp) + ".weight";
-    joined.type = t.type;
-    joined.shape = {2 * t.shape[0], t.shape[1]};
-    joined.data = std::make_shared<StackSource>(std::vector<SourcePtr>{t.data, up->data});
-    out.push_back(std::move(joined));
-    ++joined_ups;
-  }
-  // Each join took its own layer's up; one left over has no gate, and would be lost.
-  if (ups != joined_ups)
-    throw UsageError(
-        "a ffn_up_shexp tensor has no ffn_gate_shexp to join with into "
-        "shared_mlp.input_linear");
-  g.tensors = std::move(out);
+  join_layer_pairs(
+      g, "ffn_gate_shexp.weight", "ffn_up_shexp.weight", "shared_mlp.input_linear",
+      [](const Tensor& gate, const Tensor& up) {
+        if (up.shape != gate.shape || up.type != gate.type || gate.shape.size() != 2)
+          throw UsageError("tensor '" + gate.name +
+                           "' has no ffn_up_shexp of its type and shape to join "
+                           "with into shared_mlp.input_linear");
+        Tensor joined;
+        joined.name = "blk." + std::to_string(split_gguf_layer(gate.name)->first) + "." +
+                      std::string(kSharedGateUp) + ".weight";
+        joined.type = gate.type;
+        joined.shape = {2 * gate.shape[0], gate.shape[1]};
+        joined.data = std::make_shared<StackSource>(std::vector<SourcePtr>{gate.data, up.data});
+        return joined;
+      });
 }
 
 // GraniteMoeShared when the GGUF has a shared expert; the multipliers under transformers' names.

@@ -35,6 +35,18 @@ void write_tokenizer_ids(const Metadata& md, ConfigWriter& cw) {
     if (auto id = md.get_int(gguf_key)) cw.integer(hf_key, *id);
 }
 
+// The name transformers saves a mapped tensor under: DeepSeek's correction bias as its own
+// parameter, and the family's bare parameters without ".weight".
+std::string hf_name_of(const Family& f, const std::string& mapped) {
+  std::string name = denormalized_hf_name(mapped);
+  if (const auto in_layer = split_hf_layer(name)) {
+    for (std::string_view bare : f.bare_params)
+      if (in_layer->second == std::string(bare) + ".weight")
+        return name.substr(0, name.size() - std::string_view(".weight").size());
+  }
+  return name;
+}
+
 }  // namespace
 
 void gguf_to_hf(Graph& g) {
@@ -107,7 +119,7 @@ void gguf_to_hf(Graph& g) {
       // Undone in the GGUF's own type (F32 for norms), as every other family keeps its norms.
       t.data = std::make_shared<NormShiftSource>(t.data, t.type, t.type, t.elements(), -1.0f);
     }
-    t.name = mapped->name;
+    t.name = hf_name_of(*family, mapped->name);
     keep(std::move(t));
   }
   unstacker.finish();

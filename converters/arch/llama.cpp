@@ -70,38 +70,9 @@ void extra_tensors(const HParams& hp, const Dims& d, std::vector<Tensor>& out, K
   out.push_back(f32_tensor("rope_freqs.weight", llama3_rope_factors(*r)));
 }
 
-// Llama 3 RoPE settings that regenerate this rope_freqs tensor exactly. GGUF keeps only the
-// factors, so the settings every Llama 3.x release uses are tried first (original context
-// 8192, frequency factors 1 and 4), with the largest factor first: the lowest frequencies
-// reach it; then other power-of-two contexts.
+// Every Llama 3.x release interpolates between low and high frequency factors 1 and 4.
 bool consume_rope_freqs(const GgufView& v, const Tensor& t, ConfigWriter& cw) {
-  if (t.name != "rope_freqs.weight") return false;
-  const std::vector<float> have = read_f32_values(t);
-  Llama3Rope r;
-  r.theta = v.opt_float("rope.freq_base").value_or(kDefaultTheta);
-  r.head_dim = static_cast<int64_t>(have.size()) * 2;
-  double largest = 1.0;
-  for (float f : have) largest = std::max<double>(largest, f);
-  // 8192 first (every Llama 3.x), then the model's context and the powers of two below 2^20.
-  std::vector<double> contexts = {8192.0,
-                                  static_cast<double>(v.opt_int("context_length").value_or(8192))};
-  for (double p = 64; p <= (1 << 20); p *= 2) contexts.push_back(p);
-  for (double orig : contexts) {
-    for (double factor : {largest, 8.0, 32.0, 16.0}) {
-      r.original_context = orig;
-      r.factor = factor;
-      if (llama3_rope_factors(r) != have) continue;
-      cw.string("rope_scaling.rope_type", "llama3");
-      cw.real("rope_scaling.factor", r.factor);
-      cw.real("rope_scaling.low_freq_factor", r.low_freq_factor, false);
-      cw.real("rope_scaling.high_freq_factor", r.high_freq_factor, false);
-      cw.integer("rope_scaling.original_max_position_embeddings", static_cast<int64_t>(orig));
-      return true;
-    }
-  }
-  throw UsageError(
-      "rope_freqs.weight does not match Llama 3 RoPE scaling with low/high frequency factors 1/4 "
-      "and a power-of-two original context; owl cannot write its rope_scaling to config.json");
+  return consume_llama3_rope_freqs(v, t, cw, kDefaultTheta, 1.0, 4.0);
 }
 
 void write_config(const GgufView& v, const Dims& d, ConfigWriter& cw) {

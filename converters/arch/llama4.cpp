@@ -79,9 +79,48 @@ void extra_tensors(const HParams& hp, const Dims& d, std::vector<Tensor>& out, K
     out.push_back(f32_tensor("rope_freqs.weight", llama3_rope_factors(*r)));
 }
 
+// Llama 4 Scout's RoPE: no band interpolated (low and high frequency factors both 1).
+bool consume_rope_freqs(const GgufView& v, const Tensor& t, ConfigWriter& cw) {
+  return consume_llama3_rope_freqs(v, t, cw, kDefaultTheta, 1.0, 1.0);
+}
+
+// What llama.cpp runs a llama4 GGUF as, for the settings the GGUF has no keys for: chunked
+// attention over 8192 tokens on three layers of every four and full attention without RoPE
+// (but with attention temperature tuning, floor 8192, scale 0.1) on the fourth; q/k L2 norms on
+// the RoPE layers unless the model has 128 experts (Maverick). A window of 0 (MobileLLM-R1)
+// means full attention everywhere and RoPE on every layer but the last, without temperature
+// tuning.
+constexpr int64_t kChunk = 8192, kNoRopeStep = 4;
+constexpr double kTemperatureScale = 0.1;
+
+void write_config(const GgufView& v, const Dims& d, ConfigWriter& cw) {
+  write_common_config(v, d, cw);
+  cw.string("hidden_act", "silu");
+  cw.boolean("attention_bias", false);
+  write_expert_config(v, cw, "num_local_experts");
+  cw.integer("intermediate_size", v.int_("expert_feed_forward_length"));
+  if (auto n = v.opt_int("feed_forward_length")) cw.integer("intermediate_size_mlp", *n);
+  cw.integer("interleave_moe_layer_step", v.int_("interleave_moe_layer_step"));
+  cw.boolean("use_qk_norm", v.int_("expert_count") != 128);
+  const bool chunked = v.opt_int("attention.sliding_window").value_or(kChunk) != 0;
+  const int64_t no_rope_step = chunked ? kNoRopeStep : d.layers;
+  std::vector<int64_t> rope_layers;
+  std::vector<std::string> types;
+  for (int64_t i = 0; i < d.layers; ++i) {
+    const bool rope = (i + 1) % no_rope_step != 0;
+    rope_layers.push_back(rope ? 1 : 0);
+    types.push_back(chunked && rope ? "chunked_attention" : "full_attention");
+  }
+  cw.integers("no_rope_layers", rope_layers);
+  cw.strings("layer_types", std::move(types));
+  cw.integer("attention_chunk_size", kChunk);
+  cw.boolean("attn_temperature_tuning", chunked);
+  cw.integer("floor_scale", kChunk);
+  cw.real("attn_scale", kTemperatureScale, false);
+}
+
 }  // namespace
 
-// No way back yet (no write_config): to_hf refuses Llama 4 GGUFs.
 extern const Family kLlama4Family{
     .gguf_arch = "llama4",
     .hf_architectures = kLlama4Archs,
@@ -92,6 +131,10 @@ extern const Family kLlama4Family{
     .head_dim_from_hidden = false,
     .write_keys = write_keys,
     .extra_tensors = extra_tensors,
+    .hf_architecture = "Llama4ForCausalLM",
+    .hf_model_type = "llama4_text",
+    .write_config = write_config,
+    .consume_tensor = consume_rope_freqs,
 };
 
 }  // namespace owl::arch

@@ -1,7 +1,9 @@
 #include "converters/arch/rope_tensors.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <numbers>
 
@@ -52,6 +54,45 @@ std::vector<float> llama3_rope_factors(const Llama3Rope& r) {
     }
   }
   return out;
+}
+
+bool consume_llama3_rope_freqs(const GgufView& v, const Tensor& t, ConfigWriter& cw,
+                               double default_theta, double low, double high) {
+  if (t.name != "rope_freqs.weight") return false;
+  const std::vector<float> have = read_f32_values(t);
+  Llama3Rope r;
+  r.theta = v.opt_float("rope.freq_base").value_or(default_theta);
+  r.head_dim = static_cast<int64_t>(have.size()) * 2;
+  r.low_freq_factor = low;
+  r.high_freq_factor = high;
+  double largest = 1.0;
+  for (float f : have) largest = std::max<double>(largest, f);
+  // 8192 first (every Llama 3.x and Llama 4), then the model's context and the powers of two
+  // below 2^20.
+  std::vector<double> contexts = {8192.0,
+                                  static_cast<double>(v.opt_int("context_length").value_or(8192))};
+  for (double p = 64; p <= (1 << 20); p *= 2) contexts.push_back(p);
+  for (double orig : contexts) {
+    for (double factor : {largest, 8.0, 32.0, 16.0}) {
+      r.original_context = orig;
+      r.factor = factor;
+      if (llama3_rope_factors(r) != have) continue;
+      cw.string("rope_scaling.rope_type", "llama3");
+      cw.real("rope_scaling.factor", r.factor);
+      cw.real("rope_scaling.low_freq_factor", r.low_freq_factor, false);
+      cw.real("rope_scaling.high_freq_factor", r.high_freq_factor, false);
+      cw.integer("rope_scaling.original_max_position_embeddings", static_cast<int64_t>(orig));
+      return true;
+    }
+  }
+  char factors[64];
+  std::snprintf(factors, sizeof factors, "%g/%g", low, high);
+  throw UsageError(
+      "rope_freqs.weight does not match Llama 3 RoPE scaling with low/high frequency "
+      "factors " +
+      std::string(factors) +
+      " and a power-of-two original context; owl cannot write its rope_scaling to "
+      "config.json");
 }
 
 Tensor f32_tensor(std::string name, const std::vector<float>& values) {

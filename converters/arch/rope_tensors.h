@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "converters/arch/family.h"
 #include "converters/arch/hparams.h"
 #include "converters/graph.h"
 
@@ -25,6 +26,14 @@ std::optional<Llama3Rope> llama3_settings(const Rope& rope, int64_t head_dim, do
 // One factor per rotated pair (head_dim / 2), computed in F32 in the order the reference's
 // torch code computes them, so the bytes match.
 std::vector<float> llama3_rope_factors(const Llama3Rope& r);
+
+// The way back, for a family's consume_tensor: when `t` is rope_freqs, writes the llama3
+// rope_scaling that regenerates it exactly and returns true. GGUF keeps only the factors, so the
+// frequency factors `low` and `high` are the family's, and the original context and factor are
+// found by trying the settings releases use (context 8192, the largest factor first), then other
+// power-of-two contexts. Throws UsageError when none fits.
+bool consume_llama3_rope_freqs(const GgufView& v, const Tensor& t, ConfigWriter& cw,
+                               double default_theta, double low, double high);
 
 // A 1-D F32 tensor held in memory.
 Tensor f32_tensor(std::string name, const std::vector<float>& values);

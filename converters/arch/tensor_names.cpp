@@ -23,6 +23,9 @@ constexpr std::string_view kSkippedParts[] = {
 constexpr std::string_view kSkippedSuffixes[] = {".attention.masked_bias", ".attention.bias",
                                                  ".rotary_emb.inv_freq"};
 constexpr std::string_view kSuffixes[] = {".weight", ".bias"};
+// DeepSeek-V3's router bias, which the reference names as a bias of its own.
+constexpr std::string_view kCorrection = "e_score_correction_bias";
+constexpr std::string_view kCorrectionBias = "e_score_correction.bias";
 
 // "<stem><suffix>" with suffix .weight or .bias.
 std::optional<std::pair<std::string_view, std::string_view>> split_suffix(std::string_view name) {
@@ -86,10 +89,13 @@ std::string normalized_hf_name(std::string_view name) {
     out.erase(at, kLm.size());
   if (out.starts_with("layers.") || out.starts_with("embed_tokens.") || out.starts_with("norm."))
     out = "model." + out;
-  // DeepSeek-V3's router bias, which the reference names as a bias of its own.
-  constexpr std::string_view kCorrection = "e_score_correction_bias";
   if (out.ends_with(kCorrection)) out[out.size() - 5] = '.';
   return out;
+}
+
+std::string denormalized_hf_name(std::string name) {
+  if (name.ends_with(kCorrectionBias)) name[name.size() - 5] = '_';
+  return name;
 }
 
 std::optional<MappedName> hf_to_gguf_name(const NameTable& t, std::string_view hf) {

@@ -18,6 +18,8 @@ bool is_skipped_hf_tensor(std::string_view name);
 // "model." put in front of a bare model's names (Qwen2Model, LlamaModel); DeepSeek-V3's
 // "e_score_correction_bias" made "e_score_correction.bias".
 std::string normalized_hf_name(std::string_view name);
+// The way back of the DeepSeek rename: "e_score_correction.bias" -> "e_score_correction_bias".
+std::string denormalized_hf_name(std::string name);
 
 struct MappedName {
   std::string name;

@@ -29,10 +29,12 @@ Json to_json(const Value& v) {
 }  // namespace
 
 Json config_json(const Graph& g) {
-  const std::string prefix = kConfigPrefix;
   Json config = Json::object();
   for (const auto& [key, value] : g.metadata) {
-    if (!key.starts_with(prefix)) continue;
+    const std::string_view prefix = key.starts_with(kConfigPrefix)       ? kConfigPrefix
+                                    : key.starts_with(kConfigNullPrefix) ? kConfigNullPrefix
+                                                                         : "";
+    if (prefix.empty()) continue;
     // "rope_scaling.factor" -> config["rope_scaling"]["factor"]
     Json* node = &config;
     std::string rest = key.substr(prefix.size());
@@ -41,7 +43,7 @@ Json config_json(const Graph& g) {
       if (!child.is_object()) child = Json::object();
       node = &child;
     }
-    (*node)[rest] = to_json(value);
+    (*node)[rest] = prefix == kConfigNullPrefix ? Json(nullptr) : to_json(value);
   }
   return config;
 }

@@ -11,6 +11,9 @@ namespace owl::hf {
 
 // Prefix of graph metadata keys that hold config.json, flattened with dots.
 inline constexpr const char* kConfigPrefix = "hf.config.";
+// Prefix of keys (any value) that config.json writes as null: metadata has no null, and some
+// settings mean something by it (DeepSeek's q_lora_rank: no query compression).
+inline constexpr const char* kConfigNullPrefix = "hf.config_null.";
 
 Graph read_folder(const std::string& folder);
 

@@ -6,8 +6,10 @@
 #include <cstring>
 #include <numeric>
 
+#include "converters/arch/family.h"
 #include "converters/arch/fp8_blocks.h"
 #include "converters/arch/head_rows.h"
+#include "formats/io/error.h"
 
 namespace owl {
 namespace {
@@ -80,6 +82,35 @@ TEST_CASE("FP8 weights are their codes times the scale of their block, edge bloc
   CHECK(read_as<float>(s, 2 * 20, 20) == std::vector<float>(all.begin() + 10, all.end()));
   CHECK_THROWS_AS(Fp8BlockSource(buffer_of(codes), buffer_of(scales), 3, 5, 2, 1),
                   std::invalid_argument);
+}
+
+TEST_CASE("the way back joins attn_k_b and attn_v_b into kv_b_proj's bytes again") {
+  // 3 heads of 4 key rows (nope) and 2 value rows, kv_lora 5 columns, cut as the way in cuts.
+  constexpr uint64_t kHeads = 3, kNope = 4, kV = 2, kLora = 5;
+  std::vector<uint16_t> kv_b;
+  for (uint16_t i = 0; i < kHeads * (kNope + kV) * kLora; ++i) kv_b.push_back(i);
+  const SourcePtr in = buffer_of(kv_b);
+  auto part = [&](const char* name, std::vector<uint64_t> shape, HeadRows rows) {
+    return Tensor{name, std::move(shape), ElemType::BF16,
+                  std::make_shared<HeadRowsSource>(in, rows)};
+  };
+  Graph g;
+  g.tensors.push_back(part("blk.0.attn_k_b.weight", {kHeads, kLora, kNope},
+                           HeadRows{kHeads, kNope + kV, kLora, 0, kNope, 2, true}));
+  g.tensors.push_back(part("blk.0.attn_v_b.weight", {kHeads, kV, kLora},
+                           HeadRows{kHeads, kNope + kV, kLora, kNope, kV, 2, false}));
+  const arch::Family* f = arch::family_for_gguf_back("deepseek2", true);
+  REQUIRE(f);
+  REQUIRE(f->join_tensors);
+  Graph lone = g;
+  lone.tensors.pop_back();
+  CHECK_THROWS_AS(f->join_tensors(lone), UsageError);
+  f->join_tensors(g);
+  REQUIRE(g.tensors.size() == 1);
+  const Tensor& t = g.tensors[0];
+  CHECK(t.name == "blk.0.attn_kv_b.weight");
+  CHECK(t.shape == std::vector<uint64_t>{kHeads * (kNope + kV), kLora});
+  CHECK(read_as<uint16_t>(*t.data, 0, t.byte_size()) == kv_b);
 }
 
 }  // namespace

@@ -10,13 +10,16 @@
 #include <random>
 
 #include "converters/arch/expert_layout.h"
+#include "converters/arch/interleave.h"
 #include "formats/io/error.h"
 #include "quant/fp4.h"
 
 namespace owl {
 namespace {
 
+using arch::InterleaveSource;
 using arch::Mxfp4RepackSource;
+using arch::Mxfp4SplitSource;
 using arch::RowPick;
 using arch::TransposedExpertsSource;
 
@@ -138,6 +141,60 @@ TEST_CASE("Mxfp4RepackSource gives blocks ggml decodes as OpenAI's values", "[ex
       REQUIRE(std::memcmp(one.data(), packed.data() + b * kMXFP4BlockBytes, one.size()) == 0);
     }
   }
+}
+
+TEST_CASE("Mxfp4SplitSource undoes the repack: OpenAI's blocks and scales come back", "[experts]") {
+  constexpr uint64_t E = 2, R = 4, G = 3;
+  std::mt19937 rng(11);
+  std::vector<std::byte> blocks(E * R * G * 16), scales(E * R * G);
+  for (auto& b : blocks) b = static_cast<std::byte>(rng());
+  for (auto& s : scales) s = static_cast<std::byte>(rng());
+  auto packed = std::make_shared<Mxfp4RepackSource>(std::make_shared<BufferSource>(blocks),
+                                                    std::make_shared<BufferSource>(scales), E, R, G,
+                                                    RowPick{0, 1, R});
+  const Mxfp4SplitSource codes(packed, Mxfp4SplitSource::Part::codes);
+  const Mxfp4SplitSource exps(packed, Mxfp4SplitSource::Part::exponents);
+  CHECK(codes.granule() == 16);
+  CHECK(read_all(codes) == blocks);
+  CHECK(read_all(exps) == scales);
+  // One block at a time, from the middle.
+  std::vector<std::byte> one(16);
+  codes.read(5 * 16, one);
+  CHECK(std::equal(one.begin(), one.end(), blocks.begin() + 5 * 16));
+  CHECK_THROWS_AS(Mxfp4SplitSource(std::make_shared<BufferSource>(std::vector<std::byte>(16)),
+                                   Mxfp4SplitSource::Part::codes),
+                  UsageError);
+}
+
+TEST_CASE("InterleaveSource deals two sources back into one, piece by piece", "[experts]") {
+  // The way back of the gate/up picks: gate rows (even) and up rows (odd) taking turns, and gate
+  // above up in each expert; each read straight from the inputs, in any pieces.
+  constexpr uint64_t E = 3, R = 4, C = 5;
+  const auto whole = positions(E, R, C);  // [experts, rows, cols] of uint16
+  for (const bool alternate : {true, false}) {
+    INFO((alternate ? "alternate" : "halves"));
+    const RowPick first = alternate ? RowPick{0, 2, R / 2} : RowPick{0, 1, R / 2};
+    const RowPick second = alternate ? RowPick{1, 2, R / 2} : RowPick{R / 2, 1, R / 2};
+    // The picks as TransposedExpertsSource makes them from the transposed stack, transposed back.
+    auto transposed = std::make_shared<BufferSource>(read_all(TransposedExpertsSource(
+        std::make_shared<BufferSource>(whole), E, R, C, 2, RowPick{0, 1, C})));
+    auto a = std::make_shared<BufferSource>(
+        read_all(TransposedExpertsSource(transposed, E, C, R, 2, first)));
+    auto b = std::make_shared<BufferSource>(
+        read_all(TransposedExpertsSource(transposed, E, C, R, 2, second)));
+    const InterleaveSource joined(a, b, alternate ? E * R / 2 : E);
+    REQUIRE(joined.byte_size() == whole.size());
+    CHECK(read_all(joined) == whole);
+    std::vector<std::byte> pieces(whole.size());
+    for (uint64_t at = 0; at < whole.size(); at += 6)
+      joined.read(at, std::span(pieces).subspan(at, std::min<uint64_t>(6, whole.size() - at)));
+    CHECK(pieces == whole);
+  }
+  auto three = std::make_shared<BufferSource>(std::vector<std::byte>(3));
+  auto four = std::make_shared<BufferSource>(std::vector<std::byte>(4));
+  CHECK_THROWS_AS(InterleaveSource(three, four, 2), UsageError);
+  CHECK_THROWS_AS(InterleaveSource(four, four, 0), UsageError);
+  CHECK_NOTHROW(InterleaveSource(three, four, 1));
 }
 
 }  // namespace

@@ -1,20 +1,25 @@
 """GGUF -> Hugging Face for the mixtures of experts (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE,
-GraniteMoE and GraniteMoeShared): the stacked `blk.N.ffn_{gate,up,down}_exps` cut back into one
-tensor per expert (Granite's gate and up joined again into its input_linear stacks), the shared
-experts and routers renamed, and a config.json transformers reads as the original.
+GraniteMoE and GraniteMoeShared, DeepSeek-V2 and -V3, gpt-oss, Llama 4): the stacked
+`blk.N.ffn_{gate,up,down}_exps` cut back into one tensor per expert (Granite's gate and up joined
+again into its input_linear stacks; gpt-oss's and Llama 4's into transformers' [experts, in, out]
+gate_up_proj, or for MXFP4 experts OpenAI's released blocks and scales), DeepSeek's attn_k_b and
+attn_v_b joined into kv_b_proj, the shared experts and routers renamed, and a config.json
+transformers reads as the original.
 
 - llama.cpp's own GGUF (tests/data/hf/reference/, written by convert_hf_to_gguf.py) -> HF ->
   GGUF gives llama.cpp's tensors back byte for byte, and its `<arch>.*` keys;
 - the transformers-written fixture -> GGUF (bf16) -> HF gives the fixture's tensors back byte for
   byte, and transformers' config class reads the same settings from both config.json files
-  (the test venv has transformers but no torch, so the folder is checked through its config and
-  safetensors rather than by loading the model);
+  but those the GGUF does not hold (listed with their reasons in GGUF_RUNS_AS);
+- transformers runs the folder owl writes from llama.cpp's GGUF as llama.cpp runs the GGUF: its
+  logits (computed by make_gguf_to_hf_logits.py in the venv that has torch, committed with the
+  hashes of the folder it ran) equal llama.cpp's f32 logits to 1e-3 relative;
 - `owl validate` runs the original folder and the one that came back as one network, with
   identical logits;
 - the way back streams: peak memory does not grow with the number of experts;
-- families whose way back owl does not have yet (DeepSeek's MLA, gpt-oss, Llama 4)
-  are refused with one line, writing nothing."""
+- parts without their partner are refused with one line, writing nothing."""
 
+import hashlib
 import json
 import math
 import os
@@ -27,8 +32,8 @@ import stutil as su
 from test_hf_moe import EXPERT_MIB, big_moe, peak_rss_mib
 
 WAY_BACK = ["tiny-mixtral", "tiny-qwen2moe", "tiny-qwen3moe", "tiny-olmoe", "tiny-granitemoe",
-            "tiny-granitemoeshared"]
-NO_WAY_BACK = ["tiny-deepseek2", "tiny-deepseek3", "tiny-gptoss", "tiny-llama4"]
+            "tiny-granitemoeshared", "tiny-deepseek2", "tiny-deepseek3", "tiny-gptoss",
+            "tiny-gptoss-bf16", "tiny-llama4"]
 
 
 def to_hf(owl, src, out_dir, *flags):
@@ -70,6 +75,29 @@ NOT_IN_GGUF = {"transformers_version", "_name_or_path", "initializer_range",
                "pad_token_id", "bos_token_id", "eos_token_id"}
 
 
+# What the GGUF runs as where the fixture's config.json said otherwise, and why; applied to the
+# fixture's settings before they are compared.
+def _truncated_yarn(cfg):
+    # llama.cpp floors and ceils YaRN's correction range (ggml_rope_yarn_corr_dims) whatever the
+    # config says; gpt-oss's release says "truncate": false.
+    cfg["rope_scaling"]["truncate"] = True
+
+
+def _llama_cpp_chunks(cfg):
+    # The GGUF has no key for the chunk size: llama.cpp runs Llama 4 with chunks of 8192.
+    cfg["attention_chunk_size"] = 8192
+
+
+def _yarn_type_alias(cfg):
+    # "type" is the old spelling of "rope_type", which transformers copies over; owl writes the
+    # one spelling.
+    cfg["rope_scaling"].pop("type")
+
+
+GGUF_RUNS_AS = {"tiny-gptoss": _truncated_yarn, "tiny-gptoss-bf16": _truncated_yarn,
+                "tiny-llama4": _llama_cpp_chunks, "tiny-deepseek3": _yarn_type_alias}
+
+
 def hf_config(folder):
     from transformers import AutoConfig
 
@@ -90,6 +118,7 @@ def test_transformers_folder_comes_back(owl, tmp_path, folder):
     assert not bad, f"{len(bad)} tensors differ, e.g. {bad[:3]}"
 
     got_cfg, want_cfg = hf_config(out), hf_config(src)
+    GGUF_RUNS_AS.get(folder, lambda cfg: None)(want_cfg)
     # head_dim left out (GraniteMoeConfig has none) or None (MixtralConfig's default) means
     # hidden_size / num_attention_heads, which owl writes.
     for cfg in (got_cfg, want_cfg):
@@ -138,16 +167,34 @@ def test_way_back_streams_one_expert_at_a_time(owl, tmp_path):
     assert peaks[16] - peaks[4] < 2 * EXPERT_MIB, peaks
 
 
-@pytest.mark.parametrize("folder", NO_WAY_BACK)
-def test_families_without_a_way_back_are_refused(owl, tmp_path, folder):
-    out = tmp_path / "out"
-    out.mkdir()
-    r = owl("convert", gu.REFERENCE / f"{folder}.f16.gguf", "-o", out / "model.safetensors",
-            "--quiet")
-    assert r.returncode == 2, r.describe()
-    line = r.stderr.strip()
-    assert "\n" not in line and "cannot convert to Hugging Face" in line, r.describe()
-    assert os.listdir(out) == []
+LOGITS = gu.REFERENCE / "gguf_to_hf_logits"
+
+
+def sha256(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("folder", WAY_BACK)
+def test_transformers_runs_the_folder_as_llama_cpp_runs_the_gguf(owl, tmp_path, folder):
+    record = json.loads(LOGITS.with_suffix(".json").read_text())
+    out = to_hf(owl, gu.REFERENCE / f"{folder}.f16.gguf", tmp_path / folder)
+    ran = record["folders"][folder]["sha256"]
+    assert {name: sha256(out / name) for name in ran} == ran, (
+        "owl writes another folder than transformers ran: run "
+        "tests/data/hf/make_gguf_to_hf_logits.py again")
+    # llama.cpp on the f32 GGUF, nothing rounded beyond the weights (the MXFP4 folder's twin
+    # holds the same values: llama.cpp rounds the activations it multiplies MXFP4 by to 8 bits).
+    twin = "tiny-gptoss-bf16" if folder == "tiny-gptoss" else folder
+    f32 = gu.convert(owl, gu.REFERENCE / f"{twin}.f16.gguf", tmp_path / "f32.gguf", "--dtype",
+                     "f32")
+    tokens = record["tokens"]
+    llm = gu.load_llama(f32, n_ctx=32, n_batch=32, type_k=0, type_v=0, flash_attn=False)
+    want = gu.logits(llm, tokens)
+    got = np.load(LOGITS.with_suffix(".npz"))[folder]
+    diff, scale = float(np.max(np.abs(got - want))), float(np.max(np.abs(want)))
+    print(f"\n{folder}: transformers vs llama.cpp logits differ by up to {diff:.3g} "
+          f"(largest {scale:.3g})")
+    assert diff <= 1e-3 * scale, f"logits differ by up to {diff} (largest {scale})"
 
 
 def without_tensor(ref, dropped, path):
@@ -164,6 +211,11 @@ def without_tensor(ref, dropped, path):
 @pytest.mark.parametrize("folder, dropped", [
     ("tiny-granitemoeshared", "blk.1.ffn_gate_shexp.weight"),  # its up has nothing to join
     ("tiny-granitemoeshared", "blk.0.ffn_up_exps.weight"),     # its gate stack has no partner
+    ("tiny-deepseek3", "blk.1.attn_v_b.weight"),               # its attn_k_b has no partner
+    ("tiny-deepseek3", "blk.0.attn_k_b.weight"),               # its attn_v_b has no partner
+    ("tiny-gptoss", "blk.1.ffn_gate_exps.weight"),             # MXFP4 up without its gate
+    ("tiny-gptoss-bf16", "blk.0.ffn_up_exps.bias"),            # gate bias without up
+    ("tiny-llama4", "blk.3.ffn_gate_exps.weight"),             # up without its gate
 ])
 def test_a_part_without_its_partner_is_refused(owl, tmp_path, folder, dropped):
     src = without_tensor(gu.REFERENCE / f"{folder}.f16.gguf", dropped, tmp_path / "in.gguf")
