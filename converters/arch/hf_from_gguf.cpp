@@ -9,6 +9,7 @@
 #include "converters/arch/permute.h"
 #include "converters/arch/tensor_names.h"
 #include "formats/hf/config_writer.h"
+#include "formats/hf/folder.h"
 #include "formats/io/error.h"
 
 namespace owl::arch {
@@ -129,9 +130,11 @@ void gguf_to_hf(Graph& g) {
     if (key.starts_with("general.") || key.starts_with(arch + ".") || config.find(key)) continue;
     config.set(key, value);
   }
+  // The model_type the family wrote (GraniteMoeShared, DeepSeek-V3 decide it from the GGUF).
+  g.architecture = config.get_string(std::string(hf::kConfigPrefix) + "model_type")
+                       .value_or(std::string(family->hf_model_type));
   g.metadata = std::move(config);
   g.tensors = std::move(tensors);
-  g.architecture = std::string(family->hf_model_type);
 }
 
 }  // namespace owl::arch

@@ -114,6 +114,12 @@ def test_transformers_folder_comes_back(owl, tmp_path, folder):
     got = su.read_reference(out / "model.safetensors")
     want = su.read_reference(src / "model.safetensors")
     assert sorted(got) == sorted(want)
+    # Tensors the fixture holds in F32 (DeepSeek-V3's correction bias, as its release stores
+    # it) stay F32 in the GGUF and come back as such without --dtype.
+    if any(w[0] == "F32" for w in want.values()):
+        kept = to_hf(owl, mid, tmp_path / "kept" / folder)
+        f32 = su.read_reference(kept / "model.safetensors")
+        got.update({n: f32[n] for n, w in want.items() if w[0] == "F32"})
     bad = [n for n in want if got[n] != want[n]]
     assert not bad, f"{len(bad)} tensors differ, e.g. {bad[:3]}"
 
@@ -165,6 +171,54 @@ def test_way_back_streams_one_expert_at_a_time(owl, tmp_path):
         for p in (gguf, out / "model.safetensors"):
             p.unlink()
     assert peaks[16] - peaks[4] < 2 * EXPERT_MIB, peaks
+
+
+def widened(ref, path, experts, ff):
+    """llama.cpp's GGUF `ref` with every expert stack made `experts` experts of `ff` outputs
+    (gate, up) or inputs (down), filled with random bytes: the way back only moves them."""
+    meta = gu.metadata(ref)
+    arch = meta["general.architecture"].value
+    hidden = meta[f"{arch}.embedding_length"].value
+    resized = {f"{arch}.expert_count": experts, f"{arch}.expert_feed_forward_length": ff}
+    b = gu.GGUFBuilder()
+    b.kv = [e.raw for k, e in meta.items() if k not in resized]
+    for key, value in resized.items():
+        b.add(key, gu.VT.UINT32, value)
+    for t in gu.reader(ref).tensors:
+        ne = [int(d) for d in t.shape]
+        if "_exps." in t.name:
+            rows = [hidden, ff] if "down" in t.name else [ff, hidden]
+            ne = (rows if t.name.endswith(".weight") else rows[:1])[::-1] + [experts]
+            b.add_tensor(t.name, ne, int(t.tensor_type))
+        else:
+            b.add_tensor(t.name, ne, int(t.tensor_type),
+                         bytes(np.ascontiguousarray(t.data).view(np.uint8)))
+    return b.write(path)
+
+
+# gpt-oss's experts as transformers' [experts, in, out] parameters (F16 here; gate and up taking
+# turns) and as OpenAI's MXFP4 blocks and scales; one expert's gate and up are 2 x 16384 x 64:
+# 4 MiB in F16, 1.1 MiB in MXFP4.
+@pytest.mark.parametrize("folder, expert_mib", [("tiny-gptoss-bf16", 4.0),
+                                                ("tiny-gptoss", 2 * 16384 * 2 * 17 / 2**20)])
+def test_way_back_of_transformers_parameters_streams_one_expert_at_a_time(owl, tmp_path, folder,
+                                                                          expert_mib):
+    peaks = {}
+    for experts in (4, 16):
+        gguf = widened(gu.REFERENCE / f"{folder}.f16.gguf", tmp_path / f"e{experts}.gguf",
+                       experts, 16384)
+        out = tmp_path / f"hf{experts}"
+        out.mkdir()
+        peaks[experts] = peak_rss_mib(owl.binary, "convert", gguf, "-o",
+                                      out / "model.safetensors", "--quiet")
+        names = dict(su.read_header(out / "model.safetensors")[2])
+        print(f"\n{folder}, {experts} experts: peak RSS {peaks[experts]:.1f} MiB converting "
+              "GGUF -> HF")
+        packed = "" if folder.endswith("bf16") else "_blocks"
+        assert f"model.layers.1.mlp.experts.gate_up_proj{packed}" in names
+        for p in (gguf, out / "model.safetensors"):
+            p.unlink()
+    assert peaks[16] - peaks[4] < 2 * expert_mib * 3, peaks
 
 
 LOGITS = gu.REFERENCE / "gguf_to_hf_logits"

@@ -99,7 +99,9 @@ def transformers_logits(folder):
     import torch
     import transformers
 
-    model = transformers.AutoModelForCausalLM.from_pretrained(str(folder))
+    # Eager attention: torch 1.13 has no scaled_dot_product_attention.
+    model = transformers.AutoModelForCausalLM.from_pretrained(str(folder),
+                                                              attn_implementation="eager")
     # float32 throughout: transformers dequantizes MXFP4 to bf16 whatever dtype is asked for.
     model = model.float().eval()
     with torch.no_grad():
