@@ -224,7 +224,9 @@ void Mxfp4SplitSource::read(uint64_t offset, std::span<std::byte> out) const {
   if (offset > byte_size() || out.size() > byte_size() - offset || offset % out_block_ ||
       out.size() % out_block_)
     throw std::out_of_range("Mxfp4SplitSource::read");
-  // A bounded run of input blocks at a time, whatever the size of the read.
+  // A bounded run of input blocks at a time, whatever the size of the read; each run's input is
+  // released once moved, as the exponents are 1/17 of it: a read of a writer's chunk of them
+  // covers seventeen chunks of input.
   constexpr uint64_t kRun = 1 << 16;
   std::vector<std::byte> in;
   const uint64_t first = offset / out_block_, n = out.size() / out_block_;
@@ -240,6 +242,7 @@ void Mxfp4SplitSource::read(uint64_t offset, std::span<std::byte> out) const {
       else
         dst[0] = src[0];
     }
+    ggml_->release_range((first + b) * kMXFP4BlockBytes, in.size());
   }
 }
 

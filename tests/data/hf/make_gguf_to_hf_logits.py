@@ -25,6 +25,14 @@ remove_duplicate and Module.load_state_dict's assign (torch 2 arguments that fro
 passes), torch.vmap (the mask builder's; torch 1.13 ships it as functorch.vmap) and torch.xpu
 (no such device). The MXFP4 folder is dequantized by transformers itself: without a GPU its
 Mxfp4HfQuantizer unpacks the blocks to bf16, exact for MXFP4 values.
+
+DeepSeek-V2's group-limited routing: transformers scores a group of experts by its best expert
+(DeepSeek-V2's release), llama.cpp by the sum of its best two (DeepSeek-V3's rule, which
+llama.cpp's build_moe_ffn applies to every model with expert groups). Where they pick other
+groups, the logits differ (0.032 of 1.12 on tiny-deepseek2), whatever the folder holds. So for
+tiny-deepseek2 the array the test holds to llama.cpp is computed with DeepseekV2MoEGate scoring
+groups as llama.cpp does (llama_cpp_group_scores, the rest of the gate unchanged); the array
+transformers gives as released is kept beside it as "tiny-deepseek2.released_routing".
 """
 
 import argparse
@@ -95,6 +103,22 @@ def owl_folder(owl, folder, tmp):
     return out
 
 
+def llama_cpp_group_scores(self, hidden_states):
+    """DeepseekV2MoEGate.forward (group_limited_greedy) with a group scored as llama.cpp scores
+    it: the sum of its two best experts' probabilities."""
+    import torch
+
+    n = hidden_states.shape[0] * hidden_states.shape[1]
+    x = hidden_states.reshape(n, -1)
+    scores = torch.nn.functional.linear(x.float(), self.weight.float()).softmax(dim=-1)
+    groups = scores.view(n, self.num_group, -1).topk(2, dim=-1).values.sum(dim=-1)
+    picked = groups.topk(self.topk_group, dim=-1).indices
+    mask = torch.zeros_like(groups).scatter_(1, picked, 1).unsqueeze(-1)
+    mask = mask.expand(n, self.num_group, self.num_experts // self.num_group).reshape(n, -1)
+    weights, experts = scores.masked_fill(~mask.bool(), 0.0).topk(self.top_k, dim=-1)
+    return experts, weights * self.routed_scaling_factor
+
+
 def transformers_logits(folder):
     import torch
     import transformers
@@ -129,6 +153,14 @@ def main():
         for name in FOLDERS:
             out = owl_folder(a.owl.resolve(), name, Path(tmp))
             logits[name] = transformers_logits(out)
+            if name == "tiny-deepseek2":
+                from transformers.models.deepseek_v2 import modeling_deepseek_v2 as v2
+
+                logits[name + ".released_routing"] = logits[name]
+                released = v2.DeepseekV2MoEGate.forward
+                v2.DeepseekV2MoEGate.forward = llama_cpp_group_scores
+                logits[name] = transformers_logits(out)
+                v2.DeepseekV2MoEGate.forward = released
             folders[name] = {"sha256": {f: sha256(out / f) for f in HASHED}}
             print(f"{name}: logits {logits[name].shape}, largest {np.abs(logits[name]).max():.4f}")
     write_npz(OUT.with_suffix(".npz"), logits)
