@@ -197,10 +197,14 @@ validate::ImatrixCollector compute(const ImatrixArgs& a, const Imatrix& loaded, 
           std::vector<float> x =
               rank == 0 ? fwd.embed(c.tokens) : validate::bytes_floats(in, T * d, "hidden state");
           fwd.run_layers(x, T);
+          if (rank + 1 < ranks) {
+            total.merge(stats);
+            return validate::float_bytes(x);
+          }
+          // The head runs with --no-ppl too: --process-output collects its input.
+          const auto logits = fwd.head(std::move(x), T);
           total.merge(stats);
-          if (rank + 1 < ranks) return validate::float_bytes(x);
-          return a.no_ppl ? std::string()
-                          : Perplexity::chunk_values(fwd.head(std::move(x), T), c, V);
+          return a.no_ppl ? std::string() : Perplexity::chunk_values(logits, c, V);
         },
         [&](size_t i, std::string values) { take_values(i, values); },
         [&](size_t done) {
