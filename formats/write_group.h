@@ -1,6 +1,7 @@
 // The processes that write one output together (MPI ranks, tools/mpi_world.h): each writes the
 // tensors it was given into the same temporary, and the first commits it. The writers know only
-// this interface, never MPI.
+// this interface, never MPI; so do the passes over calibration text the ranks share
+// (validate/shared_pass.h).
 #pragma once
 
 #include <cstdint>
@@ -18,6 +19,10 @@ class WriteGroup {
   virtual void barrier() = 0;
   // Rank 0 gets every process's text, in rank order; the others get nothing.
   virtual std::vector<std::string> gather(const std::string& mine) = 0;
+  // Point to point, for the stages of a pipeline: `bytes` to process `to`, and the next bytes
+  // process `from` sent this one (messages between two processes arrive in the order sent).
+  virtual void send(int to, const std::string& bytes) = 0;
+  virtual std::string receive(int from) = 0;
 };
 
 // Which process writes each of these byte sizes: largest first, each to the process with the

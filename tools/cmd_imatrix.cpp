@@ -5,19 +5,23 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 
 #include "converters/canonical.h"
 #include "formats/imatrix/imatrix.h"
+#include "formats/io/byte_cursor.h"
 #include "formats/io/error.h"
 #include "formats/io/mapped_file.h"
 #include "tools/commands.h"
+#include "tools/mpi_world.h"
 #include "tools/progress_line.h"
 #include "validate/chunks.h"
 #include "validate/forward.h"
 #include "validate/imatrix_collector.h"
 #include "validate/metrics.h"
 #include "validate/run.h"
+#include "validate/shared_pass.h"
 #include "validate/text_tokenizer.h"
 
 namespace owl {
@@ -28,7 +32,7 @@ struct ImatrixArgs {
   std::vector<std::string> in_files;
   uint64_t ctx = 512, chunks = 0, save_frequency = 0, output_frequency = 10;
   int threads = 0;
-  bool process_output = false, no_ppl = false, quiet = false;
+  bool process_output = false, no_ppl = false, quiet = false, pipeline = false;
 };
 
 // The forward pass has no routed experts yet: say so rather than fail on a missing tensor.
@@ -50,10 +54,20 @@ struct Perplexity {
   double nll = 0, nll2 = 0;
   uint64_t count = 0;
 
-  void add_chunk(const std::vector<float>& logits, const validate::Chunk& c, uint64_t V) {
-    const uint64_t n = c.tokens.size();
-    for (uint64_t i = c.first_scored; i + 1 < n; ++i) {
+  // The scored tokens' values of one chunk, as bytes to take on another rank.
+  static std::string chunk_values(const std::vector<float>& logits, const validate::Chunk& c,
+                                  uint64_t V) {
+    std::string out;
+    for (uint64_t i = c.first_scored; i + 1 < c.tokens.size(); ++i) {
       const double v = validate::nll(logits.data() + i * V, V, c.tokens[i + 1]);
+      out.append(reinterpret_cast<const char*>(&v), sizeof v);
+    }
+    return out;
+  }
+  void add_chunk(std::string_view values) {
+    for (size_t i = 0; i + sizeof(double) <= values.size(); i += sizeof(double)) {
+      double v;
+      std::memcpy(&v, values.data() + i, sizeof v);
       nll += v;
       nll2 += v * v;
       ++count;
@@ -75,10 +89,25 @@ Imatrix combined(const Imatrix& loaded, const validate::ImatrixCollector& collec
   return m;
 }
 
-void compute(const ImatrixArgs& a, validate::ImatrixCollector& collector, const Imatrix& loaded) {
+// A data-parallel chunk's result: its perplexity values' byte count, those values, then its
+// statistics.
+std::string chunk_result(const std::string& values, const validate::ImatrixCollector& stats) {
+  const uint64_t n = values.size();
+  return std::string(reinterpret_cast<const char*>(&n), sizeof n) + values + stats.to_bytes();
+}
+
+// Runs the text through the model and returns the statistics, on rank 0 of an MPI job (the
+// other ranks' return is theirs alone). Every chunk is collected apart and the chunks are added
+// in order, by however many ranks, so the sums are the same for any number.
+validate::ImatrixCollector compute(const ImatrixArgs& a, const Imatrix& loaded, MpiWorld* world) {
   const Graph g = open_canonical(a.model);
-  validate::Forward fwd(g);
-  const uint64_t V = fwd.params().n_vocab;
+  const int rank = world ? world->rank() : 0, ranks = world ? world->size() : 1;
+  const bool lead = rank == 0, quiet = a.quiet || !lead;
+  const uint64_t n_layer = validate::read_model_params(g).n_layer;
+  validate::Forward fwd(
+      g, a.pipeline ? validate::split_layers(g, n_layer, ranks)[static_cast<size_t>(rank)]
+                    : validate::LayerRange{});
+  const uint64_t V = fwd.params().n_vocab, d = fwd.params().n_embd;
 
   // llama-imatrix tokenizes with BOS first, then puts BOS at the start of every chunk.
   const auto bos = validate::bos_to_add(g);
@@ -92,56 +121,134 @@ void compute(const ImatrixArgs& a, validate::ImatrixCollector& collector, const 
                                  " tokens, fewer than one chunk of " + std::to_string(a.ctx) +
                                  " (--ctx)");
   if (a.chunks && chunks.size() > a.chunks) chunks.resize(a.chunks);
-  collector.add_dataset(a.text);
-  fwd.set_observer([&collector](const std::string& w, uint64_t expert, uint64_t experts,
-                                const float* x, uint64_t T, uint64_t cols) {
-    if (collector.collects(w)) collector.add(w, expert, experts, x, T, cols);
+
+  validate::ImatrixCollector total(a.process_output), stats(a.process_output);
+  total.add_dataset(a.text);
+  fwd.set_observer([&stats](const std::string& w, uint64_t expert, uint64_t experts, const float* x,
+                            uint64_t T, uint64_t cols) {
+    if (stats.collects(w)) stats.add(w, expert, experts, x, T, cols);
   });
 
-  if (!a.quiet)
-    std::fprintf(stderr, "owl: computing over %zu chunks of %llu tokens, %d threads\n",
-                 chunks.size(), static_cast<unsigned long long>(a.ctx), omp_get_max_threads());
+  if (!quiet)
+    std::fprintf(stderr, "owl: computing over %zu chunks of %llu tokens, %d threads%s\n",
+                 chunks.size(), static_cast<unsigned long long>(a.ctx), omp_get_max_threads(),
+                 ranks > 1 ? (a.pipeline ? " per rank, layers split over the MPI ranks"
+                                         : " per rank, chunks shared by the MPI ranks")
+                           : "");
   // The perplexities already show the progress, and a progress line would overwrite them.
-  ProgressLine progress(a.quiet || !a.no_ppl);
+  ProgressLine progress(quiet || !a.no_ppl);
   progress.begin("chunks", chunks.size(), 0);
   Perplexity ppl;
-  for (size_t i = 0; i < chunks.size(); ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    const auto logits = fwd.logits(chunks[i].tokens);
-    if (i == 0 && !a.quiet) {
-      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      std::fprintf(stderr, "owl: %.2f seconds per chunk, about %.2f minutes in all\n", s,
-                   s * static_cast<double>(chunks.size()) / 60);
-    }
+  auto save_point = [&](size_t done_here, bool& rewrite, bool& keep) {
+    const uint64_t done = static_cast<uint64_t>(loaded.chunk_count) + done_here;
+    rewrite = done_here < chunks.size() && done % a.output_frequency == 0;
+    keep = a.save_frequency && done % a.save_frequency == 0;
+    return rewrite || keep;
+  };
+  // Rank 0, once the chunks before `done_here` are all in `so_far`.
+  auto save = [&](size_t done_here, const validate::ImatrixCollector& so_far) {
+    bool rewrite = false, keep = false;
+    if (!save_point(done_here, rewrite, keep)) return;
+    const uint64_t done = static_cast<uint64_t>(loaded.chunk_count) + done_here;
+    if (rewrite) write(combined(loaded, so_far, a), a, a.output);
+    if (keep) write(combined(loaded, so_far, a), a, a.output + ".at_" + std::to_string(done));
+  };
+  auto take_values = [&](size_t i, std::string_view values) {
     if (!a.no_ppl) {
-      ppl.add_chunk(logits, chunks[i], V);
+      ppl.add_chunk(values);
       std::printf("[%zu]%.4f,", i + 1, ppl.ppl());
       std::fflush(stdout);
     }
     progress.advance(1, 0);
-    const uint64_t done = static_cast<uint64_t>(loaded.chunk_count) + i + 1;
-    if (i + 1 < chunks.size() && done % a.output_frequency == 0)
-      write(combined(loaded, collector, a), a, a.output);
-    if (a.save_frequency && done % a.save_frequency == 0)
-      write(combined(loaded, collector, a), a, a.output + ".at_" + std::to_string(done));
+  };
+
+  if (!a.pipeline) {
+    validate::share_chunks(
+        world, chunks.size(),
+        [&](size_t i) {
+          stats = validate::ImatrixCollector(a.process_output);
+          const auto t0 = std::chrono::steady_clock::now();
+          const auto logits = fwd.logits(chunks[i].tokens);
+          if (i == 0 && !quiet) {
+            const double s =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            const auto rounds = (chunks.size() + static_cast<size_t>(ranks) - 1) / ranks;
+            std::fprintf(stderr, "owl: %.2f seconds per chunk, about %.2f minutes in all\n", s,
+                         s * static_cast<double>(rounds) / 60);
+          }
+          return chunk_result(
+              a.no_ppl ? std::string() : Perplexity::chunk_values(logits, chunks[i], V), stats);
+        },
+        [&](size_t i, std::string result) {
+          ByteCursor c(std::as_bytes(std::span(result.data(), result.size())), "rank result");
+          const uint64_t n = c.read<uint64_t>("perplexity value bytes");
+          const std::string_view values = c.take_string(n, "perplexity values");
+          total.merge_bytes(std::string_view(result).substr(sizeof n + n), "a rank's statistics");
+          take_values(i, values);
+          save(i + 1, total);
+        });
+  } else {
+    validate::pipeline_chunks(
+        world, chunks.size(),
+        [&](size_t i, std::string in) {
+          const validate::Chunk& c = chunks[i];
+          const uint64_t T = c.tokens.size();
+          stats = validate::ImatrixCollector(a.process_output);
+          std::vector<float> x =
+              rank == 0 ? fwd.embed(c.tokens) : validate::bytes_floats(in, T * d, "hidden state");
+          fwd.run_layers(x, T);
+          if (rank + 1 < ranks) {
+            total.merge(stats);
+            return validate::float_bytes(x);
+          }
+          // The head runs with --no-ppl too: --process-output collects its input.
+          const auto logits = fwd.head(std::move(x), T);
+          total.merge(stats);
+          return a.no_ppl ? std::string() : Perplexity::chunk_values(logits, c, V);
+        },
+        [&](size_t i, std::string values) { take_values(i, values); },
+        [&](size_t done) {
+          bool rewrite = false, keep = false;
+          return save_point(done, rewrite, keep);
+        },
+        [&](size_t done) {
+          // Each rank holds its layers' statistics: rank 0 puts them together.
+          const auto parts = world ? world->gather(total.to_bytes()) : std::vector<std::string>{};
+          if (!lead || parts.empty()) {
+            if (lead) save(done, total);
+            return;
+          }
+          validate::ImatrixCollector all(a.process_output);
+          all.add_dataset(a.text);
+          for (const auto& p : parts) all.merge_bytes(p, "a rank's statistics");
+          save(done, all);
+          if (done == chunks.size()) total = std::move(all);
+        });
   }
   progress.end();
-  if (!a.no_ppl) std::printf("\nFinal estimate: PPL = %.4f +/- %.5f\n", ppl.ppl(), ppl.ppl_error());
+  if (!a.no_ppl && lead)
+    std::printf("\nFinal estimate: PPL = %.4f +/- %.5f\n", ppl.ppl(), ppl.ppl_error());
+  return total;
 }
 
 void run_imatrix(const ImatrixArgs& a) {
   const auto t0 = std::chrono::steady_clock::now();
-  if (a.threads > 0) omp_set_num_threads(a.threads);
   if (a.text.empty() && a.in_files.empty())
     throw UsageError("nothing to do: give --text to compute a matrix or --in-file to combine");
+  // Under mpirun: the ranks share the chunks (or, with --pipeline, the layers); rank 0 writes.
+  const auto world = MpiWorld::join_if_launched();
+  if (const int threads = threads_per_rank(world.get(), a.threads); threads > 0)
+    omp_set_num_threads(threads);
   const auto chunk_size = static_cast<int32_t>(a.ctx);
   // Earlier matrices first, then this run's statistics added to them, as llama-imatrix does.
   Imatrix m;
   for (const auto& f : a.in_files) accumulate(m, read_imatrix(f), f, chunk_size);
   if (!a.text.empty()) {
-    validate::ImatrixCollector collector(a.process_output);
-    compute(a, collector, m);
+    const auto collector = compute(a, m, world.get());
+    if (world && world->rank() > 0) return;
     m = combined(m, collector, a);
+  } else if (world && world->rank() > 0) {
+    return;
   }
   write(m, a, a.output);
   if (!a.quiet)
@@ -181,6 +288,10 @@ void add_imatrix_command(CLI::App& app) {
                   "Rewrite OUTPUT with the matrix so far every N chunks")
       ->default_val(10)
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 30));
+  cmd->add_flag("--pipeline", args->pipeline,
+                "Under mpirun: split the layers over the ranks, each reading only its own, and "
+                "pass each chunk's activations from rank to rank (for a model too big for one "
+                "machine); without it every rank runs the whole model on its share of the chunks");
   cmd->add_flag("--no-ppl", args->no_ppl, "Do not print the perplexity of each chunk");
   cmd->add_option("--threads", args->threads, "Threads (default: every core)")
       ->check(CLI::Range(1, 4096));

@@ -1,4 +1,6 @@
 // owl validate REF TEST: run both models on the same tokens and report what TEST lost.
+#include <omp.h>
+
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -10,6 +12,7 @@
 #include "formats/io/error.h"
 #include "formats/io/mapped_file.h"
 #include "tools/commands.h"
+#include "tools/mpi_world.h"
 #include "tools/progress_line.h"
 #include "validate/report.h"
 #include "validate/run.h"
@@ -22,7 +25,7 @@ struct ValidateArgs {
   std::string ref, test, tokens_file, text_file, json_file, html_file, save_ref, ref_logits,
       dump_tokens;
   uint64_t random_tokens = 0, seed = 42, ctx = 512, chunks = 0;
-  bool no_tensors = false, quiet = false;
+  bool no_tensors = false, quiet = false, pipeline = false;
 };
 
 // Token ids separated by spaces, commas or newlines.
@@ -63,6 +66,11 @@ void write_text(const std::string& path, const std::string& text) {
 }
 
 void run_validate(const ValidateArgs& a) {
+  // Under mpirun: the ranks share the chunks (or, with --pipeline, the layers); rank 0 reports.
+  const auto world = MpiWorld::join_if_launched();
+  const bool lead = !world || world->rank() == 0;
+  if (const int threads = threads_per_rank(world.get(), 0); threads > 0)
+    omp_set_num_threads(threads);
   const Graph ref = open_canonical(a.ref);
   const Graph test = open_canonical(a.test);
   std::vector<int32_t> stream;
@@ -80,12 +88,13 @@ void run_validate(const ValidateArgs& a) {
     stream = random_stream(a.random_tokens ? a.random_tokens : 4 * a.ctx, a.seed, embd->shape[0]);
   }
   if (!a.dump_tokens.empty()) {
+    if (!lead) return;
     std::string ids;
     for (int32_t id : stream) ids += std::to_string(id) + "\n";
     write_text(a.dump_tokens, ids);
     return;
   }
-  ProgressLine progress(a.quiet);
+  ProgressLine progress(a.quiet || !lead);
   validate::ValidateOptions opt;
   opt.n_ctx = a.ctx;
   opt.max_chunks = a.chunks;
@@ -93,7 +102,10 @@ void run_validate(const ValidateArgs& a) {
   opt.ref_logits = a.ref_logits;
   opt.tensors = !a.no_tensors;
   opt.progress = &progress;
+  opt.group = world.get();
+  opt.pipeline = a.pipeline;
   const auto r = validate::run_validation(ref, test, stream, opt);
+  if (!lead) return;
   const validate::ReportNames names{a.ref, a.test};
   std::cout << validate::report_table(r, names);
   if (!a.json_file.empty()) write_text(a.json_file, validate::report_json(r, names).dump(2) + "\n");
@@ -137,6 +149,11 @@ void add_validate_command(CLI::App& app) {
                   "Save the reference logits (zstd) for reuse with --ref-logits");
   cmd->add_option("--ref-logits", args->ref_logits,
                   "Use reference logits saved by --save-ref instead of running REF");
+  cmd->add_flag("--pipeline", args->pipeline,
+                "Under mpirun: split the layers over the ranks, each reading only its own, and "
+                "pass each chunk's activations from rank to rank (for models too big for one "
+                "machine; add --no-tensors to keep rank 0 from reading every tensor); without it "
+                "every rank runs both models on its share of the chunks");
   cmd->add_flag("--no-tensors", args->no_tensors, "Skip the per-tensor weight comparison");
   cmd->add_flag("-q,--quiet", args->quiet, "No progress line");
   cmd->callback([args] { run_validate(*args); });

@@ -3,8 +3,10 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstdlib>
 #include <exception>
+#include <stdexcept>
 #include <string>
 
 #include "formats/io/error.h"
@@ -79,6 +81,25 @@ std::vector<std::string> MpiWorld::gather(const std::string& mine) {
   return out;
 }
 
+void MpiWorld::send(int to, const std::string& bytes) {
+  if (bytes.size() > static_cast<size_t>(INT_MAX))
+    throw UsageError("a message of " + std::to_string(bytes.size()) +
+                     " bytes between ranks is over MPI's 2 GiB count; use fewer tokens per chunk");
+  check(MPI_Send(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, to, 0, MPI_COMM_WORLD),
+        "MPI_Send");
+}
+
+std::string MpiWorld::receive(int from) {
+  MPI_Status status;
+  check(MPI_Probe(from, 0, MPI_COMM_WORLD, &status), "MPI_Probe");
+  int bytes = 0;
+  check(MPI_Get_count(&status, MPI_BYTE, &bytes), "MPI_Get_count");
+  std::string out(static_cast<size_t>(bytes), '\0');
+  check(MPI_Recv(out.data(), bytes, MPI_BYTE, from, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
+        "MPI_Recv");
+  return out;
+}
+
 #else
 
 std::unique_ptr<MpiWorld> MpiWorld::join_if_launched() {
@@ -94,6 +115,13 @@ MpiWorld::~MpiWorld() = default;
 void MpiWorld::barrier() {}
 std::vector<std::string> MpiWorld::gather(const std::string& mine) {
   return {mine};
+}
+// A build without MPI is never more than one process, which has no one to talk to.
+void MpiWorld::send(int, const std::string&) {
+  throw std::logic_error("MpiWorld::send without MPI");
+}
+std::string MpiWorld::receive(int) {
+  throw std::logic_error("MpiWorld::receive without MPI");
 }
 
 #endif

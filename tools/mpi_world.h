@@ -25,6 +25,8 @@ class MpiWorld final : public WriteGroup {
   int size() const override { return size_; }
   void barrier() override;
   std::vector<std::string> gather(const std::string& mine) override;
+  void send(int to, const std::string& bytes) override;
+  std::string receive(int from) override;
   // Ranks on this machine: each gets an equal share of its cores.
   int local_size() const { return local_size_; }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <stdexcept>
 #include <string>
 
 #include "formats/io/error.h"
@@ -23,11 +24,20 @@ void add_bias(float* y, uint64_t T, const Weight& b) {
 
 }  // namespace
 
-Forward::Forward(const Graph& g) : p_(read_model_params(g)) {
-  embd_ = required(g, "token_embd.weight");
-  out_norm_ = required(g, "output_norm.weight");
-  output_ = g.find("output.weight") ? required(g, "output.weight") : embd_;
-  for (uint64_t i = 0; i < p_.n_layer; ++i) {
+Forward::Forward(const Graph& g, LayerRange layers) : p_(read_model_params(g)) {
+  const uint64_t end = std::min(layers.end, p_.n_layer);
+  if (layers.begin > end)
+    throw UsageError("layers " + std::to_string(layers.begin) + ".." + std::to_string(end) +
+                     " are not a range of the model's " + std::to_string(p_.n_layer));
+  first_layer_ = layers.begin == 0;
+  last_layer_ = end == p_.n_layer;
+  if (first_layer_) embd_ = required(g, "token_embd.weight");
+  if (last_layer_) {
+    out_norm_ = required(g, "output_norm.weight");
+    output_ =
+        g.find("output.weight") ? required(g, "output.weight") : required(g, "token_embd.weight");
+  }
+  for (uint64_t i = layers.begin; i < end; ++i) {
     const std::string b = "blk." + std::to_string(i) + ".";
     const bool mla = p_.kv_lora_rank > 0;  // DeepSeek: no attn_k/attn_v, see load_mla()
     Layer l;
@@ -267,6 +277,13 @@ std::vector<float> Forward::experts(const Layer& l, const std::vector<float>& h,
 }
 
 std::vector<float> Forward::logits(std::span<const int32_t> tokens) const {
+  std::vector<float> x = embed(tokens);
+  run_layers(x, tokens.size());
+  return head(std::move(x), tokens.size());
+}
+
+std::vector<float> Forward::embed(std::span<const int32_t> tokens) const {
+  if (!first_layer_) throw std::logic_error("embed() on a pipeline stage after the first");
   const uint64_t T = tokens.size(), d = p_.n_embd;
   std::vector<float> x(T * d);
   for (uint64_t t = 0; t < T; ++t) {
@@ -277,10 +294,22 @@ std::vector<float> Forward::logits(std::span<const int32_t> tokens) const {
   }
   if (p_.embedding_scale != 0)
     for (float& v : x) v *= p_.embedding_scale;
+  return x;
+}
+
+void Forward::run_layers(std::vector<float>& x, uint64_t T) const {
+  if (x.size() != T * p_.n_embd)
+    throw UsageError("a hidden state of " + std::to_string(x.size()) + " values is not " +
+                     std::to_string(T) + " tokens of " + std::to_string(p_.n_embd));
   for (const Layer& l : layers_) {
     attention(l, x, T);
     feed_forward(l, x, T);
   }
+}
+
+std::vector<float> Forward::head(std::vector<float> x, uint64_t T) const {
+  if (!last_layer_) throw std::logic_error("head() on a pipeline stage before the last");
+  const uint64_t d = p_.n_embd;
   rms_norm(x.data(), T, d, vector_of(out_norm_), p_.rms_eps);
   std::vector<float> out(T * p_.n_vocab);
   mul(output_, x.data(), T, out.data());

@@ -23,16 +23,33 @@ using MatmulObserver =
     std::function<void(const std::string& weight, uint64_t expert, uint64_t experts, const float* x,
                        uint64_t tokens, uint64_t cols)>;
 
+// The layers [begin, end) one stage of a pipeline runs (validate/shared_pass.h); the stage that
+// begins at layer 0 also embeds the tokens, the one that ends at the last layer also runs the
+// output head.
+struct LayerRange {
+  uint64_t begin = 0, end = UINT64_MAX;
+};
+
 class Forward {
  public:
-  // The graph must outlive the Forward (weights stay in the graph's mapped files).
-  explicit Forward(const Graph& g);
+  // The graph must outlive the Forward (weights stay in the graph's mapped files). Only the
+  // tensors of `layers` (and the embedding or the head when the range holds the first or last
+  // layer) are looked up and ever read, so a stage pages in its share of the model alone.
+  explicit Forward(const Graph& g, LayerRange layers = {});
 
   const ModelParams& params() const { return p_; }
 
   // Logits [tokens.size(), n_vocab] for a sequence starting at position 0, with causal
   // attention: row t sees tokens 0..t. The whole sequence goes through each matrix at once.
+  // The same as head(run_layers(embed(tokens))) on a Forward over every layer.
   std::vector<float> logits(std::span<const int32_t> tokens) const;
+
+  // The pass in its three parts, for a pipeline whose stages each hold some layers: the hidden
+  // state [tokens, n_embd] of the tokens, that state through this Forward's layers, and the
+  // logits of the final state.
+  std::vector<float> embed(std::span<const int32_t> tokens) const;
+  void run_layers(std::vector<float>& x, uint64_t tokens) const;
+  std::vector<float> head(std::vector<float> x, uint64_t tokens) const;
 
   // Called at every matrix product of later passes (an empty function: none).
   void set_observer(MatmulObserver observer) { observer_ = std::move(observer); }
@@ -89,6 +106,7 @@ class Forward {
                                                              uint64_t T) const;
 
   ModelParams p_;
+  bool first_layer_ = true, last_layer_ = true;
   Weight embd_, out_norm_, output_;
   std::vector<Layer> layers_;
   Rope rope_;

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <span>
 
+#include "formats/io/byte_cursor.h"
 #include "formats/io/error.h"
 
 namespace owl::validate {
@@ -53,6 +56,61 @@ void ImatrixCollector::add(const std::string& weight, uint64_t expert, uint64_t 
     throw UsageError("non-finite activations at the input of '" + weight +
                      "': the model's weights or the text overflow f32");
   e.counts[expert] += static_cast<int64_t>(tokens);
+}
+
+void ImatrixCollector::merge_entry(const std::string& weight, const double* sums, uint64_t n_sums,
+                                   const int64_t* counts, uint64_t n_counts) {
+  Entry& e = entries_[weight];
+  if (e.sums.empty()) {
+    e.sums.assign(n_sums, 0.0);
+    e.counts.assign(n_counts, 0);
+  } else if (e.sums.size() != n_sums || e.counts.size() != n_counts) {
+    throw UsageError("imatrix entry '" + weight + "' holds " + std::to_string(e.sums.size()) +
+                     " values in " + std::to_string(e.counts.size()) + " matrices here and " +
+                     std::to_string(n_sums) + " in " + std::to_string(n_counts) +
+                     " in the statistics added to it");
+  }
+  for (uint64_t i = 0; i < n_sums; ++i) e.sums[i] += sums[i];
+  for (uint64_t i = 0; i < n_counts; ++i) e.counts[i] += counts[i];
+}
+
+void ImatrixCollector::merge(const ImatrixCollector& other) {
+  for (const auto& [name, e] : other.entries_)
+    merge_entry(name, e.sums.data(), e.sums.size(), e.counts.data(), e.counts.size());
+}
+
+// Per entry: name length and name, then the sum count and sums, then the count count and counts.
+std::string ImatrixCollector::to_bytes() const {
+  std::string out;
+  auto put = [&out](const void* p, size_t n) { out.append(static_cast<const char*>(p), n); };
+  for (const auto& [name, e] : entries_) {
+    const uint64_t n_name = name.size(), n_sums = e.sums.size(), n_counts = e.counts.size();
+    put(&n_name, sizeof n_name);
+    put(name.data(), name.size());
+    put(&n_sums, sizeof n_sums);
+    put(e.sums.data(), n_sums * sizeof(double));
+    put(&n_counts, sizeof n_counts);
+    put(e.counts.data(), n_counts * sizeof(int64_t));
+  }
+  return out;
+}
+
+void ImatrixCollector::merge_bytes(std::string_view bytes, const std::string& what) {
+  ByteCursor c(std::as_bytes(std::span(bytes.data(), bytes.size())), what);
+  while (!c.at_end()) {
+    const std::string name(c.take_string(c.read<uint64_t>("name length"), "name"));
+    const uint64_t n_sums = c.read<uint64_t>("sum count");
+    if (n_sums > c.remaining() / sizeof(double)) c.fail("more sums than bytes");
+    std::vector<double> sums(n_sums);
+    std::memcpy(sums.data(), c.take(n_sums * sizeof(double), "sums").data(),
+                n_sums * sizeof(double));
+    const uint64_t n_counts = c.read<uint64_t>("count count");
+    if (n_counts > c.remaining() / sizeof(int64_t)) c.fail("more counts than bytes");
+    std::vector<int64_t> counts(n_counts);
+    std::memcpy(counts.data(), c.take(n_counts * sizeof(int64_t), "counts").data(),
+                n_counts * sizeof(int64_t));
+    merge_entry(name, sums.data(), n_sums, counts.data(), n_counts);
+  }
 }
 
 Imatrix ImatrixCollector::result(int32_t chunk_size) const {

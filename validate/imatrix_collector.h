@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "formats/imatrix/imatrix.h"
@@ -32,6 +33,15 @@ class ImatrixCollector {
 
   void add_dataset(const std::string& name) { datasets_.push_back(name); }
 
+  // Adds another collector's sums and counts (its datasets are not taken). A pass shared by
+  // several ranks collects each chunk apart and adds them in chunk order, which a single process
+  // does too, so the sums do not depend on how many ranks there are.
+  void merge(const ImatrixCollector& other);
+  // The sums and counts as bytes, to send to another rank, and back into a collector; `what`
+  // names the bytes in the error.
+  std::string to_bytes() const;
+  void merge_bytes(std::string_view bytes, const std::string& what);
+
   // The statistics so far; chunk_count is the most tokens any entry saw over `chunk_size`.
   Imatrix result(int32_t chunk_size) const;
 
@@ -40,6 +50,8 @@ class ImatrixCollector {
     std::vector<double> sums;     // experts x columns
     std::vector<int64_t> counts;  // one per expert
   };
+  void merge_entry(const std::string& weight, const double* sums, uint64_t n_sums,
+                   const int64_t* counts, uint64_t n_counts);
 
   bool process_output_;
   std::map<std::string, Entry> entries_;

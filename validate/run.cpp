@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <memory>
 #include <string_view>
 
@@ -10,6 +11,7 @@
 #include "validate/chunks.h"
 #include "validate/forward.h"
 #include "validate/ref_store.h"
+#include "validate/shared_pass.h"
 
 namespace owl::validate {
 namespace {
@@ -45,12 +47,20 @@ std::optional<int32_t> bos_to_add(const Graph& g) {
 
 ValidateResult run_validation(const Graph& ref, const Graph& test, std::span<const int32_t> stream,
                               const ValidateOptions& opt) {
+  const int rank = opt.group ? opt.group->rank() : 0, ranks = opt.group ? opt.group->size() : 1;
+  if ((ranks > 1 || opt.pipeline) && (!opt.save_ref.empty() || !opt.ref_logits.empty()))
+    throw UsageError(
+        "--save-ref and --ref-logits need the whole pass in one process: run them "
+        "without mpirun and --pipeline");
   ValidateResult r;
-  const Forward test_fwd(test);
-  r.params = test_fwd.params();
+  r.params = read_model_params(test);
   require_same_network(read_model_params(ref), r.params);
+  const LayerRange layers =
+      opt.pipeline ? split_layers(ref, r.params.n_layer, ranks)[static_cast<size_t>(rank)]
+                   : LayerRange{};
+  const Forward test_fwd(test, layers);
   r.n_ctx = opt.n_ctx;
-  const uint64_t V = r.params.n_vocab;
+  const uint64_t V = r.params.n_vocab, d = r.params.n_embd;
 
   std::unique_ptr<Forward> ref_fwd;
   std::unique_ptr<RefReader> stored;
@@ -61,7 +71,7 @@ ValidateResult run_validation(const Graph& ref, const Graph& test, std::span<con
       throw UsageError(opt.ref_logits +
                        " was saved for another token stream, context or vocabulary");
   } else {
-    ref_fwd = std::make_unique<Forward>(ref);
+    ref_fwd = std::make_unique<Forward>(ref, layers);
   }
 
   auto chunks = make_chunks(stream, opt.n_ctx, bos_to_add(test));
@@ -77,31 +87,79 @@ ValidateResult run_validation(const Graph& ref, const Graph& test, std::span<con
     saver = std::make_unique<RefWriter>(
         opt.save_ref, RefHeader{V, opt.n_ctx, chunks.size(), hash_tokens(stream)});
 
-  if (opt.progress) opt.progress->begin("evaluating", chunks.size(), 0);
-  for (const Chunk& c : chunks) {
-    const uint64_t first = c.first_scored, n_scored = opt.n_ctx - 1 - first;
-    std::vector<float> ref_scored(n_scored * V);
-    if (stored) {
-      std::vector<int32_t> tokens(opt.n_ctx);
-      stored->next_chunk(tokens, ref_scored);
-      if (tokens != c.tokens)
-        throw UsageError(opt.ref_logits + " holds other tokens than this run");
-    } else {
-      const auto all = ref_fwd->logits(c.tokens);
-      std::copy(all.begin() + static_cast<std::ptrdiff_t>(first * V),
-                all.begin() + static_cast<std::ptrdiff_t>((first + n_scored) * V),
-                ref_scored.begin());
-    }
-    if (saver) saver->add_chunk(c.tokens, ref_scored);
-    const auto test_all = test_fwd.logits(c.tokens);
-    for (uint64_t i = 0; i < n_scored; ++i)
-      r.scores.push_back(score_position(ref_scored.data() + i * V,
-                                        test_all.data() + (first + i) * V, V,
-                                        c.tokens[first + i + 1]));
+  // A chunk's scored positions, as bytes for rank 0; `ref_scored` starts at the first of them.
+  auto score_chunk = [&](const Chunk& c, const float* ref_scored,
+                         const std::vector<float>& test_all) {
+    std::vector<TokenScore> scores;
+    for (uint64_t i = c.first_scored; i + 1 < opt.n_ctx; ++i)
+      scores.push_back(score_position(ref_scored + (i - c.first_scored) * V,
+                                      test_all.data() + i * V, V, c.tokens[i + 1]));
+    std::string out(scores.size() * sizeof(TokenScore), '\0');
+    std::memcpy(out.data(), scores.data(), out.size());
+    return out;
+  };
+  auto take = [&](size_t, std::string bytes) {
+    const size_t n = bytes.size() / sizeof(TokenScore);
+    const size_t at = r.scores.size();
+    r.scores.resize(at + n);
+    std::memcpy(r.scores.data() + at, bytes.data(), n * sizeof(TokenScore));
     if (opt.progress) opt.progress->advance(1, 0);
+  };
+
+  if (opt.progress) opt.progress->begin("evaluating", chunks.size(), 0);
+  if (!opt.pipeline) {
+    share_chunks(
+        opt.group, chunks.size(),
+        [&](size_t i) {
+          const Chunk& c = chunks[i];
+          const uint64_t first = c.first_scored, n_scored = opt.n_ctx - 1 - first;
+          std::vector<float> ref_scored(n_scored * V);
+          if (stored) {
+            std::vector<int32_t> tokens(opt.n_ctx);
+            stored->next_chunk(tokens, ref_scored);
+            if (tokens != c.tokens)
+              throw UsageError(opt.ref_logits + " holds other tokens than this run");
+          } else {
+            const auto all = ref_fwd->logits(c.tokens);
+            std::copy(all.begin() + static_cast<std::ptrdiff_t>(first * V),
+                      all.begin() + static_cast<std::ptrdiff_t>((first + n_scored) * V),
+                      ref_scored.begin());
+          }
+          if (saver) saver->add_chunk(c.tokens, ref_scored);
+          return score_chunk(c, ref_scored.data(), test_fwd.logits(c.tokens));
+        },
+        take);
+  } else {
+    pipeline_chunks(
+        opt.group, chunks.size(),
+        [&](size_t i, std::string in) {
+          const Chunk& c = chunks[i];
+          const uint64_t T = c.tokens.size(), state = T * d * sizeof(float);
+          // Both models' hidden states travel together, the reference's first.
+          std::vector<float> x_ref, x_test;
+          if (rank == 0) {
+            x_ref = ref_fwd->embed(c.tokens);
+            x_test = test_fwd.embed(c.tokens);
+          } else {
+            if (in.size() != 2 * state)
+              throw UsageError("rank " + std::to_string(rank) + " got " +
+                               std::to_string(in.size()) + " bytes of hidden states, not " +
+                               std::to_string(2 * state));
+            x_ref = bytes_floats(std::string_view(in).substr(0, state), T * d, "hidden state");
+            x_test = bytes_floats(std::string_view(in).substr(state), T * d, "hidden state");
+          }
+          ref_fwd->run_layers(x_ref, T);
+          test_fwd.run_layers(x_test, T);
+          if (rank + 1 < ranks) return float_bytes(x_ref) + float_bytes(x_test);
+          const auto ref_all = ref_fwd->head(std::move(x_ref), T);
+          return score_chunk(c, ref_all.data() + c.first_scored * V,
+                             test_fwd.head(std::move(x_test), T));
+        },
+        take, [](size_t) { return false; }, [](size_t) {});
   }
   if (opt.progress) opt.progress->end();
   if (saver) saver->finish();
+  if (rank > 0) return r;
   r.drift = summarize(r.scores);
   if (opt.tensors) r.tensors = diff_tensors(ref, test, nullptr);
   return r;

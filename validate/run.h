@@ -9,6 +9,7 @@
 
 #include "converters/graph.h"
 #include "converters/progress.h"
+#include "formats/write_group.h"
 #include "validate/metrics.h"
 #include "validate/model_params.h"
 #include "validate/tensor_diff.h"
@@ -22,6 +23,10 @@ struct ValidateOptions {
   std::string ref_logits;   // read the reference logits from here instead of running REF
   bool tensors = true;      // also compare the weights tensor by tensor
   Progress* progress = nullptr;
+  // The ranks of an MPI job that share the chunks (validate/shared_pass.h), or with `pipeline`
+  // the layers; null for a plain run. The result is rank 0's; the others return an empty one.
+  WriteGroup* group = nullptr;
+  bool pipeline = false;
 };
 
 struct ValidateResult {

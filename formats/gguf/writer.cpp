@@ -332,10 +332,16 @@ std::vector<std::string> write(const Graph& g, const std::string& path, const Wr
 
   std::vector<std::unique_ptr<AtomicFile>> files;
   std::unique_ptr<resume::JournalAppender> appender;
+  // Without --resume the ranks write into rank 0's temporaries, whose names (with its PID) rank 0
+  // sends them: a job killed outright leaves what any killed run leaves, which the next run
+  // sweeps. With it they share the fixed-name temporary a later run continues.
+  std::vector<std::string> leader_temps;
   const auto open_all = [&](PartialOpen how) {
     for (size_t i = 0; i < l.names.size(); ++i) {
-      if (!opt.resume && !shared)
+      if (!opt.resume && leader)
         files.push_back(std::make_unique<AtomicFile>(l.names[i]));
+      else if (!opt.resume)
+        files.push_back(std::make_unique<AtomicFile>(l.names[i], leader_temps.at(i)));
       else
         files.push_back(std::make_unique<AtomicFile>(l.names[i], how, opt.resume));
     }
@@ -345,6 +351,15 @@ std::vector<std::string> write(const Graph& g, const std::string& path, const Wr
     for (size_t i = 0; i < files.size(); ++i) files[i]->resize(l.part_bytes[i]);
     if (opt.resume)
       appender = std::make_unique<resume::JournalAppender>(journal, fresh ? identity : "");
+    if (shared && !opt.resume) {
+      std::string temps;
+      for (const auto& f : files) temps += f->temp_path() + '\0';
+      for (int r = 1; r < opt.group->size(); ++r) opt.group->send(r, temps);
+    }
+  } else if (!opt.resume) {
+    const std::string temps = opt.group->receive(0);
+    for (size_t at = 0, end; (end = temps.find('\0', at)) != std::string::npos; at = end + 1)
+      leader_temps.push_back(temps.substr(at, end - at));
   }
   barrier();
   if (!leader) {

@@ -193,6 +193,19 @@ AtomicFile::AtomicFile(std::string path, PartialOpen open, bool keep_on_failure)
   buffer_.reserve(kWriteBufferBytes);
 }
 
+AtomicFile::AtomicFile(std::string path, std::string temp_path)
+    : path_(std::move(path)), temp_path_(std::move(temp_path)) {
+  install_signal_cleanup_once();
+  slot_ = claim_slot(temp_path_);
+  fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd_ < 0) {
+    int err = errno;
+    release_slot(slot_);
+    throw SystemError(path_, "cannot open the temporary output " + temp_path_, err);
+  }
+  buffer_.reserve(kWriteBufferBytes);
+}
+
 AtomicFile::~AtomicFile() {
   if (fd_ >= 0) ::close(fd_);
   if (!committed_ && !keep_on_failure_) ::unlink(temp_path_.c_str());

@@ -29,6 +29,10 @@ class AtomicFile {
   // The fixed-name temporary of `path`. With `keep_on_failure`, it stays behind when the run
   // fails or is interrupted (for --resume); without, it is removed as the random one is.
   AtomicFile(std::string path, PartialOpen open, bool keep_on_failure);
+  // The temporary `temp_path` that another process made for `path` (with AtomicFile(path)):
+  // this process writes its share into it and leaves committing to that one. Its name carries
+  // the maker's PID, so a leftover of a killed job is swept like any other.
+  AtomicFile(std::string path, std::string temp_path);
   // ".NAME.owl-partial" beside `path`.
   static std::string partial_path(const std::string& path);
   ~AtomicFile();

@@ -104,6 +104,11 @@ def journaled(out: Path):
         return 0
 
 
+def temporaries(folder: Path):
+    """The random-name temporaries of a run without --resume (rank 0's PID in the name)."""
+    return [p for p in folder.iterdir() if p.name.endswith(".owl-tmp")]
+
+
 @pytest.fixture(scope="module")
 def big(owl, tmp_path_factory):
     """A model that takes long enough to kill a rank midway, and its plain quantization."""
@@ -130,7 +135,7 @@ def test_a_killed_rank_fails_the_job_and_leaves_no_output(owl, mpi, big, resumab
     victim = rank_pid(marker, 1, deadline)
     partial = folder / ".m.gguf.owl-partial"
     while p.poll() is None and time.monotonic() < deadline:
-        if (journaled(out) >= 2) if resumable else partial.exists():
+        if (journaled(out) >= 2) if resumable else temporaries(folder):
             break
         time.sleep(0.001)
     os.kill(victim, signal.SIGKILL)
@@ -144,4 +149,32 @@ def test_a_killed_rank_fails_the_job_and_leaves_no_output(owl, mpi, big, resumab
     r = run_mpi(owl, 3, "quantize", model, "-o", out, "-t", MIX, "--resume")
     assert r.returncode == 0, r.stderr
     assert "resuming:" in r.stderr
+    assert files_of(folder) == expected
+
+
+def test_a_job_killed_outright_leaves_what_the_next_run_sweeps(owl, mpi, big, tmp_path):
+    """Every rank SIGKILLed at once (a scheduler's kill, a lost node): no process is left to
+    remove the temporary, which carries rank 0's PID like a single process's, so the next run
+    into the folder removes it and writes the same bytes."""
+    model, expected = big
+    folder = tmp_path / "mpi"
+    folder.mkdir()
+    out = folder / "m.gguf"
+    marker = f"OWL_TEST_MARKER={tmp_path.name}".encode()
+    p = subprocess.Popen(mpirun_argv(owl, 2, "quantize", model, "-o", out, "-t", MIX, "-q",
+                                     "--threads", "1"),
+                         env={**os.environ, **MPI_ENV, "OWL_TEST_MARKER": tmp_path.name},
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + MPI_TIMEOUT_S
+    ranks = [rank_pid(marker, r, deadline) for r in (0, 1)]
+    while p.poll() is None and time.monotonic() < deadline and not temporaries(folder):
+        time.sleep(0.001)
+    for pid in ranks:
+        os.kill(pid, signal.SIGKILL)
+    p.communicate(timeout=MPI_TIMEOUT_S)
+    assert p.returncode != 0
+    left = temporaries(folder)
+    assert len(left) == 1 and f".m.gguf.{ranks[0]}-" in left[0].name
+    assert not out.exists() and not (folder / ".m.gguf.owl-partial").exists()
+    plain(owl, model, out)
     assert files_of(folder) == expected

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <stdexcept>
 
+#include "formats/io/error.h"
 #include "formats/open.h"
 #include "validate/forward.h"
 
@@ -88,4 +90,35 @@ TEST_CASE("the matmul observer sees every product's weight and input, and change
   CHECK(seen[3] == "blk.0.attn_output.weight");
   CHECK(seen[6] == "blk.0.ffn_down.weight");
   CHECK(seen.back() == (g.find("output.weight") ? "output.weight" : "token_embd.weight"));
+}
+
+TEST_CASE("pipeline stages over parts of the layers chain to the whole pass's logits",
+          "[validate][mpi]") {
+  Graph g = stories();
+  const validate::Forward whole(g);
+  const std::vector<int32_t> tokens = {1, 403, 407, 261, 378, 300};
+  const auto want = whole.logits(tokens);
+  const validate::Forward first(g, {0, 2}), middle(g, {2, 2}), last(g, {2, 5});
+  auto x = first.embed(tokens);
+  first.run_layers(x, tokens.size());
+  middle.run_layers(x, tokens.size());  // a stage with no layers passes the state on
+  last.run_layers(x, tokens.size());
+  CHECK(last.head(x, tokens.size()) == want);
+  CHECK_THROWS_AS(last.embed(tokens), std::logic_error);
+  CHECK_THROWS_AS(first.head(x, tokens.size()), std::logic_error);
+  std::vector<float> wrong(x.size() - 1);
+  CHECK_THROWS_AS(middle.run_layers(wrong, tokens.size()), UsageError);
+  CHECK_THROWS_AS(validate::Forward(g, {3, 2}), UsageError);
+}
+
+TEST_CASE("a stage looks up only its own layers' tensors", "[validate][mpi]") {
+  Graph g = stories();
+  // Without layer 0's tensors and the head, a stage over layers 1..3 still builds; the whole
+  // model does not.
+  std::erase_if(g.tensors, [](const Tensor& t) {
+    return t.name.starts_with("blk.0.") || t.name.starts_with("blk.4.") ||
+           t.name == "output_norm.weight";
+  });
+  CHECK_NOTHROW(validate::Forward(g, {1, 4}));
+  CHECK_THROWS_AS(validate::Forward(g), UsageError);
 }
