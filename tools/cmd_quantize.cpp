@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -28,7 +29,6 @@
 #include "tools/recipe_options.h"
 #include "tools/rederive.h"
 #include "validate/calibration.h"
-#include "validate/hessian_collector.h"
 
 namespace owl {
 namespace {
@@ -275,20 +275,17 @@ RecipeTarget recipe_target(const QuantizeArgs& a) {
 }
 
 // Measures (or reads) every tensor's sensitivity, saves it when asked, and solves for the
-// target; nullopt when only the measurement was asked for.
-std::optional<MeasuredRecipe> measured_recipe(const QuantizeArgs& a, const QuantizeOptions& opt) {
-  check_recipe_options(a);
-  if (a.threads > 0) omp_set_num_threads(a.threads);
+// target; nullopt when only the measurement was asked for. `moments`: the calibration pass's,
+// when there is no saved measurement.
+std::optional<MeasuredRecipe> measured_recipe(
+    const QuantizeArgs& a, const QuantizeOptions& opt,
+    const std::map<std::string, std::vector<float>>& moments) {
   SensitivityTable table;
-  if (!a.sensitivity_in.empty()) {
+  if (!a.sensitivity_in.empty())
     table = read_sensitivity(a.sensitivity_in);
-  } else {
-    const auto moments =
-        validate::collect_input_moments(open_canonical(a.input), a.calibration_text,
-                                        a.calibration_ctx, a.calibration_chunks, a.quiet);
+  else
     table =
         measure_sensitivity(a.input, opt, moments, a.calibration_text, resolve_threads(a.threads));
-  }
   if (!a.sensitivity_out.empty()) {
     write_sensitivity(table, a.sensitivity_out);
     if (!a.quiet)
@@ -331,9 +328,23 @@ void run_quantize(const QuantizeArgs& a, const CLI::App& cmd) {
   if (!a.tokenizer.empty()) opt.recipe.files.push_back(a.tokenizer);
   for (const auto& l : opt.loras)
     for (const auto& f : lora::adapter_files(l.folder)) opt.recipe.files.push_back(f);
+  if (measures(a)) check_recipe_options(a);
+  if (a.optimize && !a.prune_layers.empty())
+    throw UsageError("--optimize cannot be combined with --prune-layers");
+  // One pass over the calibration text for all the run needs: the input moments a measurement
+  // scores with, the second moments --optimize rounds with (not for a dry run).
+  const bool wants_moments = measures(a) && a.sensitivity_in.empty();
+  const bool wants_hessians = a.optimize && !a.dry_run;
+  validate::CalibrationStats stats;
+  if (wants_moments || wants_hessians) {
+    if (a.threads > 0) omp_set_num_threads(a.threads);
+    stats = validate::collect_calibration(open_canonical(a.input), a.calibration_text,
+                                          a.calibration_ctx, a.calibration_chunks, a.quiet,
+                                          wants_moments, wants_hessians);
+  }
   std::optional<MeasuredRecipe> recipe;
   if (measures(a)) {
-    recipe = measured_recipe(a, opt);
+    recipe = measured_recipe(a, opt, stats.moments);
     if (!recipe) return;
     opt.plan.mix = recipe->mix;
     opt.plan.overrides = recipe->overrides;
@@ -362,14 +373,7 @@ void run_quantize(const QuantizeArgs& a, const CLI::App& cmd) {
     opt.split_max_bytes = *parse_size(a.split_max_size);
   }
   if (world && world->rank() > 0) opt.warn = [](const std::string&) {};  // said once, by rank 0
-  if (a.optimize) {
-    if (!a.prune_layers.empty())
-      throw UsageError("--optimize cannot be combined with --prune-layers");
-    if (a.threads > 0) omp_set_num_threads(a.threads);
-    opt.hessians = std::make_shared<const Hessians>(
-        validate::collect_hessians(open_canonical(a.input), a.calibration_text, a.calibration_ctx,
-                                   a.calibration_chunks, a.quiet));
-  }
+  if (wants_hessians) opt.hessians = std::make_shared<const Hessians>(std::move(stats.hessians));
   ProgressLine progress(quiet);
   opt.progress = &progress;
   const auto start = std::chrono::steady_clock::now();

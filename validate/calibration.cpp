@@ -6,6 +6,7 @@
 #include "formats/io/error.h"
 #include "formats/io/mapped_file.h"
 #include "validate/chunks.h"
+#include "validate/hessian_collector.h"
 #include "validate/imatrix_collector.h"
 #include "validate/run.h"
 #include "validate/text_tokenizer.h"
@@ -44,18 +45,22 @@ size_t run_calibration(const Graph& g, const std::string& text_file, uint64_t ct
   return chunks.size();
 }
 
-std::map<std::string, std::vector<float>> collect_input_moments(const Graph& g,
-                                                                const std::string& text_file,
-                                                                uint64_t ctx, uint64_t max_chunks,
-                                                                bool quiet) {
+CalibrationStats collect_calibration(const Graph& g, const std::string& text_file, uint64_t ctx,
+                                     uint64_t max_chunks, bool quiet, bool moments, bool hessians) {
   // The importance matrix's sums, over every product rather than llama-imatrix's selection.
-  ImatrixCollector collector(true);
+  ImatrixCollector squares(true);
+  HessianCollector products;
   run_calibration(g, text_file, ctx, max_chunks, quiet,
-                  [&collector](const std::string& w, uint64_t expert, uint64_t experts,
-                               const float* x, uint64_t tokens, uint64_t cols) {
-                    collector.add(w, expert, experts, x, tokens, cols);
+                  [&](const std::string& w, uint64_t expert, uint64_t experts, const float* x,
+                      uint64_t tokens, uint64_t cols) {
+                    if (moments) squares.add(w, expert, experts, x, tokens, cols);
+                    if (hessians && HessianCollector::collects(w, experts))
+                      products.add(w, x, tokens, cols);
                   });
-  return importance_weights(collector.result(static_cast<int32_t>(ctx)));
+  CalibrationStats out;
+  if (moments) out.moments = importance_weights(squares.result(static_cast<int32_t>(ctx)));
+  if (hessians) out.hessians = products.result();
+  return out;
 }
 
 }  // namespace owl::validate

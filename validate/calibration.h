@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "converters/graph.h"
+#include "quant/gptq.h"
 #include "validate/forward.h"
 
 namespace owl::validate {
@@ -19,12 +20,17 @@ namespace owl::validate {
 size_t run_calibration(const Graph& g, const std::string& text_file, uint64_t ctx,
                        uint64_t max_chunks, bool quiet, MatmulObserver observer);
 
-// Each matrix's mean squared input per column (experts x columns for a stack of experts), by
-// weight name, over the calibration text: every matrix product the pass runs, the output
-// projection included (token_embd.weight when the model ties it).
-std::map<std::string, std::vector<float>> collect_input_moments(const Graph& g,
-                                                                const std::string& text_file,
-                                                                uint64_t ctx, uint64_t max_chunks,
-                                                                bool quiet);
+// What one pass over the calibration text gathers: each matrix's mean squared input per column
+// (experts x columns for a stack of experts), by weight name, over every matrix product the pass
+// runs, the output projection included (token_embd.weight when the model ties it), which a
+// measured recipe scores rounding with; and the second moments XᵀX (hessian_collector.h) that
+// --optimize rounds with. A run that needs both runs the model once.
+struct CalibrationStats {
+  std::map<std::string, std::vector<float>> moments;  // when asked for
+  Hessians hessians;                                  // when asked for
+};
+
+CalibrationStats collect_calibration(const Graph& g, const std::string& text_file, uint64_t ctx,
+                                     uint64_t max_chunks, bool quiet, bool moments, bool hessians);
 
 }  // namespace owl::validate

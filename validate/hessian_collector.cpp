@@ -6,7 +6,6 @@
 #include <cmath>
 
 #include "formats/io/error.h"
-#include "validate/calibration.h"
 
 namespace owl::validate {
 namespace {
@@ -91,17 +90,6 @@ Hessians HessianCollector::result() const {
   Hessians out;
   for (const auto& [name, i] : index_) out[name] = matrices_[i];
   return out;
-}
-
-Hessians collect_hessians(const Graph& g, const std::string& text_file, uint64_t ctx,
-                          uint64_t max_chunks, bool quiet) {
-  HessianCollector collector;
-  run_calibration(g, text_file, ctx, max_chunks, quiet,
-                  [&collector](const std::string& w, uint64_t, uint64_t experts, const float* x,
-                               uint64_t T, uint64_t cols) {
-                    if (HessianCollector::collects(w, experts)) collector.add(w, x, T, cols);
-                  });
-  return collector.result();
 }
 
 }  // namespace owl::validate

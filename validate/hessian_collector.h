@@ -1,5 +1,6 @@
 // The second moments of matrix inputs (XᵀX over calibration tokens) that error-compensated
-// rounding needs (quant/gptq.h), gathered from owl's forward pass as the importance matrix is.
+// rounding needs (quant/gptq.h), gathered from owl's forward pass as the importance matrix is
+// (validate::collect_calibration).
 //
 // Memory: a matrix up to kFullHessianMaxCols wide keeps its full cols x cols matrix, a wider one
 // only diagonal blocks of kHessianBlockCols (floats). Products that read the same activations
@@ -43,11 +44,5 @@ class HessianCollector {
   LastInput last_;
   std::map<std::string, size_t> index_;  // weight -> matrices_
 };
-
-// Runs `g` over the text's chunks of `ctx` tokens (at most `max_chunks`, 0: all; BOS first when
-// the model adds one) and collects every matrix's second moment. Throws InputError naming
-// `text_file` when the text is shorter than one chunk.
-Hessians collect_hessians(const Graph& g, const std::string& text_file, uint64_t ctx,
-                          uint64_t max_chunks, bool quiet);
 
 }  // namespace owl::validate

@@ -105,6 +105,33 @@ def test_target_size_lands_within(owl, measured):
     assert np.isfinite(gu.logits(llm, eval_chunks(out)[0])).all()
 
 
+def test_target_size_with_optimize(owl, measured):
+    """A measured recipe rounded with error feedback: measured (here: once, on the text) and
+    calibrated in one pass, the recipe's types and size, the same bytes on 1 and 2 threads, and
+    a lower mean KLD than the recipe rounded plainly."""
+    tmp, ref, _, reference = measured
+    plain, _ = q4_0(owl, ref, tmp)
+    size = plain.stat().st_size
+    calib = tmp / "calib.txt"
+    recipe = tmp / "recipe.gguf"
+    run(owl, "quantize", ref, "-o", recipe, "--target-size", size, "--text", calib,
+        "--calibration-ctx", CTX)
+    outs = {}
+    for threads in (1, 2):
+        outs[threads] = tmp / f"size-opt{threads}.gguf"
+        run(owl, "quantize", ref, "-o", outs[threads], "--target-size", size, "--text", calib,
+            "--calibration-ctx", CTX, "--optimize", "--threads", threads)
+    assert outs[1].read_bytes() == outs[2].read_bytes()
+    assert outs[1].stat().st_size == recipe.stat().st_size
+    assert outs[1].read_bytes() != recipe.read_bytes()
+    types = {t.name: t.tensor_type for t in gguf.GGUFReader(str(recipe)).tensors}
+    assert {t.name: t.tensor_type for t in gguf.GGUFReader(str(outs[1])).tensors} == types
+    kld_opt, kld_recipe = mean_kld(reference, outs[1]), mean_kld(reference, recipe)
+    print(f"stories260K at Q4_0's size: mean KLD {kld_opt:.5f} recipe with --optimize, "
+          f"{kld_recipe:.5f} without, {mean_kld(reference, plain):.5f} Q4_0")
+    assert kld_opt < kld_recipe
+
+
 def test_dry_run_shows_types_and_predictions(owl, measured):
     tmp, ref, sens, _ = measured
     _, target = q4_0(owl, ref, tmp)

@@ -25,12 +25,20 @@ kld_arguments() {
 seconds() { python3 -c "import time;print(time.monotonic())"; }
 elapsed() { python3 -c "print(f'{$(seconds) - $1:.1f}')"; }
 
+# Each step is skipped when its output is there already: a script given a kept work folder
+# (WORK=DIR) carries on where it stopped.
 kld_setup() {
-  "$owl" quantize "$model" -o "$work/ref.gguf" -t F32 --allow-requantize --quiet
-  "$tools/llama-imatrix" -m "$work/ref.gguf" -f "$calib" -o "$work/imatrix.gguf" -c 512 \
-    -t "$threads" --no-ppl >"$work/imatrix.log" 2>&1
-  stdbuf -o0 -e0 "$tools/llama-perplexity" -b 512 -m "$work/ref.gguf" -f "$eval_text" -c 512 \
-    --chunks "$chunks" -t "$threads" --kl-divergence-base "$work/base.kld" >"$work/base.log" 2>&1
+  [[ -s "$work/ref.gguf" ]] ||
+    "$owl" quantize "$model" -o "$work/ref.gguf" -t F32 --allow-requantize --quiet
+  [[ -s "$work/imatrix.gguf" ]] ||
+    "$tools/llama-imatrix" -m "$work/ref.gguf" -f "$calib" -o "$work/imatrix.gguf" -c 512 \
+      -t "$threads" --no-ppl >"$work/imatrix.log" 2>&1
+  [[ -s "$work/base.log" ]] || {
+    stdbuf -o0 -e0 "$tools/llama-perplexity" -b 512 -m "$work/ref.gguf" -f "$eval_text" -c 512 \
+      --chunks "$chunks" -t "$threads" --kl-divergence-base "$work/base.kld" \
+      >"$work/base.log.part" 2>&1
+    mv "$work/base.log.part" "$work/base.log"
+  }
 }
 
 # The mean KLD alone, for scripts that need the number.
@@ -44,12 +52,14 @@ print(m.group(1) if m else (rows[-1] if rows else "nan"))
 PY
 }
 
-kld_run() {  # NAME FILE: writes $work/NAME.log
+kld_run() {  # NAME FILE: writes $work/NAME.log (kept from an earlier run of the same FILE)
+  [[ -s "$work/$1.log" && "$work/$1.log" -nt "$2" ]] && return 0
   stdbuf -o0 -e0 "$tools/llama-perplexity" -b 512 -m "$2" -f "$eval_text" -c 512 --chunks "$chunks" \
-    -t "$threads" --kl-divergence-base "$work/base.kld" --kl-divergence >"$work/$1.log" 2>&1
+    -t "$threads" --kl-divergence-base "$work/base.kld" --kl-divergence >"$work/$1.log.part" 2>&1
+  mv "$work/$1.log.part" "$work/$1.log"
 }
 
-score() {  # NAME FILE SECONDS PARAMS
+score() {  # NAME FILE TIME PARAMS (TIME printed as given)
   kld_run "$1" "$2"
   python3 - "$work/$1.log" "$1" "$(stat -c %s "$2")" "$3" "$4" <<'PY'
 import re, sys
@@ -69,8 +79,8 @@ if mean != mean and rows:
     ppl, mean, top1 = (float(v) for v in rows[-1])
 size = int(sys.argv[3])
 bpw = 8 * size / float(sys.argv[5])
-print(f"| {sys.argv[2]} | {size / 1e6:.2f} MB | {bpw:.3f} | {mean:.5f} | {p99:.4f} | {top1:.2f}% "
-      f"| {ppl:.3f} | {sys.argv[4]} s |")
+print(f"| {sys.argv[2]} | {size:,} B | {bpw:.3f} | {mean:.5f} | {p99:.4f} | {top1:.2f}% "
+      f"| {ppl:.3f} | {sys.argv[4]} |")
 PY
 }
 

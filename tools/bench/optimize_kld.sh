@@ -28,15 +28,15 @@ for mix in ${mixes//,/ }; do
   t0=$(seconds)
   "$tools/llama-quantize" --imatrix "$work/imatrix.gguf" "$work/ref.gguf" "$work/llama-$mix.gguf" \
     "$mix" "$threads" >"$work/llama-$mix.qlog" 2>&1
-  score "llama.cpp $mix" "$work/llama-$mix.gguf" "$(elapsed "$t0")" "$params"
+  score "llama.cpp $mix" "$work/llama-$mix.gguf" "$(elapsed "$t0") s" "$params"
   t0=$(seconds)
   "$owl" quantize "$work/ref.gguf" -o "$work/owl-$mix.gguf" -t "$mix" --imatrix "$work/imatrix.gguf" \
     --threads "$threads" --quiet
-  score "owl $mix" "$work/owl-$mix.gguf" "$(elapsed "$t0")" "$params"
+  score "owl $mix" "$work/owl-$mix.gguf" "$(elapsed "$t0") s" "$params"
   t0=$(seconds)
   "$owl" quantize "$work/ref.gguf" -o "$work/opt-$mix.gguf" -t "$mix" --imatrix "$work/imatrix.gguf" \
     --optimize --text "$calib" --calibration-chunks 8 --threads "$threads" --quiet
-  score "owl --optimize $mix" "$work/opt-$mix.gguf" "$(elapsed "$t0")" "$params"
+  score "owl --optimize $mix" "$work/opt-$mix.gguf" "$(elapsed "$t0") s" "$params"
 done
 grep -o "Final estimate: PPL = [0-9.]*" "$work/base.log" | sed 's/^/reference (F32): /' || true
 echo "(llama-perplexity over $chunks chunks of 512 of $(basename "$eval_text"); calibration $(basename "$calib"); $threads threads)"

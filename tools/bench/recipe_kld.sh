@@ -39,18 +39,18 @@ for mix in ${mixes//,/ }; do
   t0=$(seconds)
   "$tools/llama-quantize" --imatrix "$work/imatrix.gguf" "$work/ref.gguf" "$work/llama-$mix.gguf" \
     "$mix" "$threads" >"$work/llama-$mix.qlog" 2>&1
-  score "llama.cpp $mix" "$work/llama-$mix.gguf" "$(elapsed "$t0")" "$params"
+  score "llama.cpp $mix" "$work/llama-$mix.gguf" "$(elapsed "$t0") s" "$params"
   bpw=$("$owl" quantize "$work/ref.gguf" -t "$mix" --imatrix "$work/imatrix.gguf" --dry-run --json --quiet |
     json_field "['bits_per_weight']")
   t0=$(seconds)
   "$owl" quantize "$work/ref.gguf" -o "$work/bpw-$mix.gguf" --target-bpw "$bpw" \
     --sensitivity "$work/sensitivity.json" --imatrix "$work/imatrix.gguf" --threads "$threads" --quiet
-  score "owl --target-bpw $(printf %.4f "$bpw") ($mix)" "$work/bpw-$mix.gguf" "$(elapsed "$t0")" "$params"
+  score "owl --target-bpw $(printf %.4f "$bpw") ($mix)" "$work/bpw-$mix.gguf" "$(elapsed "$t0") s" "$params"
   size=$(stat -c %s "$work/llama-$mix.gguf")
   t0=$(seconds)
   "$owl" quantize "$work/ref.gguf" -o "$work/size-$mix.gguf" --target-size "$size" \
     --sensitivity "$work/sensitivity.json" --imatrix "$work/imatrix.gguf" --threads "$threads" --quiet
-  score "owl --target-size $size ($mix)" "$work/size-$mix.gguf" "$(elapsed "$t0")" "$params"
+  score "owl --target-size $size ($mix)" "$work/size-$mix.gguf" "$(elapsed "$t0") s" "$params"
 done
 grep -o "Final estimate: PPL = [0-9.]*" "$work/base.log" | sed 's/^/reference (F32): /' || true
 echo "(llama-perplexity over $chunks chunks of 512 of $(basename "$eval_text"); calibration $(basename "$calib"); $threads threads)"
