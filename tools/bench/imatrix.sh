@@ -53,19 +53,6 @@ if [[ -d "$model" ]]; then
   fi
 fi
 
-# Per tensor: same type and same bytes.
-cat >"$work/same_tensors.py" <<'EOF'
-import sys
-import numpy as np
-import gguf
-
-a, b = (gguf.GGUFReader(p) for p in sys.argv[1:3])
-ta = {t.name: (t.tensor_type, np.asarray(t.data).tobytes()) for t in a.tensors}
-tb = {t.name: (t.tensor_type, np.asarray(t.data).tobytes()) for t in b.tensors}
-diff = sorted(n for n in ta.keys() | tb.keys() if ta.get(n) != tb.get(n))
-print("same tensors" if not diff else f"{len(diff)} tensors differ, e.g. {diff[:3]}")
-EOF
-
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 largest() { printf '%s\n' "$@" | sort -g | tail -1; }
 
@@ -117,7 +104,7 @@ if [[ "$types" != none ]]; then
       "$type" "$threads" -- \
       "$owl" quantize "$gguf" -o "$work/owl.gguf" -t "$type" --imatrix "$work/llama.imatrix.gguf" \
       --threads "$threads" --no-provenance --quiet
-    echo "  $type: $("$python" "$work/same_tensors.py" "$work/owl.gguf" "$work/ref.gguf")"
+    echo "  $type: $("$python" "$root/tools/bench/same_tensors.py" "$work/owl.gguf" "$work/ref.gguf")"
     rm -f "$work/owl.gguf" "$work/ref.gguf"
   done
 fi
