@@ -118,14 +118,18 @@ float fit_grid_scale(bool avx2, const SearchGrid& g, int n, const float* xval, c
   } else {
     snap_trials(g, n, xval, waux, ids, count, trial);
   }
-  float trial_sumqx[kMaxTrials] = {}, trial_sumq2[kMaxTrials] = {};
-  for (int i = 0; i < n; ++i) {
-    const float w = weight[i];
-    const float wx = w * xval[i];
-    for (int t = 0; t < count; ++t) {
-      const float q = trial.q[i][t];
-      trial_sumqx[t] += wx * q;
-      trial_sumq2[t] += w * q * q;
+  float trial_sumqx[TrialLevels::kTrialSlots] = {}, trial_sumq2[TrialLevels::kTrialSlots] = {};
+  if (avx2) {
+    x86::trial_sums_avx2(n, xval, weight, trial, count, trial_sumqx, trial_sumq2);
+  } else {
+    for (int i = 0; i < n; ++i) {
+      const float w = weight[i];
+      const float wx = w * xval[i];
+      for (int t = 0; t < count; ++t) {
+        const float q = trial.q[i][t];
+        trial_sumqx[t] += wx * q;
+        trial_sumq2[t] += w * q * q;
+      }
     }
   }
   float best = 0;

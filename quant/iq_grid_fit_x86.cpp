@@ -34,14 +34,31 @@ OWL_AVX2 void snap_trials_avx2(const SearchGrid& g, int n, const float* xval, co
 
   // The codes on the grid are points already; the others snap to their nearest neighbour.
   for (int t = 0; t < count; ++t) {
+    const float scale = 1 / ids[t];
     for (int k = 0; k < groups; ++k) {
       const uint32_t u = codes[k][t];
       out.on_grid[t][k] = g.index_of(u) >= 0;
       if (out.on_grid[t][k]) continue;
       int8_t L[8];
-      nearest_neighbour_avx2(g, u, xval + dims * k, waux + dims * k, 1 / ids[t], nullptr, L);
+      nearest_neighbour_avx2(g, u, xval + dims * k, waux + dims * k, scale, nullptr, L);
       for (int i = 0; i < dims; ++i) out.q[dims * k + i][t] = static_cast<float>(2 * L[i] + 1);
     }
+  }
+}
+
+OWL_AVX2 void trial_sums_avx2(int n, const float* xval, const float* weight,
+                              const TrialLevels& trial, int count, float* sumqx, float* sumq2) {
+  for (int t0 = 0; t0 < count; t0 += avx2::kLanes) {
+    __m256 qx = _mm256_setzero_ps(), q2 = _mm256_setzero_ps();
+    for (int i = 0; i < n; ++i) {
+      const __m256 w = _mm256_set1_ps(weight[i]);
+      const __m256 wx = _mm256_set1_ps(weight[i] * xval[i]);
+      const __m256 q = _mm256_load_ps(&trial.q[i][t0]);
+      qx = _mm256_add_ps(qx, _mm256_mul_ps(wx, q));
+      q2 = _mm256_add_ps(q2, _mm256_mul_ps(_mm256_mul_ps(w, q), q));
+    }
+    _mm256_storeu_ps(sumqx + t0, qx);
+    _mm256_storeu_ps(sumq2 + t0, q2);
   }
 }
 

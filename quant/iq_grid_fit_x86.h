@@ -12,4 +12,9 @@ namespace owl::iq::x86 {
 void snap_trials_avx2(const SearchGrid& g, int n, const float* xval, const float* waux,
                       const float* ids, int count, TrialLevels& out);
 
+// Each trial's sum(w x q) and sum(w q^2) over the `n` values, eight trials at a time, each lane
+// summing in the scalar order; `sumqx` and `sumq2` take `count` rounded up to eight.
+void trial_sums_avx2(int n, const float* xval, const float* weight, const TrialLevels& trial,
+                     int count, float* sumqx, float* sumq2);
+
 }  // namespace owl::iq::x86

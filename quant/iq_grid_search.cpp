@@ -122,11 +122,6 @@ SearchGrid::SearchGrid(GridId id) {
   }
 }
 
-std::span<const uint16_t> SearchGrid::neighbours(uint32_t code) const {
-  if (code >= count_.size()) return {};
-  return std::span<const uint16_t>(neighbour_ids_).subspan(first_[code], count_[code]);
-}
-
 namespace {
 
 template <GridId Id>

@@ -40,7 +40,10 @@ class SearchGrid {
   // For a code off the grid: the grid points at the few smallest squared distances from it
   // (two, or one for IQ2_S, three for IQ1 and IQ3_S), nearest first, ties by index. Empty for a
   // code on the grid or out of range.
-  std::span<const uint16_t> neighbours(uint32_t code) const;
+  std::span<const uint16_t> neighbours(uint32_t code) const {
+    if (code >= count_.size()) return {};
+    return {neighbour_ids_.data() + first_[code], count_[code]};
+  }
 
   // No code has more neighbours than this (the constructor checks).
   static constexpr size_t kMaxNeighbours = 512;

@@ -1,6 +1,7 @@
 #include "quant/iq_grid_search_x86.h"
 
 #include <cfloat>
+#include <climits>
 
 #include "quant/avx2_lanes.h"
 
@@ -22,18 +23,47 @@ OWL_AVX2 inline float lane_min(__m256 v) {
   return _mm_cvtss_f32(m);
 }
 
-}  // namespace
+OWL_AVX2 inline int lane_min(__m256i v) {
+  __m128i m = _mm_min_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  m = _mm_min_epi32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(1, 0, 3, 2)));
+  m = _mm_min_epi32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(m);
+}
 
-OWL_AVX2 int nearest_neighbour_avx2(const SearchGrid& g, uint32_t code, const float* x,
-                                    const float* w, float scale, const float* values, int8_t* L) {
-  const std::span<const uint16_t> candidates = g.neighbours(code);
-  if (candidates.empty()) return nearest_candidate(g, candidates, x, w, scale, values, L);
+// Where in the list the first candidate at the smallest distance is: each lane keeps its own
+// first smallest (a strict comparison, so NaN distances never win, as in the scalar search),
+// and of the lanes at the overall smallest the earliest position wins. 0 where no distance is
+// below FLT_MAX, as the scalar search then keeps its first candidate. Padding repeats
+// candidate 0, which therefore always comes before it.
+template <int Dims>
+OWL_AVX2 inline int first_nearest(const int8_t* levels, size_t stride, const __m256* term) {
+  __m256 best = _mm256_set1_ps(FLT_MAX);
+  __m256i best_at = _mm256_setzero_si256();
+  __m256i at = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i eight = _mm256_set1_epi32(8);
+  for (size_t j0 = 0; j0 < stride; j0 += 8) {
+    __m256 d2 = look_up(term[0], levels + j0);
+    for (int i = 1; i < Dims; ++i)
+      d2 = _mm256_add_ps(d2, look_up(term[i], levels + i * stride + j0));
+    const __m256 closer = _mm256_cmp_ps(d2, best, _CMP_LT_OQ);
+    best = _mm256_blendv_ps(best, d2, closer);
+    best_at = _mm256_blendv_epi8(best_at, at, _mm256_castps_si256(closer));
+    at = _mm256_add_epi32(at, eight);
+  }
+  const float smallest = lane_min(best);
+  if (!(smallest < FLT_MAX)) return 0;
+  const __m256 at_smallest = _mm256_cmp_ps(best, _mm256_set1_ps(smallest), _CMP_EQ_OQ);
+  return lane_min(
+      _mm256_blendv_epi8(_mm256_set1_epi32(INT_MAX), best_at, _mm256_castps_si256(at_smallest)));
+}
+
+// Coordinate i's term w (scale q - x)^2 for each level, in lane `level`: the scalar search's
+// terms, so each candidate's distance is a sum of looked-up terms in the scalar order.
+template <int Dims>
+OWL_AVX2 inline int search(const SearchGrid& g, uint32_t code, const float* x, const float* w,
+                           float scale, const float* values, int8_t* L) {
   size_t stride;
   const int8_t* levels = g.neighbour_levels(code, stride);
-  const int dims = g.dims();
-
-  // Coordinate i's term w (scale q - x)^2 for each level, in lane `level`: the scalar search's
-  // terms, so each candidate's distance is a sum of looked-up terms in the scalar order.
   __m256 q;
   if (values) {
     q = _mm256_setr_ps(values[0], values[1], values[2], values[0], values[0], values[0], values[0],
@@ -42,41 +72,23 @@ OWL_AVX2 int nearest_neighbour_avx2(const SearchGrid& g, uint32_t code, const fl
     q = _mm256_setr_ps(1, 3, 5, 7, 9, 11, 13, 15);
   }
   const __m256 scaled = _mm256_mul_ps(_mm256_set1_ps(scale), q);
-  __m256 term[8];
-  for (int i = 0; i < dims; ++i) {
+  __m256 term[Dims];
+  for (int i = 0; i < Dims; ++i) {
     const __m256 diff = _mm256_sub_ps(scaled, _mm256_set1_ps(x[i]));
     term[i] = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(w[i]), diff), diff);
   }
+  const int at = first_nearest<Dims>(levels, stride, term);
+  for (int i = 0; i < Dims; ++i) L[i] = levels[i * stride + static_cast<size_t>(at)];
+  return g.neighbours(code)[static_cast<size_t>(at)];
+}
 
-  // The distances, and the smallest below FLT_MAX in each lane (NaN distances never win, as in
-  // the scalar search: _mm256_min_ps keeps its second operand where the first is NaN).
-  alignas(32) float d2s[SearchGrid::kMaxNeighbours + 8];
-  __m256 smallest8 = _mm256_set1_ps(FLT_MAX);
-  for (size_t j0 = 0; j0 < stride; j0 += 8) {
-    __m256 d2 = look_up(term[0], levels + j0);
-    for (int i = 1; i < dims; ++i)
-      d2 = _mm256_add_ps(d2, look_up(term[i], levels + i * stride + j0));
-    _mm256_store_ps(d2s + j0, d2);
-    smallest8 = _mm256_min_ps(d2, smallest8);
-  }
+}  // namespace
 
-  // The first candidate at the smallest distance, as the scalar search keeps its first best.
-  // Padding repeats candidate 0, so it never comes first.
-  const float smallest = lane_min(smallest8);
-  size_t at = 0;
-  if (smallest < FLT_MAX) {
-    const __m256 target = _mm256_set1_ps(smallest);
-    for (size_t j0 = 0;; j0 += 8) {
-      const int hits =
-          _mm256_movemask_ps(_mm256_cmp_ps(_mm256_load_ps(d2s + j0), target, _CMP_EQ_OQ));
-      if (hits) {
-        at = j0 + static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(hits)));
-        break;
-      }
-    }
-  }
-  for (int i = 0; i < dims; ++i) L[i] = levels[i * stride + at];
-  return candidates[at];
+OWL_AVX2 int nearest_neighbour_avx2(const SearchGrid& g, uint32_t code, const float* x,
+                                    const float* w, float scale, const float* values, int8_t* L) {
+  if (g.neighbours(code).empty()) return nearest_candidate(g, {}, x, w, scale, values, L);
+  if (g.dims() == 4) return search<4>(g, code, x, w, scale, values, L);
+  return search<8>(g, code, x, w, scale, values, L);
 }
 
 }  // namespace owl::iq::x86

@@ -4,6 +4,7 @@
 // ggml's.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
@@ -248,12 +249,17 @@ TEST_CASE("the AVX2 neighbour search chooses as the scalar one", "[quant][iq]") 
       const auto near = g.neighbours(u);
       if (near.empty()) continue;
       float x[8], w[8];
-      const int pattern = compared % 4;
+      const int pattern = compared % 6;
       for (int i = 0; i < 8; ++i) {
         x[i] = pattern == 1 ? 0.5f * static_cast<float>(i % 3) : 6 * unit(rng) - 1;
         // Zero weights tie every candidate; the first must win in both.
         w[i] = pattern == 2 ? 0.f : unit(rng);
       }
+      // Distances that overflow: for some candidates (the term of a huge value is near
+      // FLT_MAX, so whether a sum overflows depends on its other terms), or for all, where
+      // both keep the first candidate.
+      if (pattern == 4) x[0] = 1.5e19f;
+      if (pattern == 5) std::fill(x, x + 8, 1e30f);
       const float scale = pattern == 3 ? 1.0f : 0.2f + unit(rng);
       const float* values = id == GridId::IQ1S && compared % 2 ? shifted : nullptr;
       int8_t scalar_L[8], avx2_L[8];

@@ -34,19 +34,6 @@ params.nthread = threads
 sys.exit(llama_cpp.llama_model_quantize(src.encode(), dst.encode(), params))
 EOF
 
-# Per tensor: same type and same bytes.
-cat >"$work/same_tensors.py" <<'EOF'
-import sys
-import numpy as np
-import gguf
-
-a, b = (gguf.GGUFReader(p) for p in sys.argv[1:3])
-ta = {t.name: (t.tensor_type, np.asarray(t.data).tobytes()) for t in a.tensors}
-tb = {t.name: (t.tensor_type, np.asarray(t.data).tobytes()) for t in b.tensors}
-diff = sorted(n for n in ta.keys() | tb.keys() if ta.get(n) != tb.get(n))
-print("same tensors" if not diff else f"{len(diff)} tensors differ, e.g. {diff[:3]}")
-EOF
-
 echo "model: $model ($(du -h "$model" | cut -f1)), $threads threads of $(nproc) cores"
 cat "$model" >/dev/null  # warm the page cache for both tools
 
@@ -63,6 +50,6 @@ for mix in "${list[@]}"; do
     measure "llama_model_quantize $mix" "$python" "$work/llama_quantize.py" "$model" "$work/ref.gguf" "$mix" "$threads"
   fi
   echo "  owl is $(ratio "$MEASURED_WALL" "$owl_wall")x as fast, with $(ratio "$owl_rss" "$MEASURED_RSS_MB")x the peak RSS;" \
-    "$("$python" "$work/same_tensors.py" "$work/owl.gguf" "$work/ref.gguf")"
+    "$("$python" "$root/tools/bench/same_tensors.py" "$work/owl.gguf" "$work/ref.gguf")"
   rm -f "$work"/*.gguf
 done

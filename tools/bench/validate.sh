@@ -34,23 +34,6 @@ else
   trap 'rm -rf "$work"' EXIT
 fi
 
-# A llama2.c tokenizer file (score, length, piece with spaces for U+2581) from a vocab GGUF, which
-# owl convert --tokenizer attaches to a folder that has none.
-cat >"$work/vocab_to_llama2c.py" <<'EOF'
-import struct
-import sys
-import gguf
-
-f = gguf.GGUFReader(sys.argv[1]).fields
-tokens = [bytes(f["tokenizer.ggml.tokens"].parts[i]) for i in f["tokenizer.ggml.tokens"].data]
-scores = [float(f["tokenizer.ggml.scores"].parts[i][0]) for i in f["tokenizer.ggml.scores"].data]
-pieces = [t.replace("\u2581".encode(), b" ") for t in tokens]
-with open(sys.argv[2], "wb") as out:
-    out.write(struct.pack("<i", max(len(p) for p in pieces)))
-    for p, s in zip(pieces, scores):
-        out.write(struct.pack("<fi", s, len(p)) + p)
-EOF
-
 # The ids llama-perplexity evaluates: the whole text tokenized with a BOS in front.
 cat >"$work/token_ids.py" <<'EOF'
 import sys
@@ -67,7 +50,7 @@ export OMP_NUM_THREADS="$threads"
 if [[ ! -f "$work/f16.gguf" ]]; then
   tokenizer=()
   if ! ls "$model"/tokenizer.{model,json} >/dev/null 2>&1; then
-    "$python" "$work/vocab_to_llama2c.py" "${VOCAB_GGUF:?$model has no tokenizer: set VOCAB_GGUF}" \
+    "$python" "$root/tools/bench/vocab_to_llama2c.py" "${VOCAB_GGUF:?$model has no tokenizer: set VOCAB_GGUF}" \
       "$work/tokenizer.bin"
     tokenizer=(--tokenizer "$work/tokenizer.bin")
   fi
