@@ -53,6 +53,16 @@ ConvertOptions options_from(const ConvertArgs& a) {
   return opt;
 }
 
+lora::AdapterGgufOptions adapter_options_from(const ConvertArgs& a) {
+  lora::AdapterGgufOptions opt;
+  if (const auto t = parse_dtype(a.dtype)) opt.dtype = *t;
+  const bool quiet = a.quiet;
+  opt.warn = [quiet](const std::string& w) {
+    if (!quiet) std::fprintf(stderr, "owl: note: %s\n", printable(w).c_str());
+  };
+  return opt;
+}
+
 // owl convert ADAPTER --base BASE -o adapter.gguf: the adapter as llama.cpp's --lora reads it.
 void run_adapter_convert(const ConvertArgs& a, const CLI::App& cmd) {
   if (a.base.empty())
@@ -63,16 +73,11 @@ void run_adapter_convert(const ConvertArgs& a, const CLI::App& cmd) {
       a.split_max_tensors || !a.tokenizer.empty())
     throw UsageError("converting an adapter takes only --base, --dtype and -o");
   check_output_folder(a.output);
-  lora::AdapterGgufOptions opt;
-  if (const auto t = parse_dtype(a.dtype)) opt.dtype = *t;
+  lora::AdapterGgufOptions opt = adapter_options_from(a);
   opt.recipe.enabled = a.provenance;
   opt.recipe.command = "convert";
   opt.recipe.options = recorded_options(cmd, kNotRecipe);
   opt.recipe.files.push_back(a.base + "/config.json");
-  const bool quiet = a.quiet;
-  opt.warn = [quiet](const std::string& w) {
-    if (!quiet) std::fprintf(stderr, "owl: note: %s\n", printable(w).c_str());
-  };
   const auto files = lora::write_adapter_gguf(a.input, a.base, a.output, opt);
   if (!a.quiet) {
     std::fprintf(stderr, "wrote the LoRA adapter to:\n");
@@ -147,8 +152,9 @@ void add_convert_options(CLI::App* cmd, const std::shared_ptr<ConvertArgs>& args
 
 }  // namespace
 
-ConvertOptions recorded_convert_options(const std::string& source,
-                                        const std::vector<std::string>& options) {
+namespace {
+
+ConvertArgs recorded_args(const std::string& source, const std::vector<std::string>& options) {
   CLI::App app;
   auto args = std::make_shared<ConvertArgs>();
   add_convert_options(&app, args);
@@ -156,7 +162,22 @@ ConvertOptions recorded_convert_options(const std::string& source,
   std::vector<std::string> with_output = options;
   with_output.push_back("--output=unused.gguf");
   parse_recorded(app, source, with_output);
-  return options_from(*args);
+  return *args;
+}
+
+}  // namespace
+
+ConvertOptions recorded_convert_options(const std::string& source,
+                                        const std::vector<std::string>& options) {
+  return options_from(recorded_args(source, options));
+}
+
+Graph recorded_adapter_graph(const std::string& source, const std::vector<std::string>& options) {
+  ConvertArgs a = recorded_args(source, options);
+  if (a.base.empty())
+    throw UsageError("the record of a converted adapter names no --base to re-derive it with");
+  a.quiet = true;
+  return lora::adapter_gguf_graph(source, a.base, adapter_options_from(a));
 }
 
 // owl merge BASE --lora DIR[:SCALE] ... -o OUT: convert with at least one adapter merged in.

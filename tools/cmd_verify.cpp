@@ -62,6 +62,8 @@ std::map<std::string, std::string> hash_all(const Graph& g) {
 Graph rederive(const ProvenanceRecord& r, const std::string& file, const std::string& source) {
   if (r.command == "quantize")
     return quantized_graph(source, recorded_quantize_options(source, r.options));
+  if (r.command == "convert" && r.relation == "adapter")
+    return recorded_adapter_graph(source, r.options);
   if (r.command == "convert") {
     const auto format = output_format_for(file);
     if (!format) throw UsageError("cannot tell the format of '" + file + "' from its name");

@@ -14,5 +14,7 @@ QuantizeOptions recorded_quantize_options(const std::string& source,
                                           const std::vector<std::string>& options);
 ConvertOptions recorded_convert_options(const std::string& source,
                                         const std::vector<std::string>& options);
+// A LoRA adapter's GGUF graph (`owl convert ADAPTER --base BASE`) by its recorded options.
+Graph recorded_adapter_graph(const std::string& source, const std::vector<std::string>& options);
 
 }  // namespace owl

@@ -194,18 +194,26 @@ PY
   touch "$OWL_LLAMA_CPP_VOCABS/.complete"
 }
 
-# llama.cpp's own command-line tools (llama-quantize, llama-imatrix, llama-perplexity) from the
-# sdist's vendor/llama.cpp, for the interop tests that compare owl's files with theirs (an
-# imatrix is only loaded by the tool, not by llama-cpp-python's library). Built once, outside the
-# tree, statically and for a generic CPU; OWL_LLAMA_CPP_TOOLS is the folder of the binaries.
+# llama.cpp's own command-line tools (llama-quantize, llama-imatrix, llama-perplexity,
+# llama-export-lora) from the sdist's vendor/llama.cpp, for the interop tests that compare owl's
+# files with theirs (an imatrix is only loaded by the tool, not by llama-cpp-python's library).
+# Built once, outside the tree, statically and for a generic CPU; OWL_LLAMA_CPP_TOOLS is the
+# folder of the binaries. A tool added to the list later is built into the existing folder on the
+# next run (ninja builds only what is missing).
 OWL_LLAMA_CPP_SRC="$OWL_CACHE/llama-cpp-0.3.36-src"
 OWL_LLAMA_CPP_BUILD="$OWL_CACHE/llama-cpp-0.3.36-tools"
 OWL_LLAMA_CPP_TOOLS="$OWL_LLAMA_CPP_BUILD/bin"
-OWL_LLAMA_CPP_TOOL_NAMES=(llama-quantize llama-imatrix llama-perplexity)
+OWL_LLAMA_CPP_TOOL_NAMES=(llama-quantize llama-imatrix llama-perplexity llama-export-lora)
+
+# The tools of the list not yet in OWL_LLAMA_CPP_TOOLS, space-separated.
+owl_llama_cpp_tools_missing() {
+  local t missing=()
+  for t in "${OWL_LLAMA_CPP_TOOL_NAMES[@]}"; do [ -x "$OWL_LLAMA_CPP_TOOLS/$t" ] || missing+=("$t"); done
+  echo "${missing[*]}"
+}
 
 owl_llama_cpp_tools_built() {
-  local t
-  for t in "${OWL_LLAMA_CPP_TOOL_NAMES[@]}"; do [ -x "$OWL_LLAMA_CPP_TOOLS/$t" ] || return 1; done
+  [ -z "$(owl_llama_cpp_tools_missing)" ]
 }
 
 owl_build_llama_cpp_tools() {
@@ -220,7 +228,11 @@ owl_build_llama_cpp_tools() {
       llama_cpp_python-0.3.36/vendor/llama.cpp || return 1
     touch "$OWL_LLAMA_CPP_SRC/.complete"
   fi
-  owl_log "building ${OWL_LLAMA_CPP_TOOL_NAMES[*]} into $OWL_LLAMA_CPP_BUILD (the first time on 2 idle cores: about 5 min)"
+  if [ -f "$OWL_LLAMA_CPP_BUILD/CMakeCache.txt" ]; then
+    owl_log "building $(owl_llama_cpp_tools_missing) into $OWL_LLAMA_CPP_BUILD (the other tools are built; ggml is reused)"
+  else
+    owl_log "building ${OWL_LLAMA_CPP_TOOL_NAMES[*]} into $OWL_LLAMA_CPP_BUILD (the first time on 2 idle cores: about 5 min)"
+  fi
   owl_timed owl_cmake_llama_cpp_tools
 }
 

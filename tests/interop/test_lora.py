@@ -25,6 +25,10 @@ LORA = REPO / "tests/data/lora"
 HF = REPO / "tests/data/hf"
 BASES = {"llama-r8": "tiny-llama", "qwen2-r4-bin": "tiny-qwen2", "llama-rslora": "tiny-llama"}
 LLAMA_HEADS = (4, 2)  # tiny-llama's attention and key/value heads
+# The projections' names in a layer, Hugging Face's and GGUF's.
+GGUF_NAMES = {"self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k",
+              "self_attn.v_proj": "attn_v", "self_attn.o_proj": "attn_output",
+              "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up", "mlp.down_proj": "ffn_down"}
 
 
 def run_ok(owl, *args):
@@ -78,12 +82,10 @@ def permute_rows(w, heads):
             .reshape(w.shape))
 
 
-def test_rslora_and_patterns_fold_into_b(owl, tmp_path):
-    """llama.cpp scales every pair by the file's alpha / rank. An adapter with rsLoRA and
-    per-module rank and alpha (peft scales each module its own way) must still give peft's
-    deltas: alpha / rank * B A from owl's GGUF equals merge_and_unload()'s W' - W."""
-    # The fixture also saves lm_head (modules_to_save), which a GGUF LoRA cannot hold: drop it.
-    adapter = tmp_path / "llama-rslora"
+def rslora_without_lm_head(dest_parent):
+    """A copy of llama-rslora under dest_parent without the lm_head it saves whole
+    (modules_to_save), which a GGUF LoRA cannot hold: the adapter llama.cpp's tools can take."""
+    adapter = Path(dest_parent) / "llama-rslora"
     shutil.copytree(LORA / "llama-rslora", adapter)
     weights = load_file(str(adapter / "adapter_model.safetensors"))
     del weights["base_model.model.lm_head.weight"]
@@ -91,6 +93,14 @@ def test_rslora_and_patterns_fold_into_b(owl, tmp_path):
     cfg = json.loads((adapter / "adapter_config.json").read_text())
     cfg["modules_to_save"] = None
     (adapter / "adapter_config.json").write_text(json.dumps(cfg))
+    return adapter
+
+
+def test_rslora_and_patterns_fold_into_b(owl, tmp_path):
+    """llama.cpp scales every pair by the file's alpha / rank. An adapter with rsLoRA and
+    per-module rank and alpha (peft scales each module its own way) must still give peft's
+    deltas: alpha / rank * B A from owl's GGUF equals merge_and_unload()'s W' - W."""
+    adapter = rslora_without_lm_head(tmp_path)
     out = tmp_path / "a.gguf"
     run_ok(owl, "convert", adapter, "--base", HF / "tiny-llama", "-o", out, "--quiet")
     r = gu.reader(out)
@@ -98,11 +108,11 @@ def test_rslora_and_patterns_fold_into_b(owl, tmp_path):
     t = {x.name: np.array(x.data) for x in r.tensors}
     merged = load_file(str(LORA / "reference/llama-rslora.merged.safetensors"))
     base = base_weights("tiny-llama")
-    gguf_names = {"self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k",
-                  "self_attn.v_proj": "attn_v", "mlp.down_proj": "ffn_down"}
     checked = 0
     for layer in range(2):
-        for hf, gg in gguf_names.items():
+        for hf, gg in GGUF_NAMES.items():
+            if f"blk.{layer}.{gg}.weight.lora_a" not in t:
+                continue
             name = f"model.layers.{layer}.{hf}.weight"
             a, b = t[f"blk.{layer}.{gg}.weight.lora_a"], t[f"blk.{layer}.{gg}.weight.lora_b"]
             delta = alpha / a.shape[0] * (b.astype(np.float64) @ a.astype(np.float64))
@@ -221,6 +231,34 @@ def test_provenance_names_base_and_adapter(owl, tmp_path, command):
         assert inputs.get(f.name) == sha256(f), (f.name, sorted(inputs))
     if command != "adapter":
         assert inputs["model.safetensors"] == sha256(HF / "tiny-llama/model.safetensors")
+
+
+@pytest.mark.parametrize("command", ["merge", "quantize", "adapter"])
+def test_verify_rederives_from_base_and_adapter(owl, tmp_path, command):
+    """owl verify --source re-derives a merged model from its base and the recorded adapter, and
+    a converted adapter from its folder and the recorded base; a changed adapter weight is named
+    as a changed input, with the tensors it changes."""
+    adapter = tmp_path / "llama-r8"
+    shutil.copytree(LORA / "llama-r8", adapter)
+    args, source = {"merge": (["merge", HF / "tiny-llama", "--lora", adapter], HF / "tiny-llama"),
+                    "quantize": (["quantize", HF / "tiny-llama", "--lora", adapter, "-t", "Q8_0"],
+                                 HF / "tiny-llama"),
+                    "adapter": (["convert", adapter, "--base", HF / "tiny-llama"], adapter)}[command]
+    out = tmp_path / "out.gguf"
+    run_ok(owl, *args, "-o", out, "--quiet", "--provenance")
+    r = owl("verify", out, "--source", source, "--json")
+    assert r.returncode == 0, r.describe()
+    assert json.loads(r.stdout)["source"]["ok"]
+
+    weights = load_file(str(adapter / "adapter_model.safetensors"))
+    weights[f"{Q0}.lora_B.weight"] = weights[f"{Q0}.lora_B.weight"] * 2
+    save_file(weights, str(adapter / "adapter_model.safetensors"))
+    r = owl("verify", out, "--source", source, "--json")
+    assert r.returncode == 4, r.describe()
+    report = json.loads(r.stdout)["source"]
+    assert [Path(f).name for f in report["inputs_differ"]] == ["adapter_model.safetensors"]
+    changed = ["blk.0.attn_q.weight.lora_b"] if command == "adapter" else ["blk.0.attn_q.weight"]
+    assert report["differ"] == changed
 
 
 def broken_adapter(tmp_path, edit_weights=None, edit_config=None):
