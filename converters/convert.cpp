@@ -120,7 +120,7 @@ std::vector<std::string> write_gguf(Graph& g, const std::string& input, const st
   const auto record = start_record(g, input, opt, "");
   if (record) w.finish_metadata = record->finisher();
   auto files = gguf::write(g, output, w);
-  if (record) files.push_back(record->write_manifest(g, output));
+  finish_manifest(record.get(), g, output, files, opt.warn);
   return files;
 }
 
@@ -197,7 +197,7 @@ std::vector<std::string> write_safetensors(Graph& g, const std::string& input,
   auto files = safetensors::write(g, output, w);
   write_config_beside(g, output, files, opt);
   if (from_gguf) write_tokenizer_beside(g, output, files, opt);
-  if (record) files.push_back(record->write_manifest(g, output));
+  finish_manifest(record.get(), g, output, files, opt.warn);
   return files;
 }
 

@@ -138,6 +138,14 @@ std::optional<ProvenanceRecord> read_provenance(const Metadata& m, const std::st
   return r;
 }
 
+namespace {
+
+std::string manifest_path(const std::string& output) {
+  return output + ".manifest.json";
+}
+
+}  // namespace
+
 ProvenanceWriter::ProvenanceWriter(const Recipe& recipe, const std::string& input, const Graph& g,
                                    bool hash_inputs) {
   record_.tool = std::string("owl ") + OWL_VERSION;
@@ -211,11 +219,26 @@ std::string ProvenanceWriter::write_manifest(const Graph& g, const std::string& 
   p->set_hf_commit(record_.hf_commit);
   p->set_relation(record_.relation);
   p->set_tensors_digest(record_.tensors_digest);
-  const std::string path = output + ".manifest.json";
+  const std::string path = manifest_path(output);
   AtomicFile f(path);
   f.write(to_json(d));
   f.commit();
   return path;
+}
+
+void finish_manifest(const ProvenanceWriter* record, const Graph& g, const std::string& output,
+                     std::vector<std::string>& files,
+                     const std::function<void(const std::string&)>& note) {
+  if (record) {
+    files.push_back(record->write_manifest(g, output));
+    return;
+  }
+  const std::string stale = manifest_path(output);
+  std::error_code ec;
+  if (fs::remove(stale, ec) && note)
+    note("removed " + stale +
+         ", which described the file this run replaced (this run wrote no "
+         "provenance record)");
 }
 
 }  // namespace owl

@@ -4,6 +4,7 @@
 // (each tensor's xxh3-128 and a digest of them all). It is deterministic: no time, no host.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -94,5 +95,14 @@ class ProvenanceWriter {
   std::string key_prefix_;
   std::unique_ptr<FileDigests> digests_;
 };
+
+// Once `output` is in place: the record's manifest beside it (its path added to `files`); or, for
+// a run without a record, removes the `<output>.manifest.json` an earlier run with one left
+// there, which describes a file no longer there (its tensor hashes and inputs would be taken for
+// this file's), and says so through `note`. After the output's commit, so a failed run leaves the
+// earlier pair as it was.
+void finish_manifest(const ProvenanceWriter* record, const Graph& g, const std::string& output,
+                     std::vector<std::string>& files,
+                     const std::function<void(const std::string&)>& note);
 
 }  // namespace owl

@@ -327,7 +327,7 @@ QuantizeResult quantize(const std::string& input, const std::string& output,
   w.note = opt.warn;
   QuantizeResult r;
   r.files = gguf::write(g, output, w);
-  if (record && leader) r.files.push_back(record->write_manifest(g, output));
+  if (leader) finish_manifest(record.get(), g, output, r.files, opt.warn);
   r.plan = std::move(p.plan);
   return r;
 }

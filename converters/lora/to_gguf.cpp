@@ -142,7 +142,7 @@ std::vector<std::string> write_adapter_gguf(const std::string& adapter, const st
     w.finish_metadata = record->finisher();
   }
   auto files = gguf::write(g, output, w);
-  if (record) files.push_back(record->write_manifest(g, output));
+  finish_manifest(record.get(), g, output, files, opt.warn);
   return files;
 }
 

@@ -151,6 +151,21 @@ def test_safetensors_record_in_metadata(owl, work, tmp_path):
     assert r.returncode == 0, r.describe()
 
 
+def test_no_provenance_removes_the_manifest_an_earlier_run_left(owl, work, tmp_path):
+    """The manifest beside a file describes that file: a run that replaces the file without a
+    record removes the earlier run's, and says so."""
+    out = tmp_path / "replaced.gguf"
+    manifest = out.with_name(out.name + ".manifest.json")
+    r = owl("convert", work["snap"], "-o", out, "--quiet")
+    assert r.returncode == 0, r.describe()
+    assert manifest.exists()
+    r = owl("convert", work["snap"], "-o", out, "--no-provenance")
+    assert r.returncode == 0, r.describe()
+    assert not manifest.exists()
+    assert f"removed {manifest}" in r.stderr
+    assert not record(out)
+
+
 def test_a_file_without_a_record_is_an_input_error(owl, work, tmp_path):
     plain = gu.convert(owl, work["snap"], tmp_path / "plain.gguf", "--no-provenance")
     r = owl("verify", plain)
