@@ -131,11 +131,13 @@ def smollm2(owl, tmp_path_factory):
     return models
 
 
-def hf_model(owl, tmp_path, name, rope_scaling=None):
+def hf_model(owl, tmp_path, name, rope_scaling=None, **config_changes):
     folder = gu.hf_copy(name, tmp_path / "src")
     if rope_scaling:
+        config_changes["rope_scaling"] = rope_scaling
+    if config_changes:
         config = json.loads((folder / "config.json").read_text())
-        config["rope_scaling"] = rope_scaling
+        config.update(config_changes)
         (folder / "config.json").write_text(json.dumps(config))
     return gu.convert(owl, folder, tmp_path / f"{name}.gguf", "--dtype", "f32")
 
@@ -149,6 +151,15 @@ CASES = {
     "qwen2-bias-neox": lambda owl, p: hf_model(owl, p, "tiny-qwen2"),
     "qwen2-yarn": lambda owl, p: hf_model(owl, p, "tiny-qwen2", YARN),
     "qwen3-qk-norm": lambda owl, p: hf_model(owl, p, "tiny-qwen3"),
+    # Phi-3: q/k/v from one fused matrix, gate and up from another.
+    "phi3-fused": lambda owl, p: hf_model(owl, p, "tiny-phi3"),
+    # LongRoPE (tests/data/hf/make_phi3_fixtures.py; partial rotary, grouped kv heads): llama.cpp
+    # rounds the context of 64 up to 256, beyond the 128 positions the model was first trained
+    # at, and takes the long factors; trained at 256, the short ones. The attention factor from
+    # the stretch to 1024. Its sliding window of 32 is left off, as llama.cpp leaves it off.
+    "phi3-longrope-long": lambda owl, p: hf_model(owl, p, "tiny-phi3-longrope"),
+    "phi3-longrope-short": lambda owl, p: hf_model(owl, p, "tiny-phi3-longrope",
+                                                   original_max_position_embeddings=256),
     # Mixtures of experts: softmax routing, top-2, renormalised (Mixtral, Qwen3-MoE) or not with a
     # sigmoid-gated shared expert (Qwen2-MoE).
     "mixtral-experts": lambda owl, p: hf_model(owl, p, "tiny-mixtral"),
