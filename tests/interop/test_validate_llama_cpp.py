@@ -272,3 +272,13 @@ def test_q4_k_m_drift_close_to_llama_cpp(owl, tmp_path, smollm2):
     # llama.cpp rounds the activations to 8 bits for k-quant products, which adds a little drift.
     assert 0.5 * want_kld <= got_kld <= 1.5 * want_kld
     assert abs(got_top1 - want_top1) <= 0.05
+
+
+def test_phi3_whose_fused_qkv_does_not_fit_its_heads_is_refused(owl, tmp_path):
+    # The converter writes the config's 4 key/value heads beside a qkv_proj made for 2.
+    model = hf_model(owl, tmp_path, "tiny-phi3-longrope", num_key_value_heads=4)
+    r = owl("validate", model, model, "--random-tokens", "128", "--ctx", CTX, "--no-tensors",
+            "--quiet")
+    line = r.stderr.strip()
+    assert r.returncode == 64 and r.stdout == "", r.describe()
+    assert "\n" not in line and "'blk.0.attn_qkv.weight' is not q, k and v fused" in line, line
