@@ -13,16 +13,6 @@
 #include "validate/moe_routing.h"
 
 namespace owl::validate {
-namespace {
-
-void add_bias(float* y, uint64_t T, const Weight& b) {
-  if (!b.present()) return;
-  const auto bias = vector_of(b);
-  for (uint64_t t = 0; t < T; ++t)
-    for (uint64_t i = 0; i < bias.size(); ++i) y[t * bias.size() + i] += bias[i];
-}
-
-}  // namespace
 
 Forward::Forward(const Graph& g, LayerRange layers) : p_(read_model_params(g)) {
   const uint64_t end = std::min(layers.end, p_.n_layer);
@@ -40,11 +30,12 @@ Forward::Forward(const Graph& g, LayerRange layers) : p_(read_model_params(g)) {
   for (uint64_t i = layers.begin; i < end; ++i) {
     const std::string b = "blk." + std::to_string(i) + ".";
     const bool mla = p_.kv_lora_rank > 0;  // DeepSeek: no attn_k/attn_v, see load_mla()
+    const bool fused = g.find(b + "attn_qkv.weight") != nullptr;  // Phi-3, see load_fused()
     Layer l;
     l.attn_norm = required(g, b + "attn_norm.weight");
-    l.wq = mla ? optional(g, b + "attn_q.weight") : required(g, b + "attn_q.weight");
-    l.wk = mla ? Weight() : required(g, b + "attn_k.weight");
-    l.wv = mla ? Weight() : required(g, b + "attn_v.weight");
+    l.wq = mla || fused ? optional(g, b + "attn_q.weight") : required(g, b + "attn_q.weight");
+    l.wk = mla || fused ? Weight() : required(g, b + "attn_k.weight");
+    l.wv = mla || fused ? Weight() : required(g, b + "attn_v.weight");
     l.wo = required(g, b + "attn_output.weight");
     l.bq = optional(g, b + "attn_q.bias");
     l.bk = optional(g, b + "attn_k.bias");
@@ -80,9 +71,10 @@ Forward::Forward(const Graph& g, LayerRange layers) : p_(read_model_params(g)) {
         l.shared_gate = optional(g, b + "ffn_gate_inp_shexp.weight");
       }
     } else {
-      l.ffn = {required(g, b + "ffn_gate.weight"), required(g, b + "ffn_up.weight"),
+      l.ffn = {optional(g, b + "ffn_gate.weight"), required(g, b + "ffn_up.weight"),
                required(g, b + "ffn_down.weight")};
     }
+    load_fused(g, b, l);
     l.bo = optional(g, b + "attn_output.bias");
     l.sinks = optional(g, b + "attn_sinks.weight");
     if (l.sinks.present() && l.sinks.rows() * l.sinks.cols() != p_.n_head)
@@ -93,6 +85,7 @@ Forward::Forward(const Graph& g, LayerRange layers) : p_(read_model_params(g)) {
   }
   const Weight freq_factors = optional(g, "rope_freqs.weight");
   rope_ = Rope(p_, freq_factors.present() ? vector_of(freq_factors) : std::vector<float>{});
+  if (!freq_factors.present()) load_long_rope(g);  // llama.cpp prefers rope_freqs where both are
   if (p_.kv_lora_rank > 0) {
     ModelParams rotary = p_;
     rotary.head_dim = p_.rope_dim;
@@ -101,7 +94,7 @@ Forward::Forward(const Graph& g, LayerRange layers) : p_(read_model_params(g)) {
 }
 
 void Forward::rope(float* v, uint64_t heads, uint64_t T) const {
-  rope_.apply(v, heads, T);
+  rope_for(T).apply(v, heads, T);
 }
 
 void Forward::mul(const Weight& w, const float* x, uint64_t T, float* y) const {
@@ -145,9 +138,13 @@ void Forward::attention(const Layer& l, std::vector<float>& x, uint64_t T) const
   rms_norm(h.data(), T, d, vector_of(l.attn_norm), p_.rms_eps);
   if (l.wkv_a.present()) return add_residual(x, mla_attention(l, h, T));
   std::vector<float> q(T * nq * hd), k(T * nkv * hd), v(T * nkv * hd);
-  mul(l.wq, h.data(), T, q.data());
-  mul(l.wk, h.data(), T, k.data());
-  mul(l.wv, h.data(), T, v.data());
+  if (l.wqkv.present()) {
+    project_qkv(l, h.data(), T, q.data(), k.data(), v.data());
+  } else {
+    mul(l.wq, h.data(), T, q.data());
+    mul(l.wk, h.data(), T, k.data());
+    mul(l.wv, h.data(), T, v.data());
+  }
   add_bias(q.data(), T, l.bq);
   add_bias(k.data(), T, l.bk);
   add_bias(v.data(), T, l.bv);
@@ -204,8 +201,9 @@ void Forward::add_residual(std::vector<float>& x, const std::vector<float>& out)
 void Forward::feed_forward(const Layer& l, std::vector<float>& x, uint64_t T) const {
   std::vector<float> h(x);
   rms_norm(h.data(), T, p_.n_embd, vector_of(l.ffn_norm), p_.rms_eps);
-  add_residual(x, l.router.present() ? experts(l, h, T)
-                                     : swiglu(l.ffn.gate, l.ffn.up, l.ffn.down, h.data(), T));
+  add_residual(x, l.router.present()     ? experts(l, h, T)
+                  : l.ffn.gate.present() ? swiglu(l.ffn.gate, l.ffn.up, l.ffn.down, h.data(), T)
+                                         : fused_swiglu(l.ffn, h.data(), T));
 }
 
 // As llama.cpp's build_moe_ffn: each token's router scores pick its experts (moe_routing.h).

@@ -41,6 +41,8 @@ class Forward {
 
   // Logits [tokens.size(), n_vocab] for a sequence starting at position 0, with causal
   // attention: row t sees tokens 0..t. The whole sequence goes through each matrix at once.
+  // The sequence is the context (owl validate and imatrix run whole chunks of --ctx tokens):
+  // LongRoPE's factors are chosen by its length as llama.cpp chooses them by its context.
   // The same as head(run_layers(embed(tokens))) on a Forward over every layer.
   std::vector<float> logits(std::span<const int32_t> tokens) const;
 
@@ -61,7 +63,9 @@ class Forward {
   };
   struct Layer {
     Weight attn_norm, wq, wk, wv, wo, bq, bk, bv, q_norm, k_norm, ffn_norm;
-    Ffn ffn;  // dense layers
+    // Phi-3: q, k and v as one matrix (rows in that order), and its bias.
+    Weight wqkv = {}, bqkv = {};
+    Ffn ffn;  // dense layers; Phi-3 has no gate, its up holds the gate's rows above its own
     // Mixture-of-experts layers: the router, the stacked experts, and a shared expert (Qwen2-MoE
     // scales it by a one-row sigmoid gate).
     Weight router;
@@ -91,6 +95,15 @@ class Forward {
   // normed input h.
   void load_mla(const Graph& g, const std::string& prefix, Layer& l) const;
   std::vector<float> mla_attention(const Layer& l, const std::vector<float>& h, uint64_t T) const;
+  // Phi-3's fused matrices (phi3_layers.cpp): their tensors and shapes, q/k/v through one
+  // product, and SwiGLU from one product holding gate and up.
+  void load_fused(const Graph& g, const std::string& prefix, Layer& l) const;
+  void project_qkv(const Layer& l, const float* h, uint64_t T, float* q, float* k, float* v) const;
+  std::vector<float> fused_swiglu(const Ffn& f, const float* x, uint64_t T) const;
+  // LongRoPE (phi3_layers.cpp): the short factors in rope_, the long in rope_long_, and which
+  // one a sequence of T tokens takes.
+  void load_long_rope(const Graph& g);
+  const Rope& rope_for(uint64_t T) const;
   void feed_forward(const Layer& l, std::vector<float>& x, uint64_t T) const;
   std::vector<float> experts(const Layer& l, const std::vector<float>& h, uint64_t T) const;
   // x += out, scaled by the model's residual multiplier when it has one.
@@ -110,7 +123,9 @@ class Forward {
   Weight embd_, out_norm_, output_;
   std::vector<Layer> layers_;
   Rope rope_;
-  Rope mla_rope_;  // over the rotary part alone, as its own vectors
+  Rope rope_long_;
+  uint64_t long_rope_after_ = 0;  // contexts longer than this take rope_long_ (0: no LongRoPE)
+  Rope mla_rope_;                 // over the rotary part alone, as its own vectors
   MatmulObserver observer_;
 };
 

@@ -33,4 +33,11 @@ std::vector<float> vector_of(const Weight& w) {
   return v;
 }
 
+void add_bias(float* y, uint64_t T, const Weight& b) {
+  if (!b.present()) return;
+  const auto bias = vector_of(b);
+  for (uint64_t t = 0; t < T; ++t)
+    for (uint64_t i = 0; i < bias.size(); ++i) y[t * bias.size() + i] += bias[i];
+}
+
 }  // namespace owl::validate

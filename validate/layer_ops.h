@@ -22,4 +22,7 @@ void rms_norm(float* x, uint64_t T, uint64_t n, const std::vector<float>& w, flo
 // All of a (small) weight's values.
 std::vector<float> vector_of(const Weight& w);
 
+// y[t] += b for each of `T` rows of b's size; nothing when b is absent.
+void add_bias(float* y, uint64_t T, const Weight& b);
+
 }  // namespace owl::validate

@@ -22,6 +22,7 @@ struct ArchInfo {
 constexpr std::array kArchs = {ArchInfo{"llama", RopeLayout::Interleaved, true},
                                ArchInfo{"qwen2", RopeLayout::NeoX},
                                ArchInfo{"qwen3", RopeLayout::NeoX},
+                               ArchInfo{"phi3", RopeLayout::NeoX},
                                ArchInfo{"qwen2moe", RopeLayout::NeoX, false},
                                ArchInfo{"qwen3moe", RopeLayout::NeoX, true},
                                ArchInfo{"olmoe", RopeLayout::NeoX, false},
@@ -30,11 +31,17 @@ constexpr std::array kArchs = {ArchInfo{"llama", RopeLayout::Interleaved, true},
                                ArchInfo{"gpt-oss", RopeLayout::NeoX, false, true},
                                ArchInfo{"llama4", RopeLayout::Interleaved, false, false, true}};
 
-uint64_t need_uint(const Graph& g, const std::string& key) {
+// The key's value when it is a positive integer, else 0.
+uint64_t get_uint(const Graph& g, const std::string& key) {
   const Value* v = g.metadata.find(key);
   auto n = v ? v->to_int() : std::nullopt;
-  if (!n || *n <= 0) throw UsageError("the model has no positive '" + key + "'; cannot run it");
-  return static_cast<uint64_t>(*n);
+  return n && *n > 0 ? static_cast<uint64_t>(*n) : 0;
+}
+
+uint64_t need_uint(const Graph& g, const std::string& key) {
+  const uint64_t n = get_uint(g, key);
+  if (n == 0) throw UsageError("the model has no positive '" + key + "'; cannot run it");
+  return n;
 }
 
 double get_double(const Graph& g, const std::string& key, double fallback) {
@@ -45,12 +52,17 @@ double get_double(const Graph& g, const std::string& key, double fallback) {
 
 // llama.cpp's reading: no type means "linear"; the factor may sit under its older key name;
 // YaRN's magnitude is 1 + 0.1 ln(factor), divided by the same with the log multiplier when the
-// model names one, times the model's own attention factor.
+// model names one, times the model's own attention factor. "longrope" scales like "linear" (its
+// factors are tensors, see phi3_layers.cpp). The original context is read for every type: it
+// also chooses LongRoPE's factors.
 RopeScaling read_rope_scaling(const Graph& g, const std::string& k) {
   RopeScaling s;
   const std::string type = g.metadata.get_string(k + "rope.scaling.type").value_or("linear");
-  if (type != "none" && type != "linear" && type != "yarn")
+  if (type != "none" && type != "linear" && type != "yarn" && type != "longrope")
     throw UsageError("the reference forward does not implement rope scaling '" + type + "'");
+  const Value* orig = g.metadata.find(k + "rope.scaling.original_context_length");
+  s.n_ctx_orig = orig ? get_uint(g, k + "rope.scaling.original_context_length")
+                      : get_uint(g, k + "context_length");
   double factor =
       get_double(g, k + "rope.scaling.factor", get_double(g, k + "rope.scale_linear", 0.0));
   if (factor == 0.0 || type == "none") factor = 1.0;
@@ -62,7 +74,6 @@ RopeScaling read_rope_scaling(const Graph& g, const std::string& k) {
     auto mscale = [&](double m) { return factor <= 1.0 ? 1.0 : 0.1 * m * std::log(factor) + 1.0; };
     const double log_mul = get_double(g, k + "rope.scaling.yarn_log_multiplier", 0.0);
     s.attn_factor *= log_mul != 0.0 ? mscale(1.0) / mscale(log_mul) : mscale(1.0);
-    const Value* orig = g.metadata.find(k + "rope.scaling.original_context_length");
     s.n_ctx_orig = orig ? need_uint(g, k + "rope.scaling.original_context_length")
                         : need_uint(g, k + "context_length");
   }
@@ -133,8 +144,8 @@ ModelParams read_model_params(const Graph& g) {
     if (a.name == p.arch) info = &a;
   if (!info)
     throw UsageError(
-        "the reference forward runs llama (and Mixtral), qwen2, qwen3, qwen2moe, qwen3moe, olmoe, "
-        "granitemoe, deepseek2, gpt-oss and llama4 models, not '" +
+        "the reference forward runs llama (and Mixtral), qwen2, qwen3, phi3, qwen2moe, qwen3moe, "
+        "olmoe, granitemoe, deepseek2, gpt-oss and llama4 models, not '" +
         p.arch + "'");
   const std::string k = p.arch + ".";
   p.rope = info->rope;

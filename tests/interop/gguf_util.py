@@ -572,6 +572,8 @@ REFERENCE_CASES = {
     "gemma2-f16": ("tiny-gemma2", "tiny-gemma2.f16.gguf", ["--dtype", "f16"]),
     "gemma3-f16": ("tiny-gemma3", "tiny-gemma3.f16.gguf", ["--dtype", "f16"]),
     "phi3-f16": ("tiny-phi3", "tiny-phi3.f16.gguf", ["--dtype", "f16"]),
+    # tests/data/hf/make_phi3_fixtures.py: LongRoPE's factors as tensors, partial rotary, GQA.
+    "phi3-longrope-f16": ("tiny-phi3-longrope", "tiny-phi3-longrope.f16.gguf", ["--dtype", "f16"]),
     # Mixtures of experts (tests/data/hf/make_moe_fixtures.py): the experts stacked per layer.
     "mixtral-f16": ("tiny-mixtral", "tiny-mixtral.f16.gguf", ["--dtype", "f16"]),
     "qwen2moe-f16": ("tiny-qwen2moe", "tiny-qwen2moe.f16.gguf", ["--dtype", "f16"]),

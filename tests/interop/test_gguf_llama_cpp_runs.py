@@ -30,6 +30,7 @@ SPECIAL_TEXTS = {
     "tiny-gemma2": "Hello</s> there<s> again",
     "tiny-gemma3": "Hello</s> there<s> again",
     "tiny-phi3": "<|user|>\nHi owl!<|end|>\n<|assistant|>\n<|endoftext|>",
+    "tiny-phi3-longrope": "<|user|>\nHi owl!<|end|>\n<|assistant|>\n<|endoftext|>",
     "tiny-mixtral": "Hello</s> there<s> again",
     "tiny-qwen2moe": CHATML,
     "tiny-qwen3moe": CHATML,

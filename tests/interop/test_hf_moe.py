@@ -103,7 +103,14 @@ def write_qwen2moe(folder, seed, **sizes):
     (folder / "config.json").write_text(json.dumps(cfg, indent=2))
     for name in ("tokenizer.json", "tokenizer_config.json"):
         (folder / name).write_bytes((gu.HF_DATA / "tiny-qwen2moe" / name).read_bytes())
-    specs = qwen2moe_specs(cfg)
+    write_bf16_safetensors(folder / "model.safetensors", qwen2moe_specs(cfg),
+                           np.random.default_rng(seed))
+    return folder
+
+
+def write_bf16_safetensors(path, specs, rng):
+    """A safetensors file of random bf16 tensors [(name, shape)] (norms near 1, the rest small),
+    written one tensor at a time; returns the size of its data."""
     header, offset = {"__metadata__": {"format": "pt"}}, 0
     for name, shape in specs:
         size = 2 * int(np.prod(shape))
@@ -111,14 +118,13 @@ def write_qwen2moe(folder, seed, **sizes):
         offset += size
     text = json.dumps(header, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 8)
-    rng = np.random.default_rng(seed)
-    with open(folder / "model.safetensors", "wb") as f:
+    with open(path, "wb") as f:
         f.write(len(text).to_bytes(8, "little") + text)
         for name, shape in specs:
             x = rng.standard_normal(shape, dtype=np.float32)
             x = 1.0 + 0.1 * x if name.endswith("norm.weight") else 0.05 * x
             f.write(bf16(x).tobytes())
-    return folder
+    return offset
 
 
 # Rows of 256 and 512: every K-quant block fits, so the experts take the mixes' own types.

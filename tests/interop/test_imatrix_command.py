@@ -7,7 +7,8 @@ against llama-imatrix's own combination, --save-frequency, and `owl quantize` wi
 
 Models: the real stories260K (GGUF conversion of the bundled llama2.c checkpoint) and a random
 Llama-shaped model whose rows are multiples of 256 (so that every i-quant applies); and the five
-mixture-of-experts fixtures, whose stacked experts get sums and token counts per expert."""
+mixture-of-experts fixtures, whose stacked experts get sums and token counts per expert; and the
+Phi-3 fixtures (fused q/k/v and gate/up matrices, LongRoPE)."""
 
 import json
 import re
@@ -280,14 +281,27 @@ def text_not_imatrix(tmp_path):
 def test_moe_experts_agree_with_llama_imatrix(owl, text, tmp_path, folder):
     """Each expert's sums and token count apart, as the router sends tokens to it (Qwen2-MoE adds
     a shared expert and its gate, which every token goes through)."""
-    moe = gu.convert(owl, gu.REFERENCE / f"{folder}.f16.gguf", tmp_path / "moe.gguf", "--dtype",
-                     "f32")
-    llama_imatrix("-m", moe, "-f", text, "-o", tmp_path / "llama.gguf", "-c", CTX, "--chunks",
-                  CHUNKS, "--no-ppl")
-    owl_imatrix(owl, moe, "--text", text, "-o", tmp_path / "owl.gguf", "--ctx", CTX, "--chunks",
-                CHUNKS, "--no-ppl")
-    got, _ = read_gguf_imatrix(tmp_path / "owl.gguf")
-    want, _ = read_gguf_imatrix(tmp_path / "llama.gguf")
+    got, want = fixture_imatrices(owl, text, tmp_path, folder)
     stacks = [n for n in want if "_exps." in n]
     assert stacks and all(len(want[n][1]) > 1 for n in stacks)
+    check_close(got, want, f"{folder}: owl vs llama-imatrix")
+
+
+def fixture_imatrices(owl, text, tmp_path, folder):
+    """owl's and llama-imatrix's entries for the f32 copy of a fixture's reference GGUF."""
+    model = gu.convert(owl, gu.REFERENCE / f"{folder}.f16.gguf", tmp_path / "model.gguf",
+                       "--dtype", "f32")
+    llama_imatrix("-m", model, "-f", text, "-o", tmp_path / "llama.gguf", "-c", CTX, "--chunks",
+                  CHUNKS, "--no-ppl")
+    owl_imatrix(owl, model, "--text", text, "-o", tmp_path / "owl.gguf", "--ctx", CTX, "--chunks",
+                CHUNKS, "--no-ppl")
+    return read_gguf_imatrix(tmp_path / "owl.gguf")[0], read_gguf_imatrix(tmp_path / "llama.gguf")[0]
+
+
+@pytest.mark.parametrize("folder", ["tiny-phi3", "tiny-phi3-longrope"])
+def test_phi3_fused_matrices_agree_with_llama_imatrix(owl, text, tmp_path, folder):
+    """Phi-3's fused q/k/v and gate/up matrices are one entry each, fed the normed input; the
+    LongRoPE fixture runs its long factors at this context (llama.cpp rounds 128 up to 256)."""
+    got, want = fixture_imatrices(owl, text, tmp_path, folder)
+    assert {"blk.0.attn_qkv.weight", "blk.0.ffn_up.weight", "blk.0.ffn_down.weight"} <= set(want)
     check_close(got, want, f"{folder}: owl vs llama-imatrix")

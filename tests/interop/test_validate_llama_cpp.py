@@ -131,11 +131,13 @@ def smollm2(owl, tmp_path_factory):
     return models
 
 
-def hf_model(owl, tmp_path, name, rope_scaling=None):
+def hf_model(owl, tmp_path, name, rope_scaling=None, **config_changes):
     folder = gu.hf_copy(name, tmp_path / "src")
     if rope_scaling:
+        config_changes["rope_scaling"] = rope_scaling
+    if config_changes:
         config = json.loads((folder / "config.json").read_text())
-        config["rope_scaling"] = rope_scaling
+        config.update(config_changes)
         (folder / "config.json").write_text(json.dumps(config))
     return gu.convert(owl, folder, tmp_path / f"{name}.gguf", "--dtype", "f32")
 
@@ -149,6 +151,15 @@ CASES = {
     "qwen2-bias-neox": lambda owl, p: hf_model(owl, p, "tiny-qwen2"),
     "qwen2-yarn": lambda owl, p: hf_model(owl, p, "tiny-qwen2", YARN),
     "qwen3-qk-norm": lambda owl, p: hf_model(owl, p, "tiny-qwen3"),
+    # Phi-3: q/k/v from one fused matrix, gate and up from another.
+    "phi3-fused": lambda owl, p: hf_model(owl, p, "tiny-phi3"),
+    # LongRoPE (tests/data/hf/make_phi3_fixtures.py; partial rotary, grouped kv heads): llama.cpp
+    # rounds the context of 64 up to 256, beyond the 128 positions the model was first trained
+    # at, and takes the long factors; trained at 256, the short ones. The attention factor from
+    # the stretch to 1024. Its sliding window of 32 is left off, as llama.cpp leaves it off.
+    "phi3-longrope-long": lambda owl, p: hf_model(owl, p, "tiny-phi3-longrope"),
+    "phi3-longrope-short": lambda owl, p: hf_model(owl, p, "tiny-phi3-longrope",
+                                                   original_max_position_embeddings=256),
     # Mixtures of experts: softmax routing, top-2, renormalised (Mixtral, Qwen3-MoE) or not with a
     # sigmoid-gated shared expert (Qwen2-MoE).
     "mixtral-experts": lambda owl, p: hf_model(owl, p, "tiny-mixtral"),
@@ -261,3 +272,13 @@ def test_q4_k_m_drift_close_to_llama_cpp(owl, tmp_path, smollm2):
     # llama.cpp rounds the activations to 8 bits for k-quant products, which adds a little drift.
     assert 0.5 * want_kld <= got_kld <= 1.5 * want_kld
     assert abs(got_top1 - want_top1) <= 0.05
+
+
+def test_phi3_whose_fused_qkv_does_not_fit_its_heads_is_refused(owl, tmp_path):
+    # The converter writes the config's 4 key/value heads beside a qkv_proj made for 2.
+    model = hf_model(owl, tmp_path, "tiny-phi3-longrope", num_key_value_heads=4)
+    r = owl("validate", model, model, "--random-tokens", "128", "--ctx", CTX, "--no-tensors",
+            "--quiet")
+    line = r.stderr.strip()
+    assert r.returncode == 64 and r.stdout == "", r.describe()
+    assert "\n" not in line and "'blk.0.attn_qkv.weight' is not q, k and v fused" in line, line
