@@ -19,7 +19,8 @@ bool is_gemma(std::string_view arch);
 // missing or out of range.
 void read_gemma_params(const Graph& g, ModelParams& p);
 
-// GELU with tanh's approximation (ggml_gelu, PyTorch's gelu_pytorch_tanh).
+// GELU with tanh's approximation (PyTorch's gelu_pytorch_tanh) as ggml computes it on the CPU:
+// through f16 (see gemma_params.cpp).
 float gelu_tanh(float x);
 
 // v = cap * tanh(v / cap) for n values (Gemma 2's logit soft-capping).

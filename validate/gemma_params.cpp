@@ -2,6 +2,7 @@
 #include <string>
 
 #include "formats/io/error.h"
+#include "quant/float_codec.h"
 #include "validate/gemma.h"
 
 namespace owl::validate {
@@ -92,9 +93,16 @@ void read_gemma_params(const Graph& g, ModelParams& p) {
     throw UsageError("the model has sliding-window layers but a window of 0");
 }
 
+// ggml's CPU GELU, which llama.cpp runs: a table over every f16 value, so the input is rounded
+// to f16 and the result too (about 1e-3 relative each), exact beyond +-10. Computing it in plain
+// f32 instead moves a small Gemma's logits by 4e-4 of their range from llama.cpp's.
 float gelu_tanh(float x) {
+  if (x <= -10.0f) return 0.0f;
+  if (x >= 10.0f) return x;
   constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f, kCoef = 0.044715f;
-  return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + kCoef * x * x)));
+  const float h = f16_to_f32(f32_to_f16(x));
+  return f16_to_f32(
+      f32_to_f16(0.5f * h * (1.0f + std::tanh(kSqrt2OverPi * h * (1.0f + kCoef * h * h)))));
 }
 
 void softcap(float* v, uint64_t n, float cap) {
