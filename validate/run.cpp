@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <memory>
 #include <string_view>
 
@@ -33,8 +34,7 @@ bool adds_bos_by_default(const Graph& g) {
   return std::find(kBosFirst.begin(), kBosFirst.end(), pre) != kBosFirst.end();
 }
 
-// Each chunk embedded whole by both models, scored by the cosine of the two unit-length
-// embeddings. The Dense layers after the pooling change the space the embedding lives in, so
+// Each chunk embedded whole by both models, scored by the cosine of the two embeddings. The Dense layers after the pooling change the space the embedding lives in, so
 // they run only when both models have them.
 void compare_embeddings(const Forward& ref, const Forward& test, const std::vector<Chunk>& chunks,
                         const ValidateOptions& opt, ValidateResult& r) {
@@ -49,9 +49,13 @@ void compare_embeddings(const Forward& ref, const Forward& test, const std::vect
   if (opt.progress) opt.progress->begin("embedding", chunks.size(), 0);
   for (const Chunk& c : chunks) {
     const auto a = ref.embedding(c.tokens, dense), b = test.embedding(c.tokens, dense);
-    double dot = 0;
-    for (uint64_t i = 0; i < a.size(); ++i) dot += static_cast<double>(a[i]) * b[i];
-    r.cosines.push_back(dot);
+    double dot = 0, aa = 0, bb = 0;
+    for (uint64_t i = 0; i < a.size(); ++i) {
+      dot += static_cast<double>(a[i]) * b[i];
+      aa += static_cast<double>(a[i]) * a[i];
+      bb += static_cast<double>(b[i]) * b[i];
+    }
+    r.cosines.push_back(aa > 0 && bb > 0 ? dot / std::sqrt(aa * bb) : (aa == bb ? 1.0 : 0.0));
     if (opt.progress) opt.progress->advance(1, 0);
   }
   if (opt.progress) opt.progress->end();

@@ -5,7 +5,10 @@ The Hugging Face folder tests/data/hf/tiny-embeddinggemma against the GGUF files
 converter wrote from it (tests/data/hf/reference, with and without the sentence-transformers
 Dense modules) and against owl's quantizations of those. That owl's embedding is the one
 transformers and the sentence-transformers modules give is tests/validate/gemma_test.cpp's
-check (tests/data/hf/make_embeddinggemma_reference.py wrote the expected vectors)."""
+check (tests/data/hf/make_embeddinggemma_reference.py wrote the expected vectors). llama.cpp's
+own embedding of these files cannot be had from llama-cpp-python 0.3.36: embed() aborts, and so
+does the C API (llama_decode hands the batch to encode(), which stops on GGML_ASSERT(buffer) in
+ggml-backend.cpp, with flash attention on or off)."""
 
 import json
 
@@ -83,48 +86,3 @@ def test_logit_files_are_refused(owl, folder, tmp_path):
     assert r.returncode != 0 and "sentence embeddings" in r.stderr, r.describe()
     assert not (tmp_path / "ref.owlref").exists()
 
-
-def llama_cpp_embedding(path, tokens):
-    """llama.cpp's pooled embedding of one sequence, through its C API (llama-cpp-python's
-    embed() aborts on gemma-embedding files): one batch holding the whole sequence, mean pooling,
-    then unit length as llama-embedding normalises it."""
-    import llama_cpp as L
-
-    L.llama_backend_init()
-    model = L.llama_model_load_from_file(str(path).encode(), L.llama_model_default_params())
-    assert model
-    cp = L.llama_context_default_params()
-    cp.n_ctx = cp.n_batch = cp.n_ubatch = 64
-    cp.embeddings = True
-    cp.pooling_type = L.LLAMA_POOLING_TYPE_MEAN
-    cp.n_threads = cp.n_threads_batch = 2
-    ctx = L.llama_init_from_model(model, cp)
-    assert ctx
-    batch = L.llama_batch_init(len(tokens), 0, 1)
-    try:
-        for i, t in enumerate(tokens):
-            batch.token[i], batch.pos[i], batch.n_seq_id[i] = t, i, 1
-            batch.seq_id[i][0], batch.logits[i] = 0, True
-        batch.n_tokens = len(tokens)
-        assert L.llama_decode(ctx, batch) == 0
-        n = L.llama_model_n_embd(model)
-        e = np.ctypeslib.as_array(L.llama_get_embeddings_seq(ctx, 0), shape=(n,)).astype(np.float64)
-    finally:
-        L.llama_batch_free(batch)
-        L.llama_free(ctx)
-        L.llama_model_free(model)
-    return e / np.linalg.norm(e)
-
-
-def test_llama_cpp_embeds_as_the_reference_owl_is_held_to():
-    """The transformers + sentence-transformers vector that tests/validate/gemma_test.cpp holds
-    owl's forward pass to is also llama.cpp's, for the converter's own file (f16 weights)."""
-    lines = (gu.HF_DATA / "reference" / f"{FOLDER}.embedding.txt").read_text().splitlines()[1:]
-    tokens = [int(x) for x in lines[0].split()]
-    for gguf_name, row in ((f"{FOLDER}.dense.f16.gguf", 1), (f"{FOLDER}.f16.gguf", 2)):
-        want = np.array([float(x) for x in lines[row].split()])
-        got = llama_cpp_embedding(gu.REFERENCE / gguf_name, tokens)
-        cosine = float(got @ want)
-        print(f"{gguf_name}: cosine to the reference {cosine:.8f}, "
-              f"largest difference {np.abs(got - want).max():.2e}")
-        assert cosine > 0.99999 and np.abs(got - want).max() < 2e-3
