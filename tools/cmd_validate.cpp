@@ -7,10 +7,11 @@
 #include <memory>
 #include <random>
 
-#include "converters/canonical.h"
+#include "converters/normalize.h"
 #include "formats/io/atomic_file.h"
 #include "formats/io/error.h"
 #include "formats/io/mapped_file.h"
+#include "formats/open.h"
 #include "tools/commands.h"
 #include "tools/mpi_world.h"
 #include "tools/progress_line.h"
@@ -65,14 +66,24 @@ void write_text(const std::string& path, const std::string& text) {
   f.commit();
 }
 
+// A sentence-embedding model's folder with the sentence-transformers Dense modules it ships, so
+// that it compares with a GGUF converted with them.
+Graph open_for_validation(const std::string& path) {
+  Graph g = open_model(path);
+  NormalizeOptions opt;
+  opt.sentence_transformers_dense = true;
+  normalize(g, path, opt);
+  return g;
+}
+
 void run_validate(const ValidateArgs& a) {
   // Under mpirun: the ranks share the chunks (or, with --pipeline, the layers); rank 0 reports.
   const auto world = MpiWorld::join_if_launched();
   const bool lead = !world || world->rank() == 0;
   if (const int threads = threads_per_rank(world.get(), 0); threads > 0)
     omp_set_num_threads(threads);
-  const Graph ref = open_canonical(a.ref);
-  const Graph test = open_canonical(a.test);
+  const Graph ref = open_for_validation(a.ref);
+  const Graph test = open_for_validation(a.test);
   std::vector<int32_t> stream;
   if (!a.tokens_file.empty()) {
     stream = read_token_file(a.tokens_file);

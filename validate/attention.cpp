@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
+#include "validate/gemma.h"
 #include "validate/matmul_kernels.h"
 
 namespace owl::validate {
@@ -14,25 +16,41 @@ uint64_t ceil_div(uint64_t a, uint64_t b) {
   return (a + b - 1) / b;
 }
 
-// Row i of `scores` holds q.k for keys 0..n-1 of query `t`; keys before `first` and after t are
-// masked. The row becomes the softmax probabilities, zero outside first..t; a sink takes its
-// share of the sum as ggml's soft_max does (in the maximum and the sum, unscaled).
-void softmax_row(float* row, uint64_t first, uint64_t t, uint64_t n, float scale,
+// A row of `scores` holds one query's q.k for keys 0..n-1; keys outside first..last are
+// masked. The row becomes the softmax probabilities, zero outside first..last; a soft cap bends
+// the scaled scores first; a sink takes its share of the sum as ggml's soft_max does (in the
+// maximum and the sum, unscaled).
+void softmax_row(float* row, uint64_t first, uint64_t last, uint64_t n, float scale, float softcap,
                  const float* sink) {
+  if (softcap != 0) {
+    for (uint64_t s = first; s <= last; ++s) row[s] *= scale;
+    validate::softcap(row + first, last + 1 - first, softcap);
+    scale = 1.0f;
+  }
   float max = sink ? *sink : -INFINITY;  // exact in any order, so it may be vectorized
 #pragma omp simd reduction(max : max)
-  for (uint64_t s = first; s <= t; ++s) {
+  for (uint64_t s = first; s <= last; ++s) {
     row[s] *= scale;
     max = std::max(max, row[s]);
   }
   double sum = 0;
-  for (uint64_t s = first; s <= t; ++s) sum += row[s] = std::exp(row[s] - max);
+  for (uint64_t s = first; s <= last; ++s) sum += row[s] = std::exp(row[s] - max);
   if (sink) sum += std::exp(*sink - max);
   const double inv = 1.0 / sum;
 #pragma omp simd
-  for (uint64_t s = first; s <= t; ++s) row[s] = static_cast<float>(row[s] * inv);
+  for (uint64_t s = first; s <= last; ++s) row[s] = static_cast<float>(row[s] * inv);
   std::fill(row, row + first, 0.0f);
-  std::fill(row + t + 1, row + n, 0.0f);
+  std::fill(row + last + 1, row + n, 0.0f);
+}
+
+// The keys query t sees: [first, last].
+std::pair<uint64_t, uint64_t> visible_keys(const AttentionShape& sh, uint64_t t) {
+  if (!sh.causal) {
+    const uint64_t reach = sh.window ? sh.window / 2 : sh.tokens;
+    return {t > reach ? t - reach : 0, std::min(sh.tokens - 1, t + reach)};
+  }
+  if (sh.chunk) return {t - t % sh.chunk, t};
+  return {sh.window && t >= sh.window ? t + 1 - sh.window : 0, t};
 }
 
 }  // namespace
@@ -64,18 +82,18 @@ void causal_attention(const float* q, const float* k, const float* v, const Atte
         gemm::pack_b_cols(v + hk * hd + p * kNr, kv_stride, std::min(kNr, hd - p * kNr), T,
                           vp + p * T * kNr);
 
-      // A block of queries at a time: its scores against the keys up to its last query, then
+      // A block of queries at a time: its scores against the keys it may see, then
       // its probabilities times those values.
       for (uint64_t b = 0; b < blocks; ++b) {
-        const uint64_t t0 = b * mr, m = std::min(mr, T - t0), keys = t0 + m;
+        // Causal: the keys up to the block's last query; else all of them.
+        const uint64_t t0 = b * mr, m = std::min(mr, T - t0), keys = sh.causal ? t0 + m : T;
         for (uint64_t j = 0; j * kNr < keys; ++j)
           gemm::tile_all_k(kn, qa + t0 * hd, kp + j * hd * kNr, hd, scores + j * kNr, T, m,
                            std::min(kNr, keys - j * kNr));
         for (uint64_t i = 0; i < m; ++i) {
-          const uint64_t t = t0 + i;
-          uint64_t first = sh.window && t >= sh.window ? t + 1 - sh.window : 0;
-          if (sh.chunk) first = t - t % sh.chunk;
-          softmax_row(scores + i * T, first, t, keys, sh.scale, sh.sinks ? sh.sinks + h : nullptr);
+          const auto [first, last] = visible_keys(sh, t0 + i);
+          softmax_row(scores + i * T, first, last, keys, sh.scale, sh.softcap,
+                      sh.sinks ? sh.sinks + h : nullptr);
         }
         gemm::pack_a(scores, T, m, keys, mr, pa);
         for (uint64_t p = 0; p < dim_panels; ++p)

@@ -8,6 +8,7 @@
 
 #include "formats/io/error.h"
 #include "validate/attention.h"
+#include "validate/gemma.h"
 #include "validate/layer_ops.h"
 #include "validate/matmul.h"
 #include "validate/moe_routing.h"
@@ -79,7 +80,12 @@ Forward::Forward(const Graph& g, LayerRange layers) : p_(read_model_params(g)) {
     l.sinks = optional(g, b + "attn_sinks.weight");
     if (l.sinks.present() && l.sinks.rows() * l.sinks.cols() != p_.n_head)
       throw UsageError("tensor '" + l.sinks.name() + "' does not hold one value per head");
-    l.sliding = p_.swa_pattern && i % p_.swa_pattern < p_.swa_pattern - 1;
+    // Gemma 2/3 (gpt-oss's post_attention_norm is the norm before its experts).
+    if (g.find(b + "post_ffw_norm.weight")) {
+      l.post_attn_norm = required(g, b + "post_attention_norm.weight");
+      l.post_ffw_norm = required(g, b + "post_ffw_norm.weight");
+    }
+    l.sliding = sliding_layer(p_, i);
     l.rope = !(p_.no_rope_step && (i + 1) % p_.no_rope_step == 0);
     layers_.push_back(std::move(l));
   }
@@ -91,10 +97,14 @@ Forward::Forward(const Graph& g, LayerRange layers) : p_(read_model_params(g)) {
     rotary.head_dim = p_.rope_dim;
     mla_rope_ = Rope(rotary, {});
   }
-}
-
-void Forward::rope(float* v, uint64_t heads, uint64_t T) const {
-  rope_for(T).apply(v, heads, T);
+  if (p_.rope_base_swa != 0) {
+    ModelParams local = p_;
+    local.rope_base = p_.rope_base_swa;
+    if (p_.swa_rope_unscaled) local.rope_scaling = {};
+    swa_rope_ = Rope(local, {});
+  }
+  dense_2_ = optional(g, "dense_2.weight");
+  dense_3_ = optional(g, "dense_3.weight");
 }
 
 void Forward::mul(const Weight& w, const float* x, uint64_t T, float* y) const {
@@ -104,7 +114,7 @@ void Forward::mul(const Weight& w, const float* x, uint64_t T, float* y) const {
 
 // down(silu(gate x) * up x) for T rows of x, with the biases where there are any. gpt-oss's
 // variant (ggml's swiglu_oai): gate clamped above and up on both sides at 7, then
-// gate * sigmoid(1.702 gate) * (up + 1).
+// gate * sigmoid(1.702 gate) * (up + 1). Gemma's GeGLU: gelu(gate x) * up x.
 std::vector<float> Forward::swiglu(const Weight& gate, const Weight& up, const Weight& down,
                                    const float* x, uint64_t T, const Biases& b) const {
   constexpr float kAlpha = 1.702f, kLimit = 7.0f;
@@ -120,6 +130,8 @@ std::vector<float> Forward::swiglu(const Weight& gate, const Weight& up, const W
     if (p_.oai_swiglu) {
       const float xg = std::min(g[i], kLimit), yu = std::clamp(u[i], -kLimit, kLimit);
       g[i] = xg / (1.0f + std::exp(kAlpha * -xg)) * (yu + 1.0f);
+    } else if (p_.geglu) {
+      g[i] = gelu_tanh(g[i]) * u[i];
     } else {
       g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
     }
@@ -158,8 +170,9 @@ void Forward::attention(const Layer& l, std::vector<float>& x, uint64_t T) const
     rms_norm(k.data(), T * nkv * hd / n, n, vector_of(l.k_norm), p_.rms_eps);
   }
   if (l.rope) {
-    rope(q.data(), nq, T);
-    rope(k.data(), nkv, T);
+    const Rope& r = l.sliding && p_.rope_base_swa != 0 ? swa_rope_ : rope_for(T);
+    r.apply(q.data(), nq, T);
+    r.apply(k.data(), nkv, T);
     if (p_.qk_l2_norm) {
       const std::vector<float> ones(hd, 1.0f);
       rms_norm(q.data(), T * nq, hd, ones, p_.rms_eps);
@@ -185,11 +198,13 @@ void Forward::attention(const Layer& l, std::vector<float>& x, uint64_t T) const
       {T, nq, nkv, hd,
        p_.attention_scale != 0 ? p_.attention_scale : 1.0f / std::sqrt(static_cast<float>(hd)),
        l.sliding && !p_.swa_chunked ? p_.n_swa : 0, l.sliding && p_.swa_chunked ? p_.n_swa : 0,
-       sinks.empty() ? nullptr : sinks.data()},
+       sinks.empty() ? nullptr : sinks.data(), p_.attn_softcap, p_.causal},
       out.data());
   std::vector<float> proj(T * d);
   mul(l.wo, out.data(), T, proj.data());
   add_bias(proj.data(), T, l.bo);
+  if (l.post_attn_norm.present())
+    rms_norm(proj.data(), T, d, vector_of(l.post_attn_norm), p_.rms_eps);
   add_residual(x, proj);
 }
 
@@ -201,9 +216,12 @@ void Forward::add_residual(std::vector<float>& x, const std::vector<float>& out)
 void Forward::feed_forward(const Layer& l, std::vector<float>& x, uint64_t T) const {
   std::vector<float> h(x);
   rms_norm(h.data(), T, p_.n_embd, vector_of(l.ffn_norm), p_.rms_eps);
-  add_residual(x, l.router.present()     ? experts(l, h, T)
-                  : l.ffn.gate.present() ? swiglu(l.ffn.gate, l.ffn.up, l.ffn.down, h.data(), T)
-                                         : fused_swiglu(l.ffn, h.data(), T));
+  std::vector<float> out = l.router.present()     ? experts(l, h, T)
+                          : l.ffn.gate.present() ? swiglu(l.ffn.gate, l.ffn.up, l.ffn.down, h.data(), T)
+                                                 : fused_swiglu(l.ffn, h.data(), T);
+  if (l.post_ffw_norm.present())
+    rms_norm(out.data(), T, p_.n_embd, vector_of(l.post_ffw_norm), p_.rms_eps);
+  add_residual(x, out);
 }
 
 // As llama.cpp's build_moe_ffn: each token's router scores pick its experts (moe_routing.h).
@@ -305,14 +323,28 @@ void Forward::run_layers(std::vector<float>& x, uint64_t T) const {
   }
 }
 
+std::vector<float> Forward::hidden(std::span<const int32_t> tokens) const {
+  std::vector<float> x = embed(tokens);
+  run_layers(x, tokens.size());
+  final_norm(x, tokens.size());
+  return x;
+}
+
+void Forward::final_norm(std::vector<float>& x, uint64_t T) const {
+  if (!last_layer_) throw std::logic_error("the final norm on a pipeline stage before the last");
+  rms_norm(x.data(), T, p_.n_embd, vector_of(out_norm_), p_.rms_eps);
+}
+
 std::vector<float> Forward::head(std::vector<float> x, uint64_t T) const {
-  if (!last_layer_) throw std::logic_error("head() on a pipeline stage before the last");
-  const uint64_t d = p_.n_embd;
-  rms_norm(x.data(), T, d, vector_of(out_norm_), p_.rms_eps);
+  if (p_.pooling)
+    throw UsageError("the " + p_.arch +
+                     " model is a sentence-embedding model: it has no logits to compare");
+  final_norm(x, T);
   std::vector<float> out(T * p_.n_vocab);
   mul(output_, x.data(), T, out.data());
   if (p_.logit_scale != 0)
     for (float& v : out) v /= p_.logit_scale;
+  if (p_.final_softcap != 0) softcap(out.data(), out.size(), p_.final_softcap);
   return out;
 }
 

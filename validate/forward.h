@@ -43,7 +43,8 @@ class Forward {
   // attention: row t sees tokens 0..t. The whole sequence goes through each matrix at once.
   // The sequence is the context (owl validate and imatrix run whole chunks of --ctx tokens):
   // LongRoPE's factors are chosen by its length as llama.cpp chooses them by its context.
-  // The same as head(run_layers(embed(tokens))) on a Forward over every layer.
+  // The same as head(run_layers(embed(tokens))) on a Forward over every layer. Throws
+  // UsageError for a sentence-embedding model (no LM head: see embedding()).
   std::vector<float> logits(std::span<const int32_t> tokens) const;
 
   // The pass in its three parts, for a pipeline whose stages each hold some layers: the hidden
@@ -52,6 +53,13 @@ class Forward {
   std::vector<float> embed(std::span<const int32_t> tokens) const;
   void run_layers(std::vector<float>& x, uint64_t tokens) const;
   std::vector<float> head(std::vector<float> x, uint64_t tokens) const;
+
+  // A sentence-embedding model's (params().pooling) embedding of a whole sequence, as llama.cpp
+  // computes it: the final norm's output pooled over the tokens, through the sentence-transformers
+  // Dense layers (dense_2, dense_3) when the model has them and `dense` is set, then scaled to
+  // unit length. Throws UsageError for a language model.
+  std::vector<float> embedding(std::span<const int32_t> tokens, bool dense = true) const;
+  bool has_dense() const { return dense_2_.present() || dense_3_.present(); }
 
   // Called at every matrix product of later passes (an empty function: none).
   void set_observer(MatmulObserver observer) { observer_ = std::move(observer); }
@@ -84,12 +92,18 @@ class Forward {
     Weight sinks;
     bool sliding = false;
     bool rope = true;  // Llama 4's NoPE layers have none
+    // Gemma 2/3: norms on the attention's and the feed-forward's outputs before they join the
+    // residual stream.
+    Weight post_attn_norm = {}, post_ffw_norm = {};
   };
   // One expert's biases, empty where it has none.
   struct Biases {
     std::vector<float> gate, up, down;
   };
 
+  // The final norm's output [T, n_embd] for a sequence starting at position 0.
+  std::vector<float> hidden(std::span<const int32_t> tokens) const;
+  void final_norm(std::vector<float>& x, uint64_t T) const;
   void attention(const Layer& l, std::vector<float>& x, uint64_t T) const;
   // DeepSeek's attention (mla_attention.cpp): the tensors, and the block's output for the
   // normed input h.
@@ -108,7 +122,6 @@ class Forward {
   std::vector<float> experts(const Layer& l, const std::vector<float>& h, uint64_t T) const;
   // x += out, scaled by the model's residual multiplier when it has one.
   void add_residual(std::vector<float>& x, const std::vector<float>& out) const;
-  void rope(float* v, uint64_t heads, uint64_t T) const;
   void mul(const Weight& w, const float* x, uint64_t T, float* y) const;
   std::vector<float> swiglu(const Weight& gate, const Weight& up, const Weight& down,
                             const float* x, uint64_t T, const Biases& b = {}) const;
@@ -126,6 +139,8 @@ class Forward {
   Rope rope_long_;
   uint64_t long_rope_after_ = 0;  // contexts longer than this take rope_long_ (0: no LongRoPE)
   Rope mla_rope_;                 // over the rotary part alone, as its own vectors
+  Rope swa_rope_;                 // Gemma's sliding layers, where they rotate differently
+  Weight dense_2_, dense_3_;      // EmbeddingGemma's sentence-transformers projections
   MatmulObserver observer_;
 };
 

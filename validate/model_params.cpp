@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "formats/io/error.h"
+#include "validate/gemma.h"
 
 namespace owl::validate {
 namespace {
@@ -29,7 +30,11 @@ constexpr std::array kArchs = {ArchInfo{"llama", RopeLayout::Interleaved, true},
                                ArchInfo{"granitemoe", RopeLayout::Interleaved, true},
                                ArchInfo{"deepseek2", RopeLayout::Interleaved, false},
                                ArchInfo{"gpt-oss", RopeLayout::NeoX, false, true},
-                               ArchInfo{"llama4", RopeLayout::Interleaved, false, false, true}};
+                               ArchInfo{"llama4", RopeLayout::Interleaved, false, false, true},
+                               ArchInfo{"gemma", RopeLayout::NeoX},
+                               ArchInfo{"gemma2", RopeLayout::NeoX},
+                               ArchInfo{"gemma3", RopeLayout::NeoX},
+                               ArchInfo{"gemma-embedding", RopeLayout::NeoX}};
 
 // The key's value when it is a positive integer, else 0.
 uint64_t get_uint(const Graph& g, const std::string& key) {
@@ -145,7 +150,8 @@ ModelParams read_model_params(const Graph& g) {
   if (!info)
     throw UsageError(
         "the reference forward runs llama (and Mixtral), qwen2, qwen3, phi3, qwen2moe, qwen3moe, "
-        "olmoe, granitemoe, deepseek2, gpt-oss and llama4 models, not '" +
+        "olmoe, granitemoe, deepseek2, gpt-oss, llama4, gemma, gemma2, gemma3 and gemma-embedding "
+        "models, not '" +
         p.arch + "'");
   const std::string k = p.arch + ".";
   p.rope = info->rope;
@@ -184,6 +190,7 @@ ModelParams read_model_params(const Graph& g) {
   p.attention_scale = static_cast<float>(get_double(g, k + "attention.scale", 0.0));
   p.logit_scale = static_cast<float>(get_double(g, k + "logit_scale", 0.0));
   if (p.arch == "deepseek2") read_deepseek(g, k, p);
+  if (is_gemma(p.arch)) read_gemma_params(g, p);
   const Tensor* embd = g.find("token_embd.weight");
   if (!embd || embd->shape.size() != 2) throw UsageError("the model has no 2-D token_embd.weight");
   p.n_vocab = embd->shape[0];
@@ -191,6 +198,11 @@ ModelParams read_model_params(const Graph& g) {
   if (p.rope_dim > p.head_dim || p.rope_dim % 2)
     throw UsageError("rope.dimension_count does not fit the head size");
   return p;
+}
+
+bool sliding_layer(const ModelParams& p, uint64_t i) {
+  if (!p.swa_layers.empty()) return i < p.swa_layers.size() && p.swa_layers[i];
+  return p.swa_pattern && i % p.swa_pattern < p.swa_pattern - 1;
 }
 
 void require_same_network(const ModelParams& ref, const ModelParams& test) {

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "converters/graph.h"
 #include "validate/moe_routing.h"
@@ -62,7 +63,23 @@ struct ModelParams {
   // (non-rotary + rotary) and value sizes, and the scale of q.k with YaRN's magnitude folded in.
   uint64_t kv_lora_rank = 0, head_dim_k_mla = 0, head_dim_v_mla = 0;
   float mla_kq_scale = 0;
+  // Gemma (gemma_params.cpp): GeGLU in place of SwiGLU; cap * tanh(x / cap) on the attention
+  // scores and on the logits (0: none); the sliding layers' own RoPE base, unscaled where
+  // llama.cpp leaves them so (0: they rotate as the others); a per-layer sliding pattern from an
+  // array key, which replaces swa_pattern when not empty. EmbeddingGemma: no causal mask, a
+  // symmetric window, and the pooling of its sentence embedding (llama_pooling_type: 1 mean,
+  // 2 first token, 3 last token; 0: a language model).
+  bool geglu = false;
+  float attn_softcap = 0, final_softcap = 0;
+  double rope_base_swa = 0;
+  bool swa_rope_unscaled = false;
+  std::vector<bool> swa_layers;
+  bool causal = true;
+  uint32_t pooling = 0;
 };
+
+// Whether layer i's attention is limited to a window (or a chunk), as llama.cpp's hparams say.
+bool sliding_layer(const ModelParams& p, uint64_t i);
 
 // Reads `<arch>.*` keys and tensor shapes; throws UsageError naming what is missing or
 // unsupported (the architectures the reference forward implements are the Llama family).

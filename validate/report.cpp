@@ -118,6 +118,45 @@ std::string layer_error_svg(const TensorDiff& d) {
   return svg.str();
 }
 
+const char* pooling_name(uint32_t pooling) {
+  return pooling == 1 ? "mean" : pooling == 2 ? "first token" : "last token";
+}
+
+// A sentence-embedding model's figures, in place of the drift of the next-token distribution.
+Json embedding_json(const ValidateResult& r) {
+  return {{"pooling", pooling_name(r.params.pooling)},
+          {"dense_layers", r.dense},
+          {"cosine", {{"mean", r.cosine_mean}, {"min", r.cosine_min}, {"per_chunk", r.cosines}}}};
+}
+
+std::string embedding_table(const ValidateResult& r) {
+  std::ostringstream o;
+  o << "embedding cosine  mean " << fmt("%.6f", r.cosine_mean) << "   min "
+    << fmt("%.6f", r.cosine_min) << "   (" << pooling_name(r.params.pooling) << " pooling)\n"
+    << "dense layers      " << r.dense << "\n";
+  return o.str();
+}
+
+// The drift of the next-token distribution: the summary table and the KLD histogram.
+std::string drift_html(const ValidateResult& r) {
+  const DriftSummary& s = r.drift;
+  std::ostringstream h;
+  h << "<table><tr><th></th><th>value</th></tr>"
+    << "<tr><td>mean KL divergence</td><td class='big'>" << fmt("%.6f", s.kld.mean)
+    << fmt(" &plusmn; %.6f", s.kld.stderr_) << "</td></tr>"
+    << "<tr><td>top-1 agreement</td><td class='big'>" << fmt("%.2f%%", 100 * s.top1_agreement)
+    << "</td></tr>"
+    << "<tr><td>perplexity ref / test</td><td>" << fmt("%.4f", s.ppl_ref) << " / "
+    << fmt("%.4f", s.ppl_test) << "</td></tr>"
+    << "<tr><td>KLD median / p90 / p99 / max</td><td>" << fmt("%.6f", s.kld.median) << " / "
+    << fmt("%.6f", s.kld.p90) << " / " << fmt("%.6f", s.kld.p99) << " / " << fmt("%.6f", s.kld.max)
+    << "</td></tr>"
+    << "<tr><td>RMS change of p(correct token)</td><td>" << fmt("%.4f%%", 100 * s.delta_p_rms)
+    << "</td></tr></table>";
+  h << "<h2>KL divergence per token</h2>" << kld_histogram_svg(r.scores);
+  return h.str();
+}
+
 }  // namespace
 
 Json tensor_diff_json(const TensorDiff& d) {
@@ -142,6 +181,14 @@ Json tensor_diff_json(const TensorDiff& d) {
 
 Json report_json(const ValidateResult& r, const ReportNames& names) {
   const DriftSummary& s = r.drift;
+  if (r.params.pooling)
+    return {{"ref", names.ref},
+            {"test", names.test},
+            {"architecture", r.params.arch},
+            {"ctx", r.n_ctx},
+            {"chunks", r.chunks},
+            {"embedding", embedding_json(r)},
+            {"tensors", tensor_diff_json(r.tensors)["tensors"]}};
   return {{"ref", names.ref},
           {"test", names.test},
           {"architecture", r.params.arch},
@@ -165,15 +212,21 @@ std::string report_table(const ValidateResult& r, const ReportNames& names) {
   const DriftSummary& s = r.drift;
   std::ostringstream o;
   o << "reference  " << names.ref << "\n"
-    << "test       " << names.test << "\n"
-    << "scored     " << s.tokens << " tokens in " << r.chunks << " chunks of " << r.n_ctx << "\n\n";
-  o << fmt("perplexity     ref %.4f", s.ppl_ref) << fmt("   test %.4f", s.ppl_test)
-    << fmt("   (%+.3f%%)\n", 100 * (s.ppl_test / s.ppl_ref - 1));
-  o << fmt("KL divergence  mean %.6f", s.kld.mean) << fmt(" +/- %.6f", s.kld.stderr_)
-    << fmt("   median %.6f", s.kld.median) << fmt("   p90 %.6f", s.kld.p90)
-    << fmt("   p99 %.6f", s.kld.p99) << fmt("   max %.6f\n", s.kld.max);
-  o << fmt("top-1 agree    %.2f%%\n", 100 * s.top1_agreement);
-  o << fmt("delta p RMS    %.4f%%\n", 100 * s.delta_p_rms);
+    << "test       " << names.test << "\n";
+  if (r.params.pooling) {
+    o << "embedded   " << r.chunks << " chunks of " << r.n_ctx << " tokens\n\n"
+      << embedding_table(r);
+  } else {
+    o << "scored     " << s.tokens << " tokens in " << r.chunks << " chunks of " << r.n_ctx
+      << "\n\n";
+    o << fmt("perplexity     ref %.4f", s.ppl_ref) << fmt("   test %.4f", s.ppl_test)
+      << fmt("   (%+.3f%%)\n", 100 * (s.ppl_test / s.ppl_ref - 1));
+    o << fmt("KL divergence  mean %.6f", s.kld.mean) << fmt(" +/- %.6f", s.kld.stderr_)
+      << fmt("   median %.6f", s.kld.median) << fmt("   p90 %.6f", s.kld.p90)
+      << fmt("   p99 %.6f", s.kld.p99) << fmt("   max %.6f\n", s.kld.max);
+    o << fmt("top-1 agree    %.2f%%\n", 100 * s.top1_agreement);
+    o << fmt("delta p RMS    %.4f%%\n", 100 * s.delta_p_rms);
+  }
   if (!r.tensors.tensors.empty()) {
     // The tensors that lost most: lowest SNR first.
     auto worst = r.tensors.tensors;
@@ -200,22 +253,19 @@ std::string report_html(const ValidateResult& r, const ReportNames& names) {
        "td:first-child,th:first-child{text-align:left}.big{font-size:1.6em;font-weight:600}</"
        "style></head><body>";
   h << "<h1>What the quantization cost</h1><p>reference <code>" << escape_html(names.ref)
-    << "</code><br>test <code>" << escape_html(names.test) << "</code><br>" << s.tokens
-    << " tokens scored in " << r.chunks << " chunks of " << r.n_ctx << " ("
-    << escape_html(r.params.arch) << ")</p>";
-  h << "<table><tr><th></th><th>value</th></tr>"
-    << "<tr><td>mean KL divergence</td><td class='big'>" << fmt("%.6f", s.kld.mean)
-    << fmt(" &plusmn; %.6f", s.kld.stderr_) << "</td></tr>"
-    << "<tr><td>top-1 agreement</td><td class='big'>" << fmt("%.2f%%", 100 * s.top1_agreement)
-    << "</td></tr>"
-    << "<tr><td>perplexity ref / test</td><td>" << fmt("%.4f", s.ppl_ref) << " / "
-    << fmt("%.4f", s.ppl_test) << "</td></tr>"
-    << "<tr><td>KLD median / p90 / p99 / max</td><td>" << fmt("%.6f", s.kld.median) << " / "
-    << fmt("%.6f", s.kld.p90) << " / " << fmt("%.6f", s.kld.p99) << " / " << fmt("%.6f", s.kld.max)
-    << "</td></tr>"
-    << "<tr><td>RMS change of p(correct token)</td><td>" << fmt("%.4f%%", 100 * s.delta_p_rms)
-    << "</td></tr></table>";
-  h << "<h2>KL divergence per token</h2>" << kld_histogram_svg(r.scores);
+    << "</code><br>test <code>" << escape_html(names.test) << "</code><br>";
+  if (r.params.pooling) {
+    h << r.chunks << " chunks of " << r.n_ctx << " tokens embedded (" << escape_html(r.params.arch)
+      << ", " << pooling_name(r.params.pooling)
+      << " pooling; dense layers: " << escape_html(r.dense) << ")</p>"
+      << "<table><tr><th></th><th>value</th></tr><tr><td>mean cosine of the embeddings</td>"
+      << "<td class='big'>" << fmt("%.6f", r.cosine_mean) << "</td></tr>"
+      << "<tr><td>lowest cosine</td><td>" << fmt("%.6f", r.cosine_min) << "</td></tr></table>";
+  } else {
+    h << s.tokens << " tokens scored in " << r.chunks << " chunks of " << r.n_ctx << " ("
+      << escape_html(r.params.arch) << ")</p>";
+    h << drift_html(r);
+  }
   if (!r.tensors.tensors.empty()) {
     h << "<h2>Weight error by layer and tensor kind</h2>" << layer_error_svg(r.tensors);
     h << "<h2>Every tensor</h2><table><tr><th>tensor</th><th>ref</th><th>test</th><th>rel "

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <string_view>
@@ -35,6 +36,40 @@ bool adds_bos_by_default(const Graph& g) {
   return std::find(kBosFirst.begin(), kBosFirst.end(), pre) != kBosFirst.end();
 }
 
+// Each chunk embedded whole by both models, scored by the cosine of the two embeddings. The Dense layers after the pooling change the space the embedding lives in, so
+// they run only when both models have them.
+void compare_embeddings(const Forward& ref, const Forward& test, const std::vector<Chunk>& chunks,
+                        const ValidateOptions& opt, ValidateResult& r) {
+  if (!opt.save_ref.empty() || !opt.ref_logits.empty())
+    throw UsageError("--save-ref and --ref-logits keep logits; the " + r.params.arch +
+                     " model gives sentence embeddings");
+  const bool dense = ref.has_dense() && test.has_dense();
+  r.dense = dense              ? "both models"
+            : ref.has_dense()  ? "only the reference (not applied)"
+            : test.has_dense() ? "only the test model (not applied)"
+                               : "neither model";
+  if (opt.progress) opt.progress->begin("embedding", chunks.size(), 0);
+  for (const Chunk& c : chunks) {
+    const auto a = ref.embedding(c.tokens, dense), b = test.embedding(c.tokens, dense);
+    double dot = 0, aa = 0, bb = 0;
+    for (uint64_t i = 0; i < a.size(); ++i) {
+      dot += static_cast<double>(a[i]) * b[i];
+      aa += static_cast<double>(a[i]) * a[i];
+      bb += static_cast<double>(b[i]) * b[i];
+    }
+    r.cosines.push_back(aa > 0 && bb > 0 ? dot / std::sqrt(aa * bb) : (aa == bb ? 1.0 : 0.0));
+    if (opt.progress) opt.progress->advance(1, 0);
+  }
+  if (opt.progress) opt.progress->end();
+  double sum = 0;
+  r.cosine_min = r.cosines.front();
+  for (double c : r.cosines) {
+    sum += c;
+    r.cosine_min = std::min(r.cosine_min, c);
+  }
+  r.cosine_mean = sum / static_cast<double>(r.cosines.size());
+}
+
 }  // namespace
 
 std::optional<int32_t> bos_to_add(const Graph& g) {
@@ -62,6 +97,21 @@ ValidateResult run_validation(const Graph& ref, const Graph& test, std::span<con
   r.n_ctx = opt.n_ctx;
   const uint64_t V = r.params.n_vocab, d = r.params.n_embd;
 
+  auto chunks = make_chunks(stream, opt.n_ctx, bos_to_add(test));
+  if (opt.max_chunks && chunks.size() > opt.max_chunks) chunks.resize(opt.max_chunks);
+  if (chunks.empty())
+    throw UsageError("the token stream holds " + std::to_string(stream.size()) +
+                     " tokens, fewer than one chunk of " + std::to_string(opt.n_ctx) + " (--ctx)");
+  if (r.params.pooling) {
+    if (ranks > 1 || opt.pipeline)
+      throw UsageError("sentence-embedding models are compared in one process: run without "
+                       "mpirun and --pipeline");
+    r.chunks = chunks.size();
+    compare_embeddings(Forward(ref), test_fwd, chunks, opt, r);
+    if (opt.tensors) r.tensors = diff_tensors(ref, test, nullptr);
+    return r;
+  }
+
   std::unique_ptr<Forward> ref_fwd;
   std::unique_ptr<RefReader> stored;
   if (!opt.ref_logits.empty()) {
@@ -74,11 +124,6 @@ ValidateResult run_validation(const Graph& ref, const Graph& test, std::span<con
     ref_fwd = std::make_unique<Forward>(ref, layers);
   }
 
-  auto chunks = make_chunks(stream, opt.n_ctx, bos_to_add(test));
-  if (opt.max_chunks && chunks.size() > opt.max_chunks) chunks.resize(opt.max_chunks);
-  if (chunks.empty())
-    throw UsageError("the token stream holds " + std::to_string(stream.size()) +
-                     " tokens, fewer than one chunk of " + std::to_string(opt.n_ctx) + " (--ctx)");
   if (stored && stored->header().n_chunks < chunks.size()) chunks.resize(stored->header().n_chunks);
   r.chunks = chunks.size();
 

@@ -35,6 +35,12 @@ struct ValidateResult {
   std::vector<TokenScore> scores;
   DriftSummary drift;
   TensorDiff tensors;
+  // Sentence-embedding models (params.pooling), which have no logits: the cosine similarity of
+  // the two models' embeddings of each chunk, and whether the sentence-transformers Dense layers
+  // ran (only when both models have them).
+  std::vector<double> cosines;
+  double cosine_mean = 0, cosine_min = 0;
+  std::string dense;  // "both models", "neither model", or which one alone has them
 };
 
 // The BOS id the model puts first in every chunk, if its metadata says it adds one.

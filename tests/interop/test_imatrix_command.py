@@ -305,3 +305,24 @@ def test_phi3_fused_matrices_agree_with_llama_imatrix(owl, text, tmp_path, folde
     got, want = fixture_imatrices(owl, text, tmp_path, folder)
     assert {"blk.0.attn_qkv.weight", "blk.0.ffn_up.weight", "blk.0.ffn_down.weight"} <= set(want)
     check_close(got, want, f"{folder}: owl vs llama-imatrix")
+
+
+@pytest.mark.parametrize("folder", ["tiny-gemma", "tiny-gemma2", "tiny-gemma3-swa"])
+def test_gemma_agrees_with_llama_imatrix(owl, text, tmp_path, folder):
+    """The Gemma forward pass under the collector: GeGLU's gate and up products, the sandwich
+    norms, soft-capping (Gemma 2) and the sliding layers (tiny-gemma3-swa: a window of 8 on six of
+    its seven layers), on owl's f32 conversion of the folder; the perplexity per chunk too."""
+    model = gu.convert(owl, gu.hf_copy(folder, tmp_path), tmp_path / "gemma.gguf", "--dtype",
+                       "f32")
+    common = ["--chunks", CHUNKS, "--process-output"]
+    llama = llama_imatrix("-m", model, "-f", text, "-o", tmp_path / "llama.gguf", "-c", CTX,
+                          *common)
+    mine = owl_imatrix(owl, model, "--text", text, "-o", tmp_path / "owl.gguf", "--ctx", CTX,
+                       *common)
+    got, _ = read_gguf_imatrix(tmp_path / "owl.gguf")
+    want, _ = read_gguf_imatrix(tmp_path / "llama.gguf")
+    assert any("ffn_gate" in n for n in want)
+    check_close(got, want, f"{folder}: owl vs llama-imatrix")
+    got_ppl, want_ppl = perplexities(mine.stdout), perplexities(llama.stdout + llama.stderr)
+    assert want_ppl and np.allclose(got_ppl[:len(want_ppl)], want_ppl, rtol=1e-3), (got_ppl,
+                                                                                      want_ppl)

@@ -131,18 +131,21 @@ def smollm2(owl, tmp_path_factory):
     return models
 
 
-def hf_model(owl, tmp_path, name, rope_scaling=None, **config_changes):
+def hf_model(owl, tmp_path, name, rope_scaling=None, **overrides):
+    """The fixture converted to f32, with config.json's values replaced by `overrides` (and
+    rope_scaling) first."""
     folder = gu.hf_copy(name, tmp_path / "src")
     if rope_scaling:
-        config_changes["rope_scaling"] = rope_scaling
-    if config_changes:
+        overrides["rope_scaling"] = rope_scaling
+    if overrides:
         config = json.loads((folder / "config.json").read_text())
-        config.update(config_changes)
+        config.update(overrides)
         (folder / "config.json").write_text(json.dumps(config))
     return gu.convert(owl, folder, tmp_path / f"{name}.gguf", "--dtype", "f32")
 
 
 YARN = {"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 16}
+GEMMA2_ATTN_CAP, GEMMA2_FINAL_CAP = 0.02, 0.3
 CASES = {
     "stories260K": lambda owl, p: stories260k(owl, p, "f32"),
     "llama": lambda owl, p: hf_model(owl, p, "tiny-llama"),
@@ -179,6 +182,18 @@ CASES = {
     # input weighed by its sigmoid, rope_freqs, L2-normed q/k on RoPE layers, a NoPE layer.
     "llama4": lambda owl, p: hf_model(owl, p, "tiny-llama4"),
     "llama-linear-rope": lambda owl, p: hf_model(owl, p, "tiny-llama", {"type": "linear", "factor": 2.0}),
+    # Gemma: embeddings scaled by sqrt(width), norms stored as 1 + w, GeGLU, tied output.
+    "gemma": lambda owl, p: hf_model(owl, p, "tiny-gemma"),
+    # Gemma 2: post-attention and post-feed-forward norms, a window of 8 on every other layer,
+    # and both soft caps, lowered so that they bend this random model's small scores and logits.
+    "gemma2-softcap-window": lambda owl, p: hf_model(owl, p, "tiny-gemma2", sliding_window=8,
+                                                     attn_logit_softcapping=GEMMA2_ATTN_CAP,
+                                                     final_logit_softcapping=GEMMA2_FINAL_CAP),
+    # Gemma 3: q/k norms; both layers slide (llama.cpp's pattern of 6), with the local RoPE base.
+    "gemma3-qk-norm": lambda owl, p: hf_model(owl, p, "tiny-gemma3"),
+    # Seven layers: five sliding (window 8, base 1e4), one global (base 1e6, linear RoPE scaling
+    # by 8), one sliding again.
+    "gemma3-local-global": lambda owl, p: hf_model(owl, p, "tiny-gemma3-swa"),
 }
 
 
