@@ -78,10 +78,13 @@ def check_f16_straddles(got, want, exact, name):
     hi = np.maximum(g[differ], w[differ]).astype(np.float64)
     assert np.all(np.nextafter(lo.astype(np.float16), np.float16(np.inf)) == hi), \
         f"{name}: values more than one f16 step apart"
+    # export-lora sums B·A in ggml's order, owl in its own: the two f32 sums differ by a few
+    # roundings of the terms, which can be far larger than an ulp of a result that cancels. So the
+    # bound is a small fraction of the f16 step rather than of the value.
     x = exact[differ].astype(np.float64)
     off = np.abs(x - (lo + hi) / 2)
-    assert np.all(off <= 4 * np.finfo(np.float32).eps * np.abs(x)), \
-        f"{name}: differs {np.max(off / np.abs(x)):.2e} (relative) away from a rounding boundary"
+    assert np.all(off <= (hi - lo) / 64), \
+        f"{name}: differs {np.max(off / (hi - lo)):.2e} f16 steps away from a rounding boundary"
     return int(differ.sum())
 
 
