@@ -73,9 +73,13 @@ void MergedWeightSource::read(uint64_t offset, std::span<std::byte> out) const {
   cast_elements(ElemType::F32, std::as_bytes(std::span(w)), out_type_, out, n * cols_);
 }
 
+// A is read whole for every band of rows, so only the end of the tensor lets its pages go.
 void MergedWeightSource::release() const {
   base_->release();
-  for (const auto& d : deltas_) d.b.data->release();
+  for (const auto& d : deltas_) {
+    d.a.data->release();
+    d.b.data->release();
+  }
 }
 
 void MergedWeightSource::release_range(uint64_t offset, uint64_t length) const {
