@@ -30,13 +30,7 @@ chunks="${5:-2}"
 text="${6:-/usr/share/common-licenses/GPL-3}"
 python="${OWL_PYTHON:-${OWL_VENV:-$HOME/.cache/owl/venv}/bin/python3}"  # tools/setup.sh's venv: gguf
 ctx=512
-if [[ -n "${WORK:-}" ]]; then
-  work="$WORK"
-  mkdir -p "$work"
-else
-  work="$(mktemp -d "${TMPDIR:-/tmp}/owl-imatrix-bench-XXXX")"
-  trap 'rm -rf "$work"' EXIT
-fi
+bench_work_dir imatrix-bench
 export OMP_NUM_THREADS="$threads"
 
 gguf="$model"

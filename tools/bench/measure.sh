@@ -19,3 +19,15 @@ measure() {
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
+
+# bench_work_dir NAME: sets `work` to $WORK (created, kept: a rerun can reuse what is there) or
+# to a fresh folder under $TMPDIR that is removed when the script exits.
+bench_work_dir() {
+  if [[ -n "${WORK:-}" ]]; then
+    work="$WORK"
+    mkdir -p "$work"
+  else
+    work="$(mktemp -d "${TMPDIR:-/tmp}/owl-$1-XXXX")"
+    trap 'rm -rf "$work"' EXIT
+  fi
+}

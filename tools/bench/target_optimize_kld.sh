@@ -20,8 +20,8 @@ usage="usage: $0 MODEL [MIXES [CALIB [EVAL [CHUNKS [THREADS [TYPES]]]]]]"
 model="${1:?$usage}"
 mixes="${2:-Q4_K_M,Q3_K_M,Q2_K}"
 # WORK=DIR: work there and keep it (a step whose output is there is not run again).
-if [[ -n "${WORK:-}" ]]; then work="$WORK"; mkdir -p "$work"; else
-  work="$(mktemp -d "${TMPDIR:-/tmp}/owl-target-opt-XXXX")"; trap 'rm -rf "$work"' EXIT; fi
+source "$root/tools/bench/measure.sh"
+bench_work_dir target-opt
 source "$root/tools/bench/kld_common.sh"
 kld_arguments "${3:-}" "${4:-}" "${5:-}" "${6:-}"
 types=()

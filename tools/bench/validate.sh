@@ -26,13 +26,7 @@ text="${5:-/usr/share/common-licenses/GPL-3}"
 python="${6:-${OWL_PYTHON:-${OWL_VENV:-$HOME/.cache/owl/venv}/bin/python3}}"  # tools/setup.sh's venv: llama-cpp-python, gguf
 ctx=512
 chunks=$((n_tokens / ctx))
-if [[ -n "${WORK:-}" ]]; then
-  work="$WORK"
-  mkdir -p "$work"
-else
-  work="$(mktemp -d "${TMPDIR:-/tmp}/owl-validate-bench-XXXX")"
-  trap 'rm -rf "$work"' EXIT
-fi
+bench_work_dir validate-bench
 
 # The ids llama-perplexity evaluates: the whole text tokenized with a BOS in front.
 cat >"$work/token_ids.py" <<'EOF'
