@@ -52,13 +52,15 @@ void MergedWeightSource::read(uint64_t offset, std::span<std::byte> out) const {
   const uint64_t first = offset / out_row_bytes_;
   const uint64_t n = out.size() / out_row_bytes_;
   std::vector<float> w = rows_as_f32(*base_, base_type_, cols_, first, n);
-  for (const auto& d : deltas_) {
+  const auto& as = a_f32();
+  for (size_t di = 0; di < deltas_.size(); ++di) {
+    const Delta& d = deltas_[di];
     const uint64_t rank = d.a.shape[0];
-    const std::vector<float> a = rows_as_f32(d.a, 0, rank);
+    const std::vector<float>& a = as[di];
     const std::vector<float> b = rows_as_f32(d.b, first, n);
     // Rows are independent and each is summed in one fixed order (k ascending), so the bytes do
     // not depend on the thread count. B A is formed first and then scaled, as peft does.
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= 8)
     for (int64_t i = 0; i < static_cast<int64_t>(n); ++i) {
       std::vector<float> row(cols_, 0.0f);
       for (uint64_t k = 0; k < rank; ++k) {
@@ -73,13 +75,23 @@ void MergedWeightSource::read(uint64_t offset, std::span<std::byte> out) const {
   cast_elements(ElemType::F32, std::as_bytes(std::span(w)), out_type_, out, n * cols_);
 }
 
-// A is read whole for every band of rows, so only the end of the tensor lets its pages go.
+const std::vector<std::vector<float>>& MergedWeightSource::a_f32() const {
+  const std::lock_guard lock(a_mutex_);
+  if (a_f32_.empty())
+    for (const auto& d : deltas_) a_f32_.push_back(rows_as_f32(d.a, 0, d.a.shape[0]));
+  return a_f32_;
+}
+
+// A is needed whole for every band of rows, so only the end of the tensor lets it go.
 void MergedWeightSource::release() const {
   base_->release();
   for (const auto& d : deltas_) {
     d.a.data->release();
     d.b.data->release();
   }
+  const std::lock_guard lock(a_mutex_);
+  a_f32_.clear();
+  a_f32_.shrink_to_fit();
 }
 
 void MergedWeightSource::release_range(uint64_t offset, uint64_t length) const {

@@ -3,6 +3,7 @@
 // adapters' A matrices and their B rows for the band; never the whole weight.
 #pragma once
 
+#include <mutex>
 #include <vector>
 
 #include "converters/graph.h"
@@ -33,6 +34,11 @@ class MergedWeightSource final : public Source {
   ElemType base_type_, out_type_;
   uint64_t rows_, cols_, out_row_bytes_;
   std::vector<Delta> deltas_;
+  // Each delta's A in f32, converted on the first read and kept until release(): a writer may
+  // pull a handful of rows at a time (Q/K rows in permuted order), and A is needed whole for each.
+  const std::vector<std::vector<float>>& a_f32() const;
+  mutable std::mutex a_mutex_;
+  mutable std::vector<std::vector<float>> a_f32_;
 };
 
 }  // namespace owl::lora
