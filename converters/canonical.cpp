@@ -1,13 +1,12 @@
 #include "converters/canonical.h"
 
-#include "converters/normalize.h"
 #include "formats/open.h"
 
 namespace owl {
 
-Graph open_canonical(const std::string& path) {
+Graph open_canonical(const std::string& path, const NormalizeOptions& opt) {
   Graph g = open_model(path);
-  normalize(g, path, {});
+  normalize(g, path, opt);
   return g;
 }
 

@@ -7,11 +7,10 @@
 #include <memory>
 #include <random>
 
-#include "converters/normalize.h"
+#include "converters/canonical.h"
 #include "formats/io/atomic_file.h"
 #include "formats/io/error.h"
 #include "formats/io/mapped_file.h"
-#include "formats/open.h"
 #include "tools/commands.h"
 #include "tools/mpi_world.h"
 #include "tools/progress_line.h"
@@ -69,11 +68,9 @@ void write_text(const std::string& path, const std::string& text) {
 // A sentence-embedding model's folder with the sentence-transformers Dense modules it ships, so
 // that it compares with a GGUF converted with them.
 Graph open_for_validation(const std::string& path) {
-  Graph g = open_model(path);
   NormalizeOptions opt;
   opt.sentence_transformers_dense = true;
-  normalize(g, path, opt);
-  return g;
+  return open_canonical(path, opt);
 }
 
 void run_validate(const ValidateArgs& a) {
