@@ -297,3 +297,25 @@ def test_phi3_whose_fused_qkv_does_not_fit_its_heads_is_refused(owl, tmp_path):
     line = r.stderr.strip()
     assert r.returncode == 64 and r.stdout == "", r.describe()
     assert "\n" not in line and "'blk.0.attn_qkv.weight' is not q, k and v fused" in line, line
+
+
+# llama.cpp fixes Llama 4's attention chunks and its query temperature at 8192 tokens
+# (llama_model_llama4::load_arch_hparams), whatever the model's config says: one chunk of 8448
+# tokens reaches both, its scored second half crossing position 8191 (the first tempered one)
+# and 8192 (the first of the second attention chunk).
+LLAMA4_LONG_CTX = 8448
+
+
+def test_llama4_past_8192_tokens_matches_llama_cpp(owl, tmp_path):
+    model = hf_model(owl, tmp_path, "tiny-llama4")
+    n_vocab = gu.load_llama(model, vocab_only=True).n_vocab()
+    tokens = np.random.default_rng(11).integers(0, n_vocab, LLAMA4_LONG_CTX).tolist()
+    _, chunks = owl_validate(owl, model, model, tokens, tmp_path, "--no-tensors", ctx=LLAMA4_LONG_CTX)
+    [(chunk, got)] = chunks
+    want = scored(exact_llama(model, LLAMA4_LONG_CTX), chunk, got.shape[0])
+    first_late = got.shape[0] - (LLAMA4_LONG_CTX - 8192) - 1  # the row predicting from position 8191
+    for what, rows in (("before 8191", slice(0, first_late)), ("from 8191", slice(first_late, None))):
+        diff = float(np.max(np.abs(got[rows] - want[rows])))
+        scale = float(np.max(np.abs(want[rows])))
+        print(f"llama4 {what}: logits differ by {diff} (largest {scale})")
+        assert diff <= 1e-3 * scale, f"llama4 {what}: logits differ by {diff} (largest {scale})"
