@@ -3,7 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <climits>
+#include <cstdint>
 #include <cstdlib>
 #include <exception>
 #include <stdexcept>
@@ -28,6 +28,17 @@ int launched_size() {
 }
 
 #if defined(OWL_WITH_MPI)
+constexpr int kSendTag = 0, kGatherTag = 1;
+
+// 1 GiB; OWL_MPI_PIECE_BYTES sets a smaller piece so the tests cut their small messages too.
+size_t message_piece_bytes() {
+  constexpr size_t kDefault = size_t{1} << 30;
+  const char* v = std::getenv("OWL_MPI_PIECE_BYTES");
+  if (!v) return kDefault;
+  const long long n = std::atoll(v);
+  return n > 0 && static_cast<size_t>(n) <= kDefault ? static_cast<size_t>(n) : kDefault;
+}
+
 void check(int rc, const char* what) {
   if (rc != MPI_SUCCESS) throw std::runtime_error(std::string("MPI: ") + what + " failed");
 }
@@ -51,6 +62,7 @@ MpiWorld::MpiWorld() {
         "MPI_Comm_split_type");
   MPI_Comm_size(local, &local_size_);
   MPI_Comm_free(&local);
+  piece_bytes_ = message_piece_bytes();
 }
 
 MpiWorld::~MpiWorld() {
@@ -62,41 +74,48 @@ void MpiWorld::barrier() {
 }
 
 std::vector<std::string> MpiWorld::gather(const std::string& mine) {
-  const int bytes = static_cast<int>(mine.size());
-  std::vector<int> counts(rank_ == 0 ? static_cast<size_t>(size_) : 0);
-  check(MPI_Gather(&bytes, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, MPI_COMM_WORLD), "MPI_Gather");
-  std::vector<int> starts(counts.size());
-  int total = 0;
-  for (size_t i = 0; i < counts.size(); ++i) {
-    starts[i] = total;
-    total += counts[i];
+  // Point to point, in rank order, rather than MPI_Gatherv: its int counts and displacements
+  // cannot hold what rank 0 collects from a model of DeepSeek-V3's size (an importance
+  // matrix's sums are gigabytes), and a tag of its own keeps it apart from the pipeline's sends.
+  if (rank_ != 0) {
+    send_pieces(0, kGatherTag, mine);
+    return {};
   }
-  std::string all(static_cast<size_t>(total), '\0');
-  check(MPI_Gatherv(mine.data(), bytes, MPI_CHAR, all.data(), counts.data(), starts.data(),
-                    MPI_CHAR, 0, MPI_COMM_WORLD),
-        "MPI_Gatherv");
-  std::vector<std::string> out;
-  for (size_t i = 0; i < counts.size(); ++i)
-    out.push_back(all.substr(static_cast<size_t>(starts[i]), static_cast<size_t>(counts[i])));
+  std::vector<std::string> out{mine};
+  for (int from = 1; from < size_; ++from) out.push_back(receive_pieces(from, kGatherTag));
   return out;
 }
 
 void MpiWorld::send(int to, const std::string& bytes) {
-  if (bytes.size() > static_cast<size_t>(INT_MAX))
-    throw UsageError("a message of " + std::to_string(bytes.size()) +
-                     " bytes between ranks is over MPI's 2 GiB count; use fewer tokens per chunk");
-  check(MPI_Send(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, to, 0, MPI_COMM_WORLD),
-        "MPI_Send");
+  send_pieces(to, kSendTag, bytes);
 }
 
 std::string MpiWorld::receive(int from) {
-  MPI_Status status;
-  check(MPI_Probe(from, 0, MPI_COMM_WORLD, &status), "MPI_Probe");
-  int bytes = 0;
-  check(MPI_Get_count(&status, MPI_BYTE, &bytes), "MPI_Get_count");
-  std::string out(static_cast<size_t>(bytes), '\0');
-  check(MPI_Recv(out.data(), bytes, MPI_BYTE, from, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
-        "MPI_Recv");
+  return receive_pieces(from, kSendTag);
+}
+
+// A message is its length, then its bytes in pieces of at most piece_bytes_: MPI counts are int,
+// so one call moves under 2 GiB.
+void MpiWorld::send_pieces(int to, int tag, const std::string& bytes) {
+  uint64_t size = bytes.size();
+  check(MPI_Send(&size, 1, MPI_UINT64_T, to, tag, MPI_COMM_WORLD), "MPI_Send");
+  for (size_t at = 0; at < bytes.size(); at += piece_bytes_) {
+    const size_t n = std::min(piece_bytes_, bytes.size() - at);
+    check(MPI_Send(bytes.data() + at, static_cast<int>(n), MPI_BYTE, to, tag, MPI_COMM_WORLD),
+          "MPI_Send");
+  }
+}
+
+std::string MpiWorld::receive_pieces(int from, int tag) {
+  uint64_t size = 0;
+  check(MPI_Recv(&size, 1, MPI_UINT64_T, from, tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "MPI_Recv");
+  std::string out(size, '\0');
+  for (size_t at = 0; at < out.size(); at += piece_bytes_) {
+    const size_t n = std::min(piece_bytes_, out.size() - at);
+    check(MPI_Recv(out.data() + at, static_cast<int>(n), MPI_BYTE, from, tag, MPI_COMM_WORLD,
+                   MPI_STATUS_IGNORE),
+          "MPI_Recv");
+  }
   return out;
 }
 

@@ -4,7 +4,9 @@
 // every rank write the whole output.
 #pragma once
 
+#include <cstddef>
 #include <memory>
+#include <string>
 
 #include "formats/write_group.h"
 
@@ -32,7 +34,10 @@ class MpiWorld final : public WriteGroup {
 
  private:
   MpiWorld();
+  void send_pieces(int to, int tag, const std::string& bytes);
+  std::string receive_pieces(int from, int tag);
   int rank_ = 0, size_ = 1, local_size_ = 1;
+  size_t piece_bytes_ = 0;
 };
 
 // Threads for each rank when --threads is not given: the machine's cores shared by its ranks.

@@ -85,6 +85,22 @@ def test_imatrix_ranks_write_the_plain_bytes(owl, mpi, text, plain_imatrix, kind
     assert p.stdout == stdout  # each chunk's perplexity and the final estimate, printed once
 
 
+# Every message between ranks travels as its length and then pieces of at most 1 GiB (MPI's
+# counts are int); a piece of 1000 bytes cuts the hidden states, the scores and the gathered
+# sums here into many, and the files must not change.
+PIECES = {"OWL_MPI_PIECE_BYTES": "1000"}
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_messages_in_pieces_give_the_same_imatrix(owl, mpi, text, plain_imatrix, mode, tmp_path):
+    files, stdout = plain_imatrix["moe"]
+    p = run_mpi(owl, 3, *imatrix_args(MODELS["moe"], text, tmp_path / "m.imatrix.gguf"),
+                *MODES[mode], env=PIECES)
+    assert p.returncode == 0, p.stderr
+    assert files_of(tmp_path) == files
+    assert p.stdout == stdout
+
+
 def test_plain_pipeline_is_the_plain_pass(owl, text, plain_imatrix, tmp_path):
     files, _ = plain_imatrix["moe"]
     r = owl(*imatrix_args(MODELS["moe"], text, tmp_path / "m.imatrix.gguf"), "--pipeline",
@@ -119,6 +135,16 @@ def test_validate_ranks_report_the_plain_figures(owl, mpi, text, quantized, plai
                 *MODES[mode])
     assert p.returncode == 0, p.stderr
     assert b'"tokens_scored": 105' in files["v.json"]  # 7 chunks of 15 scored positions
+    assert files_of(tmp_path) == files
+    assert p.stdout == stdout
+
+
+def test_messages_in_pieces_give_the_same_validation(owl, mpi, text, quantized, plain_validate,
+                                                     tmp_path):
+    files, stdout = plain_validate["dense"]
+    p = run_mpi(owl, 3, *validate_args(MODELS["dense"], quantized["dense"], text, tmp_path),
+                "--pipeline", env=PIECES)
+    assert p.returncode == 0, p.stderr
     assert files_of(tmp_path) == files
     assert p.stdout == stdout
 

@@ -32,9 +32,9 @@ def mpirun_argv(owl, ranks, *args):
     return ["mpirun", "-np", str(ranks), "--oversubscribe", str(owl.binary), *map(str, args)]
 
 
-def run_mpi(owl, ranks, *args):
+def run_mpi(owl, ranks, *args, env=None):
     p = subprocess.run(mpirun_argv(owl, ranks, *args), capture_output=True, text=True,
-                       timeout=MPI_TIMEOUT_S, env={**os.environ, **MPI_ENV},
+                       timeout=MPI_TIMEOUT_S, env={**os.environ, **MPI_ENV, **(env or {})},
                        stdin=subprocess.DEVNULL)
     return p
 
@@ -77,8 +77,9 @@ def test_split_output_across_ranks(owl, mpi, tmp_path):
     (tmp_path / "mpi").mkdir()
     split = ("--split-max-size", "150K")  # tiny-qwen3moe: about 600 KB in Q4_K_M
     plain(owl, MODELS["moe"], tmp_path / "plain" / "m.gguf", *split)
+    # Messages between ranks cut into pieces of 100 bytes (1 GiB in use) change nothing either.
     p = run_mpi(owl, 3, "quantize", MODELS["moe"], "-o", tmp_path / "mpi" / "m.gguf", "-t", MIX,
-                "-q", *split)
+                "-q", *split, env={"OWL_MPI_PIECE_BYTES": "100"})
     assert p.returncode == 0, p.stderr
     assert files_of(tmp_path / "mpi") == files_of(tmp_path / "plain")
 
@@ -152,6 +153,14 @@ def test_a_killed_rank_fails_the_job_and_leaves_no_output(owl, mpi, big, resumab
     assert files_of(folder) == expected
 
 
+def pid_exists(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def test_a_job_killed_outright_leaves_what_the_next_run_sweeps(owl, mpi, big, tmp_path):
     """Every rank SIGKILLed at once (a scheduler's kill, a lost node): no process is left to
     remove the temporary, which carries rank 0's PID like a single process's, so the next run
@@ -176,5 +185,9 @@ def test_a_job_killed_outright_leaves_what_the_next_run_sweeps(owl, mpi, big, tm
     left = temporaries(folder)
     assert len(left) == 1 and f".m.gguf.{ranks[0]}-" in left[0].name
     assert not out.exists() and not (folder / ".m.gguf.owl-partial").exists()
+    # A killed rank whose launcher is gone waits as a zombie until init reaps it, and a zombie's
+    # PID still answers kill(pid, 0): the sweep rightly keeps what a live PID owns.
+    while any(pid_exists(pid) for pid in ranks) and time.monotonic() < deadline:
+        time.sleep(0.01)
     plain(owl, model, out)
     assert files_of(folder) == expected
