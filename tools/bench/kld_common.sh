@@ -28,8 +28,10 @@ elapsed() { python3 -c "print(f'{$(seconds) - $1:.1f}')"; }
 # Each step is skipped when its output is there already: a script given a kept work folder
 # (WORK=DIR) carries on where it stopped.
 kld_setup() {
+  # Without owl's record: llama-quantize copies every key of its input, so a record in the
+  # reference would make its files differ from owl's (which drop a stale record) in metadata.
   [[ -s "$work/ref.gguf" ]] ||
-    "$owl" quantize "$model" -o "$work/ref.gguf" -t F32 --allow-requantize --quiet
+    "$owl" quantize "$model" -o "$work/ref.gguf" -t F32 --allow-requantize --no-provenance --quiet
   [[ -s "$work/imatrix.gguf" ]] ||
     "$tools/llama-imatrix" -m "$work/ref.gguf" -f "$calib" -o "$work/imatrix.gguf" -c 512 \
       -t "$threads" --no-ppl >"$work/imatrix.log" 2>&1

@@ -3,9 +3,10 @@
 # llama.cpp's mixes at the same file size, scored by llama.cpp's own llama-perplexity
 # --kl-divergence against MODEL expanded to F32. For each mix: llama-quantize MIX with
 # llama-imatrix's matrix; owl -t MIX with the same matrix (plain owl: compared byte for byte with
-# llama-quantize's file, scored only if it differs); owl --target-size at llama.cpp's file size
-# (the recipe alone) and the same with --optimize, both from one sensitivity measurement and the
-# same matrix. Each row's time is wall and CPU (user + system) of the quantization on THREADS
+# llama-quantize's file, scored only if it differs); owl -t MIX --optimize (llama.cpp's types and
+# size, rounded with error feedback); owl --target-size at llama.cpp's file size (the recipe
+# alone) and the same with --optimize, both from one sensitivity measurement and the same
+# matrix. Each row's time is wall and CPU (user + system) of the quantization on THREADS
 # threads; the measurement, shared by every target, is timed once. Prints Markdown.
 #
 #   tools/bench/target_optimize_kld.sh MODEL [MIXES [CALIB [EVAL [CHUNKS [THREADS [TYPES]]]]]]
@@ -69,6 +70,10 @@ for mix in ${mixes//,/ }; do
   else
     score "owl $mix" "$work/owl-$mix.gguf" "$took" "$params"
   fi
+  timed "$work/plainopt-$mix.gguf" "$owl" quantize "$work/ref.gguf" -o "$work/plainopt-$mix.gguf" \
+    -t "$mix" --imatrix "$work/imatrix.gguf" --optimize --text "$calib" \
+    --calibration-chunks "$calib_chunks" --threads "$threads" --no-provenance --quiet
+  score "owl -t $mix --optimize" "$work/plainopt-$mix.gguf" "$took" "$params"
   size=$(stat -c %s "$work/llama-$mix.gguf")
   timed "$work/size-$mix.gguf" "$owl" quantize "$work/ref.gguf" -o "$work/size-$mix.gguf" --target-size "$size" \
     "${types[@]}" --sensitivity "$work/sensitivity.json" --imatrix "$work/imatrix.gguf" \
@@ -91,7 +96,8 @@ def stats(name):
     top = float(t.group(1)) if t else float(rows[-1][2])
     return kld, top
 base = stats(f"llama.cpp {mix}")
-for name in (f"owl --target-size ({mix})", f"owl --target-size --optimize ({mix})"):
+for name in (f"owl -t {mix} --optimize", f"owl --target-size ({mix})",
+             f"owl --target-size --optimize ({mix})"):
     k, t = stats(name)
     print(f"|  {name}: mean KLD x{k / base[0]:.3f} of llama.cpp's ({100 * (k / base[0] - 1):+.1f}%), "
           f"top-1 {t - base[1]:+.2f} points | | | | | | | |")
