@@ -88,13 +88,13 @@ echo "model: $(du -sh "$work/gptoss/model.safetensors" | cut -f1), $layers layer
 wrapper="$(cd "$root/tests/data/hf" && "$python" -c "
 import make_fixtures as mf; print(mf.CONVERT_WRAPPER.replace('PRE_TOKENIZER', repr('qwen2')))")"
 
-measure "owl convert (MXFP4 kept)" "$owl" convert "$work/gptoss" -o "$work/owl.gguf" --quiet
+measure "owl convert (MXFP4 kept)" "$owl" convert "$work/gptoss" -o "$work/owl.gguf" --no-provenance --quiet
 owl_convert=("$MEASURED_WALL" "$MEASURED_RSS_MB")
 measure "convert_hf_to_gguf.py (MXFP4 kept)" "$convert_python" -c "$wrapper" "$llama_cpp" \
   "$work/gptoss" --outtype f16 --outfile "$work/ref.gguf"
 ref_convert=("$MEASURED_WALL" "$MEASURED_RSS_MB")
 measure "owl quantize -> MXFP4_MOE" "$owl" quantize "$work/owl.gguf" -o "$work/owl.mx.gguf" \
-  -t MXFP4_MOE --threads "$threads" --quiet
+  -t MXFP4_MOE --threads "$threads" --no-provenance --quiet
 owl_quant=("$MEASURED_WALL" "$MEASURED_RSS_MB")
 measure "llama-quantize -> MXFP4_MOE" "$llama_quantize" "$work/ref.gguf" "$work/ref.mx.gguf" \
   MXFP4_MOE "$threads"

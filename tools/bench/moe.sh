@@ -3,7 +3,8 @@
 # (convert_hf_to_gguf.py) and llama-quantize, one after the other on the same synthetic Qwen2-MoE
 # checkpoint (tools/bench/make_synth_moe.py: LAYERS layers of EXPERTS experts of
 # EXPERT_FF x HIDDEN in BF16 shards), with wall time, CPU time and peak RSS for each, and a check
-# that the F16 and the Q4_K_M files are the same bytes.
+# that the F16 and the Q4_K_M files are the same bytes (owl without its provenance record, which
+# llama.cpp's tools do not write; tools/bench/provenance.sh measures what the record costs).
 #
 #   tools/bench/moe.sh LLAMA_CPP_TREE CONVERT_PYTHON LLAMA_QUANTIZE [EXPERTS [LAYERS [THREADS [HIDDEN [EXPERT_FF]]]]]
 #
@@ -41,7 +42,7 @@ echo "$threads threads; load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc
 wrapper="$(cd "$root/tests/data/hf" && "$python" -c "
 import make_fixtures as mf; print(mf.CONVERT_WRAPPER.replace('PRE_TOKENIZER', repr('qwen2')))")"
 
-measure "owl convert -> F16" "$owl" convert "$model" -o "$work/owl.f16.gguf" --dtype f16 --quiet
+measure "owl convert -> F16" "$owl" convert "$model" -o "$work/owl.f16.gguf" --dtype f16 --no-provenance --quiet
 owl_convert=("$MEASURED_WALL" "$MEASURED_CPU" "$MEASURED_RSS_MB")
 measure "convert_hf_to_gguf.py -> F16" "$convert_python" -c "$wrapper" "$llama_cpp" "$model" \
   --outtype f16 --outfile "$work/ref.f16.gguf"
@@ -49,7 +50,7 @@ ref_convert=("$MEASURED_WALL" "$MEASURED_CPU" "$MEASURED_RSS_MB")
 same() { cmp -s "$1" "$2" && echo "the same bytes" || echo "DIFFERENT"; }
 f16_same="$(same "$work/owl.f16.gguf" "$work/ref.f16.gguf")"
 measure "owl quantize F16 -> Q4_K_M" "$owl" quantize "$work/owl.f16.gguf" -o "$work/owl.q4.gguf" \
-  -t Q4_K_M --threads "$threads" --quiet
+  -t Q4_K_M --threads "$threads" --no-provenance --quiet
 owl_quant=("$MEASURED_WALL" "$MEASURED_CPU" "$MEASURED_RSS_MB")
 rm "$work/owl.f16.gguf"
 measure "llama-quantize F16 -> Q4_K_M" "$llama_quantize" "$work/ref.f16.gguf" "$work/ref.q4.gguf" \
