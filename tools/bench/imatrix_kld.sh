@@ -49,17 +49,7 @@ PY
 # llama_scores NAME FILE: llama-perplexity's mean KLD, top-1 and PPL of FILE.
 llama_scores() {
   kld_run "$1" "$2"
-  python3 - "$work/$1.log" <<'PY'
-import re, sys
-log = open(sys.argv[1]).read()
-def grab(pattern):
-    m = re.search(pattern, log, re.M)
-    return float(m.group(1)) if m else float("nan")
-kld = grab(r"Mean\s+KLD:\s+([-\d.e]+)")
-top1 = grab(r"Same top p:\s+([-\d.e]+)")
-ppl = grab(r"Mean\s+PPL\(Q\)\s*:\s+([-\d.e]+)")
-print(f"{kld:.5f} | {top1:.2f}% | {ppl:.3f}")
-PY
+  kld_figures "$work/$1.log" | awk '{printf "%.5f | %.2f%% | %.3f", $1, $3, $4}'
 }
 
 echo "| mix | imatrix | size | llama-perplexity: mean KLD, top-1, PPL | owl validate: mean KLD, top-1, PPL | owl's file |"

@@ -43,15 +43,31 @@ kld_setup() {
   }
 }
 
-# The mean KLD alone, for scripts that need the number.
-mean_kld_of() {  # LOG
+# kld_figures LOG: llama-perplexity's "MEAN_KLD P99_KLD TOP1_PERCENT PPL" from its log (nan where
+# missing). The closing statistics are sometimes lost at exit even unbuffered: the last chunk's
+# row holds the same running means (PPL, ln ratio, KLD, delta p, same top p); p99 is then nan.
+kld_figures() {
   python3 - "$1" <<'PY'
 import re, sys
 log = open(sys.argv[1]).read()
-m = re.search(r"Mean\s+KLD:\s+([-\d.e]+)", log, re.M)
-rows = re.findall(r"^\s*\d+\s+[\d.]+ ±\s+[\d.]+\s+[-\d.]+ ±\s+[\d.]+\s+([\d.]+) ±", log, re.M)
-print(m.group(1) if m else (rows[-1] if rows else "nan"))
+def grab(pattern):
+    m = re.search(pattern, log, re.M)
+    return float(m.group(1)) if m else float("nan")
+mean = grab(r"Mean\s+KLD:\s+([-\d.e]+)")
+p99 = grab(r"99\.0%\s+KLD:\s+([-\d.e]+)")
+top1 = grab(r"Same top p:\s+([-\d.e]+)")
+ppl = grab(r"Mean\s+PPL\(Q\)\s*:\s+([-\d.e]+)")
+rows = re.findall(r"^\s*\d+\s+([\d.]+) ±\s+[\d.]+\s+[-\d.]+ ±\s+[\d.]+\s+([\d.]+) ±\s+[\d.]+"
+                  r"\s+[\d.]+ ±\s+[\d.]+ %\s+([\d.]+) ±", log, re.M)
+if mean != mean and rows:
+    ppl, mean, top1 = (float(v) for v in rows[-1])
+print(mean, p99, top1, ppl)
 PY
+}
+
+# The mean KLD alone, for scripts that need the number.
+mean_kld_of() {  # LOG
+  kld_figures "$1" | cut -d' ' -f1
 }
 
 kld_run() {  # NAME FILE: writes $work/NAME.log (kept from an earlier run of the same FILE)
@@ -63,27 +79,12 @@ kld_run() {  # NAME FILE: writes $work/NAME.log (kept from an earlier run of the
 
 score() {  # NAME FILE TIME PARAMS (TIME printed as given)
   kld_run "$1" "$2"
-  python3 - "$work/$1.log" "$1" "$(stat -c %s "$2")" "$3" "$4" <<'PY'
-import re, sys
-log = open(sys.argv[1]).read()
-def grab(pattern):
-    m = re.search(pattern, log, re.M)
-    return float(m.group(1)) if m else float("nan")
-mean = grab(r"Mean\s+KLD:\s+([-\d.e]+)")
-p99 = grab(r"99\.0%\s+KLD:\s+([-\d.e]+)")
-top1 = grab(r"Same top p:\s+([-\d.e]+)")
-ppl = grab(r"Mean\s+PPL\(Q\)\s*:\s+([-\d.e]+)")
-# The closing statistics are sometimes lost at exit even unbuffered: the last chunk's row holds
-# the same running means (PPL, ln ratio, KLD, delta p, same top p), p99 is then unknown.
-rows = re.findall(r"^\s*\d+\s+([\d.]+) ±\s+[\d.]+\s+[-\d.]+ ±\s+[\d.]+\s+([\d.]+) ±\s+[\d.]+"
-                  r"\s+[\d.]+ ±\s+[\d.]+ %\s+([\d.]+) ±", log, re.M)
-if mean != mean and rows:
-    ppl, mean, top1 = (float(v) for v in rows[-1])
-size = int(sys.argv[3])
-bpw = 8 * size / float(sys.argv[5])
-print(f"| {sys.argv[2]} | {size:,} B | {bpw:.3f} | {mean:.5f} | {p99:.4f} | {top1:.2f}% "
-      f"| {ppl:.3f} | {sys.argv[4]} |")
-PY
+  local mean p99 top1 ppl size
+  read -r mean p99 top1 ppl < <(kld_figures "$work/$1.log")
+  size=$(stat -c %s "$2")
+  python3 -c "import sys; m, p, t, q, size, params = map(float, sys.argv[1:7])
+print(f'| {sys.argv[7]} | {int(size):,} B | {8 * size / params:.3f} | {m:.5f} | {p:.4f} | {t:.2f}% '
+      f'| {q:.3f} | {sys.argv[8]} |')" "$mean" "$p99" "$top1" "$ppl" "$size" "$4" "$1" "$3"
 }
 
 model_params() {

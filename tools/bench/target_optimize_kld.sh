@@ -83,25 +83,13 @@ for mix in ${mixes//,/ }; do
     "${types[@]}" --sensitivity "$work/sensitivity.json" --imatrix "$work/imatrix.gguf" \
     --optimize --text "$calib" --calibration-chunks "$calib_chunks" --threads "$threads" --quiet
   score "owl --target-size --optimize ($mix)" "$work/opt-$mix.gguf" "$took" "$params"
-  python3 - "$work" "$mix" <<'PY'
-import re, sys
-work, mix = sys.argv[1], sys.argv[2]
-def stats(name):
-    log = open(f"{work}/{name}.log").read()
-    rows = re.findall(r"^\s*\d+\s+([\d.]+) ±\s+[\d.]+\s+[-\d.]+ ±\s+[\d.]+\s+([\d.]+) ±\s+[\d.]+"
-                      r"\s+[\d.]+ ±\s+[\d.]+ %\s+([\d.]+) ±", log, re.M)
-    m = re.search(r"Mean\s+KLD:\s+([-\d.e]+)", log)
-    t = re.search(r"Same top p:\s+([-\d.e]+)", log)
-    kld = float(m.group(1)) if m else float(rows[-1][1])
-    top = float(t.group(1)) if t else float(rows[-1][2])
-    return kld, top
-base = stats(f"llama.cpp {mix}")
-for name in (f"owl -t {mix} --optimize", f"owl --target-size ({mix})",
-             f"owl --target-size --optimize ({mix})"):
-    k, t = stats(name)
-    print(f"|  {name}: mean KLD x{k / base[0]:.3f} of llama.cpp's ({100 * (k / base[0] - 1):+.1f}%), "
-          f"top-1 {t - base[1]:+.2f} points | | | | | | | |")
-PY
+  read -r base_kld _ base_top1 _ < <(kld_figures "$work/llama.cpp $mix.log")
+  for name in "owl -t $mix --optimize" "owl --target-size ($mix)" "owl --target-size --optimize ($mix)"; do
+    read -r kld _ top1 _ < <(kld_figures "$work/$name.log")
+    python3 -c "import sys; k, t, bk, bt = map(float, sys.argv[2:6])
+print(f'|  {sys.argv[1]}: mean KLD x{k / bk:.3f} of llama.cpp\'s ({100 * (k / bk - 1):+.1f}%), '
+      f'top-1 {t - bt:+.2f} points | | | | | | | |')" "$name" "$kld" "$top1" "$base_kld" "$base_top1"
+  done
 done
 grep -o "Final estimate: PPL = [0-9.]*" "$work/base.log" | sed 's/^/reference (F32): /' || true
 echo "(llama-perplexity over $chunks chunks of 512 of $(basename "$eval_text"); calibration $(basename "$calib"); $threads threads; load average $(cut -d' ' -f1-3 /proc/loadavg))"
