@@ -57,12 +57,16 @@ struct Perplexity {
   // The scored tokens' values of one chunk, as bytes to take on another rank.
   static std::string chunk_values(const std::vector<float>& logits, const validate::Chunk& c,
                                   uint64_t V) {
-    std::string out;
-    for (uint64_t i = c.first_scored; i + 1 < c.tokens.size(); ++i) {
-      const double v = validate::nll(logits.data() + i * V, V, c.tokens[i + 1]);
-      out.append(reinterpret_cast<const char*>(&v), sizeof v);
+    // Each position alone, so the threads change no bit.
+    const uint64_t first = c.first_scored,
+                   n = c.tokens.size() > first + 1 ? c.tokens.size() - 1 - first : 0;
+    std::vector<double> values(n);
+#pragma omp parallel for schedule(static)
+    for (int64_t j = 0; j < static_cast<int64_t>(n); ++j) {
+      const uint64_t i = first + static_cast<uint64_t>(j);
+      values[j] = validate::nll(logits.data() + i * V, V, c.tokens[i + 1]);
     }
-    return out;
+    return {reinterpret_cast<const char*>(values.data()), n * sizeof(double)};
   }
   void add_chunk(std::string_view values) {
     for (size_t i = 0; i + sizeof(double) <= values.size(); i += sizeof(double)) {
@@ -73,7 +77,9 @@ struct Perplexity {
       ++count;
     }
   }
-  double ppl() const { return std::exp(nll / static_cast<double>(count)); }
+  double ppl() const {
+    return std::exp(nll / static_cast<double>(count));
+  }
   double ppl_error() const {
     const double mean = nll / count, var = nll2 / count - mean * mean;
     return var > 0 && count > 1 ? std::sqrt(var / (count - 1)) * ppl() : 0;

@@ -65,7 +65,9 @@ void causal_attention(const float* q, const float* k, const float* v, const Atte
   const uint64_t group = nq / nkv, q_stride = nq * hd, kv_stride = nkv * hd;
 #pragma omp parallel
   {
-    gemm::Buffer qa_buf, kp_buf, vp_buf, scores_buf, pa_buf;
+    // Kept from call to call: fresh ones would be mapped and faulted in anew by every thread
+    // at every layer, and page faults serialize on the process's memory map.
+    static thread_local gemm::Buffer qa_buf, kp_buf, vp_buf, scores_buf, pa_buf;
     float* qa = qa_buf.get(blocks * mr * hd);
     float* kp = kp_buf.get(key_panels * hd * kNr);
     float* vp = vp_buf.get(dim_panels * T * kNr);

@@ -12,6 +12,7 @@
 #include "validate/layer_ops.h"
 #include "validate/matmul.h"
 #include "validate/moe_routing.h"
+#include "validate/scratch.h"
 
 namespace owl::validate {
 
@@ -119,14 +120,16 @@ std::vector<float> Forward::swiglu(const Weight& gate, const Weight& up, const W
                                    const float* x, uint64_t T, const Biases& b) const {
   constexpr float kAlpha = 1.702f, kLimit = 7.0f;
   const uint64_t ff = gate.rows();
-  std::vector<float> g(T * ff), u(T * ff);
+  Scratch g(T * ff), u(T * ff);
   mul(gate, x, T, g.data());
   mul(up, x, T, u.data());
   for (uint64_t t = 0; t < T && !b.gate.empty(); ++t)
     for (uint64_t i = 0; i < ff; ++i) g[t * ff + i] += b.gate[i];
   for (uint64_t t = 0; t < T && !b.up.empty(); ++t)
     for (uint64_t i = 0; i < ff; ++i) u[t * ff + i] += b.up[i];
-  for (uint64_t i = 0; i < g.size(); ++i) {
+  const int64_t values = static_cast<int64_t>(g.size());
+#pragma omp parallel for schedule(static) if (g.size() >= kParallelValues)
+  for (int64_t i = 0; i < values; ++i) {
     if (p_.oai_swiglu) {
       const float xg = std::min(g[i], kLimit), yu = std::clamp(u[i], -kLimit, kLimit);
       g[i] = xg / (1.0f + std::exp(kAlpha * -xg)) * (yu + 1.0f);
@@ -148,8 +151,8 @@ void Forward::attention(const Layer& l, std::vector<float>& x, uint64_t T) const
   const uint64_t d = p_.n_embd, hd = p_.head_dim, nq = p_.n_head, nkv = p_.n_head_kv;
   std::vector<float> h(x);
   rms_norm(h.data(), T, d, vector_of(l.attn_norm), p_.rms_eps);
-  if (l.wkv_a.present()) return add_residual(x, mla_attention(l, h, T));
-  std::vector<float> q(T * nq * hd), k(T * nkv * hd), v(T * nkv * hd);
+  if (l.wkv_a.present()) return add_residual(x, mla_attention(l, h, T).data());
+  Scratch q(T * nq * hd), k(T * nkv * hd), v(T * nkv * hd);
   if (l.wqkv.present()) {
     project_qkv(l, h.data(), T, q.data(), k.data(), v.data());
   } else {
@@ -191,7 +194,7 @@ void Forward::attention(const Layer& l, std::vector<float>& x, uint64_t T) const
     }
   }
 
-  std::vector<float> out(T * nq * hd);
+  Scratch out(T * nq * hd);
   const std::vector<float> sinks = l.sinks.present() ? vector_of(l.sinks) : std::vector<float>{};
   causal_attention(
       q.data(), k.data(), v.data(),
@@ -200,28 +203,31 @@ void Forward::attention(const Layer& l, std::vector<float>& x, uint64_t T) const
        l.sliding && !p_.swa_chunked ? p_.n_swa : 0, l.sliding && p_.swa_chunked ? p_.n_swa : 0,
        sinks.empty() ? nullptr : sinks.data(), p_.attn_softcap, p_.causal},
       out.data());
-  std::vector<float> proj(T * d);
+  Scratch proj(T * d);
   mul(l.wo, out.data(), T, proj.data());
   add_bias(proj.data(), T, l.bo);
   if (l.post_attn_norm.present())
     rms_norm(proj.data(), T, d, vector_of(l.post_attn_norm), p_.rms_eps);
-  add_residual(x, proj);
+  add_residual(x, proj.data());
 }
 
-void Forward::add_residual(std::vector<float>& x, const std::vector<float>& out) const {
+void Forward::add_residual(std::vector<float>& x, const float* out) const {
   const float s = p_.residual_scale != 0 ? p_.residual_scale : 1.0f;
-  for (uint64_t i = 0; i < x.size(); ++i) x[i] += s * out[i];
+  const int64_t values = static_cast<int64_t>(x.size());
+#pragma omp parallel for schedule(static) if (x.size() >= kParallelValues)
+  for (int64_t i = 0; i < values; ++i) x[i] += s * out[i];
 }
 
 void Forward::feed_forward(const Layer& l, std::vector<float>& x, uint64_t T) const {
   std::vector<float> h(x);
   rms_norm(h.data(), T, p_.n_embd, vector_of(l.ffn_norm), p_.rms_eps);
-  std::vector<float> out = l.router.present()     ? experts(l, h, T)
-                          : l.ffn.gate.present() ? swiglu(l.ffn.gate, l.ffn.up, l.ffn.down, h.data(), T)
-                                                 : fused_swiglu(l.ffn, h.data(), T);
+  std::vector<float> out = l.router.present() ? experts(l, h, T)
+                           : l.ffn.gate.present()
+                               ? swiglu(l.ffn.gate, l.ffn.up, l.ffn.down, h.data(), T)
+                               : fused_swiglu(l.ffn, h.data(), T);
   if (l.post_ffw_norm.present())
     rms_norm(out.data(), T, p_.n_embd, vector_of(l.post_ffw_norm), p_.rms_eps);
-  add_residual(x, out);
+  add_residual(x, out.data());
 }
 
 // As llama.cpp's build_moe_ffn: each token's router scores pick its experts (moe_routing.h).

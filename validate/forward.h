@@ -120,8 +120,8 @@ class Forward {
   const Rope& rope_for(uint64_t T) const;
   void feed_forward(const Layer& l, std::vector<float>& x, uint64_t T) const;
   std::vector<float> experts(const Layer& l, const std::vector<float>& h, uint64_t T) const;
-  // x += out, scaled by the model's residual multiplier when it has one.
-  void add_residual(std::vector<float>& x, const std::vector<float>& out) const;
+  // x += out (x.size() values), scaled by the model's residual multiplier when it has one.
+  void add_residual(std::vector<float>& x, const float* out) const;
   void mul(const Weight& w, const float* x, uint64_t T, float* y) const;
   std::vector<float> swiglu(const Weight& gate, const Weight& up, const Weight& down,
                             const float* x, uint64_t T, const Biases& b = {}) const;

@@ -18,8 +18,9 @@ Weight optional(const Graph& g, const std::string& name) {
 }
 
 void rms_norm(float* x, uint64_t T, uint64_t n, const std::vector<float>& w, float eps) {
-  for (uint64_t t = 0; t < T; ++t) {
-    float* row = x + t * n;
+#pragma omp parallel for schedule(static) if (T * n >= kParallelValues)
+  for (int64_t t = 0; t < static_cast<int64_t>(T); ++t) {
+    float* row = x + static_cast<uint64_t>(t) * n;
     double ss = 0;
     for (uint64_t i = 0; i < n; ++i) ss += static_cast<double>(row[i]) * row[i];
     const float scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
@@ -36,8 +37,10 @@ std::vector<float> vector_of(const Weight& w) {
 void add_bias(float* y, uint64_t T, const Weight& b) {
   if (!b.present()) return;
   const auto bias = vector_of(b);
-  for (uint64_t t = 0; t < T; ++t)
-    for (uint64_t i = 0; i < bias.size(); ++i) y[t * bias.size() + i] += bias[i];
+  const uint64_t n = bias.size();
+#pragma omp parallel for schedule(static) if (T * n >= kParallelValues)
+  for (int64_t t = 0; t < static_cast<int64_t>(T); ++t)
+    for (uint64_t i = 0; i < n; ++i) y[static_cast<uint64_t>(t) * n + i] += bias[i];
 }
 
 }  // namespace owl::validate

@@ -11,6 +11,10 @@
 
 namespace owl::validate {
 
+// Below this many values one thread is quicker than waking the others. Element-wise steps above
+// it run on every thread: each value is computed alone, so the bits do not depend on the split.
+constexpr uint64_t kParallelValues = 1 << 16;
+
 // The tensor as a weight; UsageError naming it when the model lacks it.
 Weight required(const Graph& g, const std::string& name);
 // The tensor as a weight, or an absent weight.

@@ -15,7 +15,7 @@ using gemm::kNr;
 // activations is read from L2 twice per decode.
 constexpr uint64_t kTileRows = 2 * kNr;
 // Work items per thread to aim for; small matrices (K/V projections) are also split by tokens.
-constexpr uint64_t kItemsPerThread = 4;
+constexpr uint64_t kItemsPerThread = 8;
 
 uint64_t ceil_div(uint64_t a, uint64_t b) {
   return (a + b - 1) / b;
@@ -29,7 +29,8 @@ void matmul(const Weight& w, const float* x, uint64_t tokens, float* y) {
   const gemm::Kernel& kn = gemm::kernel();
   const uint64_t mr = kn.mr, blocks = ceil_div(T, mr);
 
-  gemm::Buffer packed_x;
+  // Kept from call to call: a fresh allocation this size would be mapped and faulted in anew.
+  static thread_local gemm::Buffer packed_x;
   float* a = packed_x.get(blocks * mr * K);
 #pragma omp parallel for schedule(static)
   for (int64_t b = 0; b < static_cast<int64_t>(blocks); ++b) {

@@ -5,6 +5,7 @@
 #include <numbers>
 
 #include "formats/io/error.h"
+#include "validate/layer_ops.h"
 
 namespace owl::validate {
 namespace {
@@ -40,7 +41,9 @@ Rope::Rope(const ModelParams& p, std::vector<float> freq_factors)
 void Rope::table(uint64_t T, std::vector<float>& cosv, std::vector<float>& sinv) const {
   cosv.resize(T * pairs_);
   sinv.resize(T * pairs_);
-  for (uint64_t t = 0; t < T; ++t) {
+#pragma omp parallel for schedule(static) if (T * pairs_ >= kParallelValues / 16)
+  for (int64_t ti = 0; ti < static_cast<int64_t>(T); ++ti) {
+    const auto t = static_cast<uint64_t>(ti);
     for (uint64_t i = 0; i < pairs_; ++i) {
       const double extrapolated = static_cast<double>(t) * freq_[i];
       double angle = extrapolated * scaling_.freq_scale;
@@ -62,7 +65,9 @@ void Rope::apply(float* v, uint64_t heads, uint64_t T) const {
   std::vector<float> cosv, sinv;
   table(T, cosv, sinv);
   const bool interleaved = layout_ == RopeLayout::Interleaved;
-  for (uint64_t t = 0; t < T; ++t) {
+#pragma omp parallel for schedule(static) if (T * heads * head_dim_ >= kParallelValues)
+  for (int64_t ti = 0; ti < static_cast<int64_t>(T); ++ti) {
+    const auto t = static_cast<uint64_t>(ti);
     const float* c = cosv.data() + t * pairs_;
     const float* s = sinv.data() + t * pairs_;
     for (uint64_t h = 0; h < heads; ++h) {

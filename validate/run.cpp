@@ -36,8 +36,9 @@ bool adds_bos_by_default(const Graph& g) {
   return std::find(kBosFirst.begin(), kBosFirst.end(), pre) != kBosFirst.end();
 }
 
-// Each chunk embedded whole by both models, scored by the cosine of the two embeddings. The Dense layers after the pooling change the space the embedding lives in, so
-// they run only when both models have them.
+// Each chunk embedded whole by both models, scored by the cosine of the two embeddings. The Dense
+// layers after the pooling change the space the embedding lives in, so they run only when both
+// models have them.
 void compare_embeddings(const Forward& ref, const Forward& test, const std::vector<Chunk>& chunks,
                         const ValidateOptions& opt, ValidateResult& r) {
   if (!opt.save_ref.empty() || !opt.ref_logits.empty())
@@ -104,8 +105,9 @@ ValidateResult run_validation(const Graph& ref, const Graph& test, std::span<con
                      " tokens, fewer than one chunk of " + std::to_string(opt.n_ctx) + " (--ctx)");
   if (r.params.pooling) {
     if (ranks > 1 || opt.pipeline)
-      throw UsageError("sentence-embedding models are compared in one process: run without "
-                       "mpirun and --pipeline");
+      throw UsageError(
+          "sentence-embedding models are compared in one process: run without "
+          "mpirun and --pipeline");
     r.chunks = chunks.size();
     compare_embeddings(Forward(ref), test_fwd, chunks, opt, r);
     if (opt.tensors) r.tensors = diff_tensors(ref, test, nullptr);
@@ -135,10 +137,15 @@ ValidateResult run_validation(const Graph& ref, const Graph& test, std::span<con
   // A chunk's scored positions, as bytes for rank 0; `ref_scored` starts at the first of them.
   auto score_chunk = [&](const Chunk& c, const float* ref_scored,
                          const std::vector<float>& test_all) {
-    std::vector<TokenScore> scores;
-    for (uint64_t i = c.first_scored; i + 1 < opt.n_ctx; ++i)
-      scores.push_back(score_position(ref_scored + (i - c.first_scored) * V,
-                                      test_all.data() + i * V, V, c.tokens[i + 1]));
+    // Each position is scored alone, so the threads change no bit.
+    const uint64_t first = c.first_scored, n = opt.n_ctx > first + 1 ? opt.n_ctx - 1 - first : 0;
+    std::vector<TokenScore> scores(n);
+#pragma omp parallel for schedule(static)
+    for (int64_t j = 0; j < static_cast<int64_t>(n); ++j) {
+      const uint64_t i = first + static_cast<uint64_t>(j);
+      scores[j] =
+          score_position(ref_scored + (i - first) * V, test_all.data() + i * V, V, c.tokens[i + 1]);
+    }
     std::string out(scores.size() * sizeof(TokenScore), '\0');
     std::memcpy(out.data(), scores.data(), out.size());
     return out;
