@@ -75,6 +75,12 @@ ReadAhead::Rows ReadAhead::take(size_t input, uint64_t first, uint64_t count) {
       if (pending_ == want) {
         if (error) std::rethrow_exception(error);
         rows = std::move(got);
+      } else {
+        // A wrong guess: the consumer skips that input (another MPI rank's tensor, or one a
+        // resumed run finished), so nothing else would ever drop the pages the guess brought in.
+        const Input& guessed = inputs_[pending_.input];
+        guessed.source->release_range(pending_.first * guessed.row_bytes,
+                                      pending_.count * guessed.row_bytes);
       }
     }
   }
