@@ -84,6 +84,78 @@ TensorSensitivity allowed_only(const TensorSensitivity& s, const std::vector<Ele
   return out;
 }
 
+// Gemma 2 and 3 end each sub-block with a norm (post_attention_norm after attn_output,
+// post_ffw_norm after ffn_down) that rescales the sub-block's output by its gain over the
+// output's RMS before it joins the residual stream. There an error costs its size relative to
+// that RMS, times the gain, rather than its size: without this, Gemma's ffn_down matrices (small
+// outputs, gains well above 1) looked cheap and went to Q2_K. Each sub-block's matrices get
+// their error scaled by gain^2 / E[rms^2]: per output row for the last matrix, the mean gain for
+// the ones before it (whose errors reach the norm through it). E[rms^2] comes from the
+// calibration moments, sum_rc w_rc^2 m_c / rows (the inputs taken as uncorrelated, as the
+// error itself is).
+struct SubBlock {
+  std::string last, norm;  // the sub-block's last matrix and the norm after it
+  std::vector<std::string> before;
+};
+
+// `index`: each tensor's place in the plan, by name.
+std::vector<SubBlock> post_normed_sub_blocks(const std::map<std::string, size_t>& index) {
+  std::vector<SubBlock> out;
+  for (uint64_t layer = 0;; ++layer) {
+    const std::string b = "blk." + std::to_string(layer) + ".";
+    if (!index.count(b + "attn_norm.weight") && !index.count(b + "ffn_down.weight")) break;
+    // gpt-oss names the norm before its experts post_attention_norm: only with post_ffw_norm
+    // beside it is it Gemma's.
+    if (!index.count(b + "post_ffw_norm.weight")) continue;
+    out.push_back(
+        {b + "attn_output.weight",
+         b + "post_attention_norm.weight",
+         {b + "attn_q.weight", b + "attn_k.weight", b + "attn_v.weight", b + "attn_qkv.weight"}});
+    out.push_back({b + "ffn_down.weight",
+                   b + "post_ffw_norm.weight",
+                   {b + "ffn_gate.weight", b + "ffn_up.weight"}});
+  }
+  return out;
+}
+
+// Each matrix's row scales (see SubBlock), for the sub-blocks whose last matrix has moments.
+std::map<std::string, std::vector<float>> post_norm_row_scales(
+    const Plan& plan, const Graph& f32, const std::map<std::string, std::vector<float>>& moments) {
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < plan.tensors.size(); ++i) index[plan.tensors[i].name] = i;
+  std::map<std::string, std::vector<float>> scales;
+  for (const SubBlock& sb : post_normed_sub_blocks(index)) {
+    const auto w_at = index.find(sb.last), g_at = index.find(sb.norm);
+    const auto m = moments.find(sb.last);
+    if (w_at == index.end() || g_at == index.end() || m == moments.end()) continue;
+    const TensorPlan& p = plan.tensors[w_at->second];
+    if (p.shape.size() != 2) continue;
+    const uint64_t rows = p.shape[0], cols = p.shape[1];
+    const std::vector<float> g = tensor_as_f32(f32.tensors[g_at->second]);
+    if (g.size() != rows || m->second.size() != cols) continue;
+    const std::vector<float> w = tensor_as_f32(f32.tensors[w_at->second]);
+    double power = 0;
+    for (uint64_t r = 0; r < rows; ++r)
+      for (uint64_t c = 0; c < cols; ++c)
+        power += static_cast<double>(w[r * cols + c]) * w[r * cols + c] * m->second[c];
+    power /= static_cast<double>(rows);
+    if (!(power > 0) || !std::isfinite(power)) continue;
+    std::vector<float>& last = scales[sb.last];
+    double mean_gain = 0;
+    for (uint64_t r = 0; r < rows; ++r) {
+      const double g2 = static_cast<double>(g[r]) * g[r];
+      last.push_back(static_cast<float>(g2 / power));
+      mean_gain += g2 / static_cast<double>(rows);
+    }
+    for (const std::string& name : sb.before) {
+      const auto at = index.find(name);
+      if (at == index.end() || plan.tensors[at->second].shape.size() != 2) continue;
+      scales[name].assign(plan.tensors[at->second].shape[0], static_cast<float>(mean_gain / power));
+    }
+  }
+  return scales;
+}
+
 uint64_t padded(uint64_t n, uint64_t alignment) {
   return (n + alignment - 1) / alignment * alignment;
 }
@@ -98,6 +170,7 @@ SensitivityTable measure_sensitivity(const std::string& input, const QuantizeOpt
   // The same tensors, cast or dequantized to F32 by the driver as they are read.
   const Graph f32 = quantized_graph(input, measuring(opt, "F32"));
   SensitivityTable table{calibration, {}};
+  const auto row_scales = post_norm_row_scales(plan, f32, moments);
   for (size_t i = 0; i < plan.tensors.size(); ++i) {
     const TensorPlan& p = plan.tensors[i];
     if (!is_quantized(p.to)) continue;
@@ -106,12 +179,13 @@ SensitivityTable measure_sensitivity(const std::string& input, const QuantizeOpt
     if (const size_t bad = first_non_finite(values); bad < values.size())
       throw InputError(input, "tensor '" + p.name + "': element " + std::to_string(bad) +
                                   " is not finite; a NaN or infinite weight cannot be quantized");
-    SensitivityInput in{p.name, p.shape, values,
-                        {},     {},      tensor_role(p.name) == TensorRole::TokenEmbd};
+    SensitivityInput in{
+        p.name, p.shape, values, {}, {}, tensor_role(p.name) == TensorRole::TokenEmbd, {}};
     if (!p.weights.empty()) in.quant_weights = plan.imatrix->at(p.weights);
     const uint64_t experts = p.shape.size() >= 3 ? p.shape[p.shape.size() - 3] : 1;
     const auto m = moments.find(p.name);
     if (m != moments.end() && m->second.size() == experts * p.shape.back()) in.moments = m->second;
+    if (const auto sc = row_scales.find(p.name); sc != row_scales.end()) in.row_scale = sc->second;
     TensorSensitivity s = measure_tensor_sensitivity(in, threads);
     if (!s.candidates.empty()) table.tensors.push_back(std::move(s));
   }

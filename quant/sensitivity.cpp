@@ -57,6 +57,8 @@ TensorSensitivity measure_tensor_sensitivity(const SensitivityInput& in, int thr
   const uint64_t row = in.shape.empty() ? 0 : in.shape.back();
   const uint64_t rows = row ? in.values.size() / row : 0;
   const uint64_t rows_per_expert = in.shape.size() >= 2 ? in.shape[in.shape.size() - 2] : 1;
+  if (!in.row_scale.empty() && in.row_scale.size() != rows_per_expert)
+    throw std::logic_error("measure_tensor_sensitivity: row scales for another shape");
   std::vector<ElemType> types;
   for (const ElemType t : kCandidates)
     if (fits(t, row)) types.push_back(t);
@@ -78,8 +80,9 @@ TensorSensitivity measure_tensor_sensitivity(const SensitivityInput& in, int thr
       for (size_t k = 0; k < types.size(); ++k) {
         packed.resize(*bytes_for_elements(types[k], row));
         // Without moments the plain error is all there is to go by.
+        const double scale = in.row_scale.empty() ? 1.0 : in.row_scale[i % rows_per_expert];
         if (!m.empty() || !in.lookup)
-          scored[i * types.size() + k] = row_error(types[k], w, qw, m, packed, back);
+          scored[i * types.size() + k] = scale * row_error(types[k], w, qw, m, packed, back);
         if (in.lookup) plain[i * types.size() + k] = row_error(types[k], w, qw, {}, packed, back);
       }
     }

@@ -4,9 +4,10 @@
 // The cost of a tensor at a type is the importance-weighted squared rounding error, summed over
 // its rows and columns: Σ m_c (w - ŵ)², with m_c the mean square of the matrix's input column c
 // over calibration text. It is the expected squared error the rounding adds to the matrix's
-// output, per token; tools/bench/recipe_kld.sh measures how well it ranks the drift in the
-// model's output that quantizing each tensor alone causes. The measurement is saved as JSON
-// (--sensitivity-out) and reused for any target (--sensitivity).
+// output, per token (times a following norm's rescaling of each output, where the model has one:
+// Gemma's post-norms, converters/measured_recipe.cpp); tools/bench/recipe_kld.sh measures how
+// well it ranks the drift in the model's output that quantizing each tensor alone causes. The
+// measurement is saved as JSON (--sensitivity-out) and reused for any target (--sensitivity).
 #pragma once
 
 #include <cstdint>
@@ -52,6 +53,9 @@ struct SensitivityInput {
   std::span<const float> quant_weights;
   std::span<const float> moments;
   bool lookup = false;
+  // Per row of the matrix (of each expert's matrix), what an error in that output counts for
+  // (empty: 1 each): a norm that follows the product rescales its outputs (measured_recipe.cpp).
+  std::span<const float> row_scale;
 };
 
 // Quantizes the tensor to every candidate type its rows fit, and scores each. Rows run on

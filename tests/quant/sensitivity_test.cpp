@@ -33,7 +33,7 @@ TEST_CASE("sensitivity: every fitting type, errors falling with bits, same for a
   const std::vector<float> w = random_values(16 * 512, 1);
   std::vector<float> moments(512);
   for (size_t c = 0; c < moments.size(); ++c) moments[c] = 0.5f + static_cast<float>(c % 7);
-  const SensitivityInput in{"blk.0.ffn_down.weight", {16, 512}, w, {}, moments, false};
+  const SensitivityInput in{"blk.0.ffn_down.weight", {16, 512}, w, {}, moments, false, {}};
   const TensorSensitivity one = measure_tensor_sensitivity(in, 1);
   const TensorSensitivity four = measure_tensor_sensitivity(in, 4);
   REQUIRE(one.candidates.size() == recipe_candidate_types().size());
@@ -51,15 +51,29 @@ TEST_CASE("sensitivity: every fitting type, errors falling with bits, same for a
   // Doubling every moment doubles the error.
   std::vector<float> twice(moments);
   for (auto& m : twice) m *= 2;
-  const SensitivityInput in2{in.name, in.shape, w, {}, twice, false};
+  const SensitivityInput in2{in.name, in.shape, w, {}, twice, false, {}};
   const TensorSensitivity doubled = measure_tensor_sensitivity(in2, 2);
   for (size_t i = 0; i < one.candidates.size(); ++i)
     CHECK(doubled.candidates[i].error == Approx(2 * one.candidates[i].error).epsilon(1e-12));
+
+  // A norm after the product (Gemma's post-norms) scales each output row's error by its factor.
+  std::vector<float> scales(16, 1.0f);
+  scales[0] = 3.0f;
+  const SensitivityInput in3{in.name, in.shape, w, {}, moments, false, scales};
+  const SensitivityInput row0{in.name, {1, 512}, std::span(w).first(512), {}, moments, false, {}};
+  const TensorSensitivity scaled = measure_tensor_sensitivity(in3, 2),
+                          first = measure_tensor_sensitivity(row0, 1);
+  for (size_t i = 0; i < one.candidates.size(); ++i)
+    CHECK(scaled.candidates[i].error ==
+          Approx(one.candidates[i].error + 2 * first.candidates[i].error).epsilon(1e-12));
+  const SensitivityInput wrong{
+      in.name, in.shape, w, {}, moments, false, std::span(scales).first(8)};
+  CHECK_THROWS_AS(measure_tensor_sensitivity(wrong, 1), std::logic_error);
 }
 
 TEST_CASE("sensitivity: rows of 32-element blocks get only the 32-element types") {
   const std::vector<float> w = random_values(8 * 96, 2);
-  const SensitivityInput in{"token_embd.weight", {8, 96}, w, {}, {}, true};
+  const SensitivityInput in{"token_embd.weight", {8, 96}, w, {}, {}, true, {}};
   const TensorSensitivity s = measure_tensor_sensitivity(in, 2);
   for (const auto& c : s.candidates) CHECK(type_info(c.type).block_elems == 32);
   CHECK(s.candidates.size() == 6);
@@ -69,7 +83,7 @@ TEST_CASE("sensitivity: the JSON file reads back exactly") {
   SensitivityTable t{"calib.txt", {}};
   const std::vector<float> w = random_values(4 * 256, 3);
   t.tensors.push_back(
-      measure_tensor_sensitivity({"blk.0.attn_q.weight", {4, 256}, w, {}, {}, false}, 1));
+      measure_tensor_sensitivity({"blk.0.attn_q.weight", {4, 256}, w, {}, {}, false, {}}, 1));
   const SensitivityTable back = parse_sensitivity(sensitivity_json(t), "t.json");
   CHECK(back.calibration == "calib.txt");
   REQUIRE(back.tensors.size() == 1);
