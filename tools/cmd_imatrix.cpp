@@ -18,6 +18,7 @@
 #include "tools/progress_line.h"
 #include "validate/chunks.h"
 #include "validate/forward.h"
+#include "validate/heap_reuse.h"
 #include "validate/imatrix_collector.h"
 #include "validate/metrics.h"
 #include "validate/run.h"
@@ -242,6 +243,7 @@ void run_imatrix(const ImatrixArgs& a) {
   if (a.text.empty() && a.in_files.empty())
     throw UsageError("nothing to do: give --text to compute a matrix or --in-file to combine");
   // Under mpirun: the ranks share the chunks (or, with --pipeline, the layers); rank 0 writes.
+  validate::keep_freed_memory();  // the same activation buffers at every layer and chunk
   const auto world = MpiWorld::join_if_launched();
   if (const int threads = threads_per_rank(world.get(), a.threads); threads > 0)
     omp_set_num_threads(threads);

@@ -14,6 +14,7 @@
 #include "tools/commands.h"
 #include "tools/mpi_world.h"
 #include "tools/progress_line.h"
+#include "validate/heap_reuse.h"
 #include "validate/report.h"
 #include "validate/run.h"
 #include "validate/text_tokenizer.h"
@@ -75,6 +76,7 @@ Graph open_for_validation(const std::string& path) {
 
 void run_validate(const ValidateArgs& a) {
   // Under mpirun: the ranks share the chunks (or, with --pipeline, the layers); rank 0 reports.
+  validate::keep_freed_memory();  // the same activation buffers at every layer and chunk
   const auto world = MpiWorld::join_if_launched();
   const bool lead = !world || world->rank() == 0;
   if (const int threads = threads_per_rank(world.get(), 0); threads > 0)
