@@ -132,7 +132,7 @@ std::map<std::string, std::vector<float>> post_norm_row_scales(
     if (p.shape.size() != 2) continue;
     const uint64_t rows = p.shape[0], cols = p.shape[1];
     const std::vector<float> g = tensor_as_f32(f32.tensors[g_at->second]);
-    if (g.size() != rows || m->second.size() != cols) continue;
+    if (g.size() != rows || m->second.size() != cols || first_non_finite(g) < rows) continue;
     const std::vector<float> w = tensor_as_f32(f32.tensors[w_at->second]);
     double power = 0;
     for (uint64_t r = 0; r < rows; ++r)

@@ -242,8 +242,8 @@ void run_imatrix(const ImatrixArgs& a) {
   const auto t0 = std::chrono::steady_clock::now();
   if (a.text.empty() && a.in_files.empty())
     throw UsageError("nothing to do: give --text to compute a matrix or --in-file to combine");
-  // Under mpirun: the ranks share the chunks (or, with --pipeline, the layers); rank 0 writes.
   validate::keep_freed_memory();  // the same activation buffers at every layer and chunk
+  // Under mpirun: the ranks share the chunks (or, with --pipeline, the layers); rank 0 writes.
   const auto world = MpiWorld::join_if_launched();
   if (const int threads = threads_per_rank(world.get(), a.threads); threads > 0)
     omp_set_num_threads(threads);

@@ -75,8 +75,8 @@ Graph open_for_validation(const std::string& path) {
 }
 
 void run_validate(const ValidateArgs& a) {
-  // Under mpirun: the ranks share the chunks (or, with --pipeline, the layers); rank 0 reports.
   validate::keep_freed_memory();  // the same activation buffers at every layer and chunk
+  // Under mpirun: the ranks share the chunks (or, with --pipeline, the layers); rank 0 reports.
   const auto world = MpiWorld::join_if_launched();
   const bool lead = !world || world->rank() == 0;
   if (const int threads = threads_per_rank(world.get(), 0); threads > 0)
